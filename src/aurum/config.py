@@ -1,0 +1,87 @@
+"""The one settings object. Nothing else in Aurum reads the environment.
+
+Settings come from ``AURUM_*`` environment variables (``__`` separates nesting, e.g.
+``AURUM_INGEST__MAX_CELLS``), then a ``.env`` file in the working directory, then the defaults
+below. Every field carries its help text; ``aurum settings`` prints them and a test checks that
+the README documents each one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["IngestSettings", "Settings", "describe_settings"]
+
+
+class IngestSettings(BaseModel):
+    """Limits and tolerances for reading vendor workbooks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_file_mb: float = Field(
+        100.0, gt=0, description="Largest workbook file accepted, in MiB (larger: dead letter)."
+    )
+    max_uncompressed_mb: float = Field(
+        512.0,
+        gt=0,
+        description="Largest total uncompressed size of a workbook's zip members, in MiB (zip-bomb bound).",
+    )
+    max_compression_ratio: float = Field(
+        200.0,
+        gt=1,
+        description="Largest uncompressed/compressed ratio of any zip member (zip-bomb bound).",
+    )
+    max_cells: int = Field(
+        5_000_000,
+        gt=0,
+        description="Most cells (all sheets, empty ones included) read from one workbook.",
+    )
+    mid_bidask_tolerance: float = Field(
+        0.0005,
+        ge=0,
+        description="Largest |mid - (bid+ask)/2| accepted; the vendors round bid and ask to 3 dp.",
+    )
+
+
+class Settings(BaseSettings):
+    """Aurum's configuration, built once by a composition root (the CLI, later the API)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AURUM_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    home: Path = Field(
+        Path(".aurum"),
+        description="Root of everything Aurum keeps locally (lake, stores, demo data).",
+    )
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings, description="Workbook reading limits."
+    )
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, nested ones flattened.
+
+    >>> rows = dict((name, default) for name, default, _ in describe_settings())
+    >>> rows["AURUM_INGEST__MAX_CELLS"]
+    '5000000'
+    """
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            rows.append((f"{prefix}{name.upper()}", str(field.default), field.description or ""))
+
+    walk(Settings, "AURUM_")
+    return rows

@@ -1,0 +1,1 @@
+"""Pure domain logic: identities, tenors, units, prices. No I/O, no environment, no frameworks."""

@@ -1,0 +1,54 @@
+"""Curve identity and its key.
+
+A curve is named by eight identity fields. ``curve_key`` hashes their normalised form, so the same
+curve gets the same key on its Mid and BidAsk sheets, on monthly and strip sheets, and across days,
+while gas ``Czech`` (no block) and power ``Czech``/``BASE``, or a spark spread and its power curve,
+get different keys. Punctuation is kept: ``NY ULSD vs NY Harbor ULSD`` and ``Ny Ulsd vs. Ny Harbor
+Ulsd`` are different curves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+__all__ = ["IDENTITY_FIELDS", "curve_key", "normalise"]
+
+IDENTITY_FIELDS: tuple[str, ...] = (
+    "asset_class",
+    "iso",
+    "region",
+    "location",
+    "market",
+    "product",
+    "block",
+    "spark_location",
+)
+
+
+def normalise(value: str | None) -> str:
+    """Strip, collapse inner whitespace, case-fold; ``None`` becomes ``""``.
+
+    >>> normalise("  Fuel-Oil 1%   FOB Barge ")
+    'fuel-oil 1% fob barge'
+    >>> normalise(None)
+    ''
+    """
+    if value is None:
+        return ""
+    return " ".join(value.split()).casefold()
+
+
+def curve_key(fields: Iterable[str | None], discriminator: str | None = None) -> str:
+    """SHA-256 of the normalised identity fields joined by ``|``.
+
+    ``discriminator`` is appended only when given: PW curves that differ only in their units
+    (a CAD and a USD column of the same hub) are different curves and need different keys.
+
+    >>> curve_key(["power", None, "EU", "German", None, "power", "BASE", None])
+    'e62ae9cee76bc5d14d234b193f8e4521dd978a465b64e7d9c59e10b1f58c4920'
+    """
+    text = "|".join(normalise(v) for v in fields)
+    if discriminator:
+        text += "|" + normalise(discriminator)
+    return hashlib.sha256(text.encode()).hexdigest()
