@@ -27,7 +27,7 @@ class IngestSettings(BaseModel):
     max_uncompressed_mb: float = Field(
         512.0,
         gt=0,
-        description="Largest total uncompressed size of a workbook's zip members, in MiB (zip-bomb bound).",
+        description="Largest total uncompressed size of a workbook's zip members, MiB (zip bombs).",
     )
     max_compression_ratio: float = Field(
         200.0,

@@ -8,7 +8,7 @@ optional ``diagnostics`` (small, JSON-serialisable facts that help someone fix t
     ├── ConfigError            settings that cannot work (bad path, bad value)
     ├── NotInstalledError      an optional backend's extra is missing: says what to pip install
     ├── IngestError            a file that cannot be ingested at all (→ one dead-letter record)
-    │   ├── WorkbookError      not a readable .xlsx: empty, truncated, encrypted, .xls/.xlsb, too large
+    │   ├── WorkbookError      not a readable .xlsx: empty, truncated, encrypted, .xls(b), huge
     │   ├── LayoutError        readable, but not the vendor layout: sheets, labels, headers
     │   └── AsOfError          as-of date missing, unreadable, or contradicting the file name
     ├── ValidationFailed       a quality gate failed (the run publishes nothing)
@@ -47,9 +47,9 @@ __all__ = [
 class AurumError(Exception):
     """Base of every deliberate Aurum error.
 
-    >>> e = LayoutError("sheet_missing", "no 'Fixed Prices - Mid' sheet", sheet="Fixed Prices - Mid")
+    >>> e = LayoutError("sheet_missing", "no 'Spark Spread' sheet", sheet="Spark Spread")
     >>> (e.code, str(e), e.diagnostics)
-    ('sheet_missing', "no 'Fixed Prices - Mid' sheet", {'sheet': 'Fixed Prices - Mid'})
+    ('sheet_missing', "no 'Spark Spread' sheet", {'sheet': 'Spark Spread'})
     """
 
     default_code = "aurum_error"

@@ -126,8 +126,8 @@ def classify_tenor(value: object, asof: date) -> Tenor:
 
     Anything unrecognised is ``CUSTOM`` with no months: callers warn about it.
 
-    >>> classify_tenor(date(2025, 2, 1), date(2025, 2, 12))
-    Tenor(tenor_type=<TenorType.MONTHLY: 'MONTHLY'>, label='2025-02', start=datetime.date(2025, 2, 1), end=datetime.date(2025, 2, 1))
+    >>> t = classify_tenor(date(2025, 2, 1), date(2025, 2, 12)); (t.tenor_type.value, t.label)
+    ('MONTHLY', '2025-02')
     >>> t = classify_tenor("Winter 2026", date(2025, 2, 12)); (t.tenor_type.value, t.start, t.end)
     ('SEASON', datetime.date(2025, 11, 1), datetime.date(2026, 3, 1))
     >>> t = classify_tenor("Bal 2025", date(2025, 2, 12)); (t.tenor_type.value, t.start, t.end)
@@ -148,7 +148,5 @@ def classify_tenor(value: object, asof: date) -> Tenor:
             months = span(match, asof)
             if months is None:
                 return _custom(label)
-            if kind is TenorType.MONTHLY:
-                return Tenor(kind, label, *months)
             return Tenor(kind, label, *months)
     return _custom(label)

@@ -96,7 +96,7 @@ def column_letter(col: int) -> str:
 
 
 def read_workbook(path: Path, limits: IngestSettings, *, name: str | None = None) -> Workbook:
-    """Read every sheet of an ``.xlsx`` file, or raise :class:`WorkbookError` with a precise code."""
+    """Read every sheet of an ``.xlsx`` file, or raise :class:`WorkbookError` with a code."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -141,9 +141,7 @@ def _check_container(data: bytes) -> None:
             raise WorkbookError(
                 "file_encrypted", "the workbook is encrypted (password-protected OOXML)"
             )
-        raise WorkbookError(
-            "format_xls", "this is a legacy .xls (BIFF) workbook; save it as .xlsx"
-        )
+        raise WorkbookError("format_xls", "this is a legacy .xls (BIFF) workbook; save it as .xlsx")
     if not data.startswith(_ZIP_MAGIC):
         head = data[:64].lstrip()
         looks = "text or HTML" if head[:1] in (b"<", b"{") or head.isascii() else "binary data"
@@ -161,11 +159,16 @@ def _scan_zip(data: bytes, limits: IngestSettings) -> set[str]:
         if "xl/workbook.bin" in names:
             raise WorkbookError("format_xlsb", "this is a binary .xlsb workbook; save it as .xlsx")
         if "xl/workbook.xml" not in names:
-            raise WorkbookError("not_xlsx", "a zip file, but not an Excel workbook (no xl/workbook.xml)")
+            raise WorkbookError(
+                "not_xlsx", "a zip file, but not an Excel workbook (no xl/workbook.xml)"
+            )
         total = 0
         error_members: set[str] = set()
         for info in archive.infolist():
-            if info.compress_size and info.file_size / info.compress_size > limits.max_compression_ratio:
+            if (
+                info.compress_size
+                and info.file_size / info.compress_size > limits.max_compression_ratio
+            ):
                 raise _bomb(f"{info.filename} expands {info.file_size / info.compress_size:.0f}x")
             scan = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
             tail = b""

@@ -31,6 +31,7 @@ def squash(text: str) -> str:
     """
     return "".join(text.split()).casefold()
 
+
 IdentityField = Literal[
     "iso", "region", "location", "market", "product", "block", "spark_location", "units"
 ]
@@ -75,6 +76,7 @@ class Layout(_Spec):
     null_values: dict[IdentityField, tuple[str, ...]] = Field(default_factory=dict)
     fill_sparse: tuple[IdentityField, ...] = ()
     units_in_identity: bool = False
+    rule_severity: dict[str, Literal["quarantine", "warn"]] = Field(default_factory=dict)
     label_rows: int = 12
     mid_headers: tuple[str, ...] = ("Mid",)
     bidask_headers: tuple[str, ...] = ("Bid / Ask", "BidAsk")

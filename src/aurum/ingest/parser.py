@@ -36,7 +36,15 @@ from aurum.ingest.grid import Cell, ExcelError, Sheet, Workbook
 from aurum.ingest.layouts import Layout, SheetSpec, file_name_date, squash
 from aurum.ingest.reference import load_reference
 
-__all__ = ["CurveInfo", "Issue", "Notice", "ParsedWorkbook", "Status", "parse_grids", "resolve_asof"]
+__all__ = [
+    "CurveInfo",
+    "Issue",
+    "Notice",
+    "ParsedWorkbook",
+    "Status",
+    "parse_grids",
+    "resolve_asof",
+]
 
 _BIDASK_RE2 = r"^\s*(?P<bid>-?\d+(?:\.\d+)?)\s*/\s*(?P<ask>-?\d+(?:\.\d+)?)\s*$"
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -267,15 +275,17 @@ def _locate(sheet: Sheet, spec: SheetSpec, layout: Layout, asof: date) -> _Locat
     anchor_values = sheet.rows[anchor_row]
     columns = [c for c in range(2, len(anchor_values)) if not _blank(anchor_values[c])]
     if not columns:
-        raise LayoutError("no_curves", f"sheet {sheet.name!r} has no curve columns", sheet=sheet.name)
+        raise LayoutError(
+            "no_curves", f"sheet {sheet.name!r} has no curve columns", sheet=sheet.name
+        )
 
     for name, fspec in layout.identity.items():
         if fspec.above is not None:
             below = labels.get(normalise(fspec.above))
             row = below - 1 if below is not None else -1
-            if row >= 0 and row not in label_rows:
-                if any(not _blank(sheet.cell(row, c)) for c in columns):
-                    field_rows[name] = row
+            unlabelled = row >= 0 and row not in label_rows
+            if unlabelled and any(not _blank(sheet.cell(row, c)) for c in columns):
+                field_rows[name] = row
 
     last_label = max(field_rows.values())
     data_start = _data_start(sheet, spec, layout, columns, last_label)
@@ -409,9 +419,15 @@ def _read_bidasks(located: _Located) -> None:
     if set(map(type, flat)) <= {str}:
         strings = pa.array(flat, pa.string())
         parts = pc.extract_regex(strings, _BIDASK_RE2)
-        bid = pc.cast(parts.field("bid"), pa.float64()).to_numpy(zero_copy_only=False)
-        ask = pc.cast(parts.field("ask"), pa.float64()).to_numpy(zero_copy_only=False)
-        matched = parts.is_valid().to_numpy(zero_copy_only=False)
+        valid = parts.is_valid()
+        # A non-matching string gives a null struct whose children hold '': mask before casting.
+        bid, ask = (
+            pc.cast(pc.if_else(valid, parts.field(name), None), pa.float64()).to_numpy(
+                zero_copy_only=False
+            )
+            for name in ("bid", "ask")
+        )
+        matched = valid.to_numpy(zero_copy_only=False)
         empty = pc.equal(pc.utf8_trim_whitespace(strings), "").to_numpy(zero_copy_only=False)
         status = np.where(matched, Status.OK, np.where(empty, Status.BLANK, Status.TEXT))
     else:
@@ -751,9 +767,7 @@ def _verify_copies(
     return int(np.count_nonzero(present & verified)), segment
 
 
-def _strays(
-    located: _Located, curves: _Curves, tenors: _Tenors, asof: date
-) -> _Segment | None:
+def _strays(located: _Located, curves: _Curves, tenors: _Tenors, asof: date) -> _Segment | None:
     """Price cells with no tenor or no identity: quarantined with what is known of them."""
     if not located.stray:
         return None
@@ -766,7 +780,9 @@ def _strays(
         curve_ids.append(located.curve_ids[index] if index is not None else unknown)
         label = sheet.cell(row, 1)
         tenor_list.append(
-            classify_tenor(label, asof) if not _blank(label) else Tenor(TenorType.CUSTOM, "", None, None)
+            classify_tenor(label, asof)
+            if not _blank(label)
+            else Tenor(TenorType.CUSTOM, "", None, None)
         )
         value = sheet.cell(row, col)
         ok = _cell_status(value) is Status.OK and located.spec.price != "bidask"

@@ -1,4 +1,4 @@
-"""Parse one workbook end to end: read → locate and join → rules → published | quarantine | dead letter.
+"""Parse one workbook end to end: read, locate and join, rules; publish, quarantine or dead-letter.
 
 Whatever happens, the caller gets a :class:`ParseResult` whose conservation report accounts for
 every price cell, and never a traceback: a file that cannot be parsed yields one dead-letter
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import logging
+import math
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,15 +23,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aurum.config import IngestSettings, Settings
+from aurum.domain.tenors import TenorType
 from aurum.errors import IngestError
 from aurum.ingest.grid import Workbook, column_letter, read_workbook
 from aurum.ingest.layouts import Layout, detect_layout
 from aurum.ingest.parser import Issue, Notice, ParsedWorkbook, parse_grids
-from aurum.domain.tenors import TenorType
 from aurum.ingest.rules import ASSET_CLASSES, RuleReport, apply_rules, rules_for
 from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
 
-__all__ = ["Conservation", "DeadLetter", "Outcome", "ParseResult", "parse_workbook"]
+__all__ = ["Conservation", "DeadLetter", "Outcome", "ParseResult", "parse_grid", "parse_workbook"]
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +128,6 @@ class ParseResult:
         }
 
 
-
-
 def parse_workbook(
     path: Path | str,
     *,
@@ -138,43 +135,81 @@ def parse_workbook(
     asof: date | None = None,
     settings: Settings | None = None,
 ) -> ParseResult:
-    """Parse one vendor workbook. Never raises for bad input: see ``result.dead_letter``."""
+    """Parse one vendor workbook file. Never raises for bad input: see ``result.dead_letter``."""
     started = time.perf_counter()
     path = Path(path)
+    try:
+        workbook = read_workbook(path, (settings or Settings()).ingest)
+    except IngestError as exc:
+        return _dead_letter(path.name, exc, _sha256_or_none(path), vendor, None, 0, started)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # the Rust reader may panic on hostile input: still a dead letter
+        log.debug("internal error reading %s", path, exc_info=True)
+        return _dead_letter(
+            path.name, _internal(exc), _sha256_or_none(path), vendor, None, 0, started
+        )
+    return parse_grid(workbook, vendor=vendor, asof=asof, settings=settings, started=started)
+
+
+def parse_grid(
+    workbook: Workbook,
+    *,
+    vendor: str | None = None,
+    asof: date | None = None,
+    settings: Settings | None = None,
+    started: float | None = None,
+) -> ParseResult:
+    """Parse a workbook already read into grids (the seam tests build grids in memory)."""
+    started = time.perf_counter() if started is None else started
     limits = (settings or Settings()).ingest
-    workbook: Workbook | None = None
-    layout: Layout | None = None
     parsed: ParsedWorkbook | None = None
     try:
-        workbook = read_workbook(path, limits)
-        layout = detect_layout(path.name, vendor)
+        layout = detect_layout(workbook.name, vendor)
         parsed = parse_grids(workbook, layout, asof=asof)
         return _finish(parsed, workbook, layout, limits, started)
     except IngestError as exc:
-        code, message, diagnostics = exc.code, exc.message, exc.diagnostics
+        error = exc
     except Exception as exc:  # a bug must not cost the caller the file: dead-letter it, loudly
-        log.debug("internal error parsing %s", path, exc_info=True)
-        code, message, diagnostics = "internal_error", f"{type(exc).__name__}: {exc}", {}
-    if layout is None:
-        try:
-            layout = detect_layout(path.name, vendor)
-        except IngestError:
-            layout = None
+        log.debug("internal error parsing %s", workbook.name, exc_info=True)
+        error = _internal(exc)
     cells = parsed.price_cells if parsed is not None else 0
+    day = parsed.asof if parsed is not None else None
+    return _dead_letter(workbook.name, error, workbook.sha256, vendor, day, cells, started)
+
+
+def _internal(exc: BaseException) -> IngestError:
+    return IngestError("internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def _dead_letter(
+    name: str,
+    error: IngestError,
+    sha256: str | None,
+    vendor: str | None,
+    asof: date | None,
+    cells: int,
+    started: float,
+) -> ParseResult:
+    """A result with no rows at all and one dead-letter record; every seen cell is its."""
+    try:
+        known = detect_layout(name, vendor).vendor
+    except IngestError:
+        known = None
     letter = DeadLetter(
-        file=path.name,
-        sha256=workbook.sha256 if workbook else _sha256_or_none(path),
-        vendor=layout.vendor if layout else None,
-        error_code=code,
-        message=message,
-        diagnostics=diagnostics,
+        file=name,
+        sha256=sha256,
+        vendor=known,
+        error_code=error.code,
+        message=error.message,
+        diagnostics=error.diagnostics,
         failed_at=datetime.now(UTC).isoformat(),
     )
     return ParseResult(
-        file=path.name,
-        vendor=letter.vendor,
-        asof=parsed.asof if parsed else None,
-        sha256=letter.sha256,
+        file=name,
+        vendor=known,
+        asof=asof,
+        sha256=sha256,
         observations=CURVE_OBSERVATION.empty_table(),
         quarantine=QUARANTINE.empty_table(),
         conservation=Conservation(cells, 0, 0, 0, cells),
@@ -199,7 +234,8 @@ def _finish(
 ) -> ParseResult:
     rows = _Rows.gather(parsed)
     clean = np.flatnonzero(rows.issue == Issue.NONE)
-    report = apply_rules(_rule_view(parsed, rows, clean), rules_for(limits.mid_bidask_tolerance))
+    rules = rules_for(limits.mid_bidask_tolerance, layout.rule_severity)
+    report = apply_rules(_rule_view(parsed, rows, clean), rules)
     failed = np.zeros(len(clean), bool)
     reasons = np.full(len(clean), "", dtype=object)
     for name, positions in report.failures.items():
@@ -210,7 +246,10 @@ def _finish(
     published = clean[~failed]
     quarantined = np.concatenate([broken, clean[failed]])
     quarantine_reason = np.concatenate(
-        [np.array([Issue(int(i)).reason for i in rows.issue[broken]], dtype=object), reasons[failed]]
+        [
+            np.array([Issue(int(i)).reason for i in rows.issue[broken]], dtype=object),
+            reasons[failed],
+        ]
     )
     conservation = Conservation(
         price_cells=parsed.price_cells,
@@ -226,7 +265,9 @@ def _finish(
             **asdict(conservation),
         )
     builder = _TableBuilder(parsed, workbook, rows)
-    quarantine = builder.table(quarantined, QUARANTINE, _quarantine_extra(parsed, rows, quarantined, quarantine_reason))
+    quarantine = builder.table(
+        quarantined, QUARANTINE, _quarantine_extra(parsed, rows, quarantined, quarantine_reason)
+    )
     return ParseResult(
         file=workbook.name,
         vendor=layout.vendor,
@@ -243,7 +284,8 @@ def _finish(
 
 @dataclass(frozen=True)
 class _Rows:
-    """All candidate rows of a workbook, column-wise; ``curve``/``tenor`` index the parser's tables."""
+    """All candidate rows of a workbook, column-wise; ``curve`` and ``tenor`` index the parser's
+    curve and tenor tables."""
 
     curve: np.ndarray
     tenor: np.ndarray
@@ -297,7 +339,9 @@ def _rule_view(parsed: ParsedWorkbook, rows: _Rows, idx: np.ndarray) -> pd.DataF
     key_codes, _ = _codes([c.curve_key for c in curves])
     label_codes, labels = _codes([t.label for t in tenors])
     type_codes = np.array([_TENOR_TYPES.index(t.tenor_type.value) for t in tenors] or [0], np.int64)
-    months = np.array([t.start.year * 12 + t.start.month - 1 if t.start else -1 for t in tenors] or [-1])
+    months = np.array(
+        [t.start.year * 12 + t.start.month - 1 if t.start else -1 for t in tenors] or [-1]
+    )
     known = np.array([bool(c.currency and c.per_unit) for c in curves] or [False])
     sheet_codes, _ = _codes([s.sheet_name for s in parsed.segments])
     return pd.DataFrame(
@@ -340,7 +384,10 @@ class _TableBuilder:
         self.per_segment = {
             "sheet_name": pa.array(names, pa.string()),
             "version_hash": pa.array(
-                [hashlib.sha256(f"{workbook.name}|{n}|{stamp}".encode()).hexdigest() for n in names],
+                [
+                    hashlib.sha256(f"{workbook.name}|{n}|{stamp}".encode()).hexdigest()
+                    for n in names
+                ],
                 pa.string(),
             ),
         }
@@ -424,6 +471,12 @@ def _outcomes(
         )
     for name, positions in report.failures.items():
         outcomes.append(
-            Outcome(name, report.severity[name], len(positions), report.checked, sample(clean[positions]))
+            Outcome(
+                name,
+                report.severity[name],
+                len(positions),
+                report.checked,
+                sample(clean[positions]),
+            )
         )
     return outcomes

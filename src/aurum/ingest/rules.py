@@ -18,8 +18,8 @@ a few milliseconds per file instead of scanning thirty string columns once per c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
@@ -29,6 +29,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from aurum.domain.tenors import TenorType
+from aurum.errors import ConfigError
 
 __all__ = ["ASSET_CLASSES", "VIEW_COLUMNS", "Rule", "RuleReport", "apply_rules", "rules_for"]
 
@@ -75,8 +76,9 @@ def _monthly_continuity(view: pd.DataFrame) -> pd.Series:
     ok = np.ones(len(view), bool)
     rows = np.flatnonzero((view["tenor_type"] == TenorType.MONTHLY.value).to_numpy(bool))
     if len(rows):
-        group = view["curve_code"].to_numpy()[rows] * (view["sheet_code"].max() + 1) + (
-            view["sheet_code"].to_numpy()[rows]
+        group = (
+            view["curve_code"].to_numpy()[rows] * (view["sheet_code"].max() + 1)
+            + (view["sheet_code"].to_numpy()[rows])
         )
         month = view["tenor_month"].to_numpy()[rows]
         order = np.lexsort((month, group))
@@ -86,12 +88,22 @@ def _monthly_continuity(view: pd.DataFrame) -> pd.Series:
     return pd.Series(ok, index=view.index)
 
 
-def rules_for(tolerance: float) -> tuple[Rule, ...]:
-    """The row rules; ``tolerance`` bounds |mid - (bid + ask) / 2|.
+def rules_for(tolerance: float, severity: Mapping[str, Severity] | None = None) -> tuple[Rule, ...]:
+    """The row rules; ``tolerance`` bounds |mid - (bid + ask) / 2|; ``severity`` overrides a
+    rule's default severity by name (a layout's ``rule_severity``).
 
     Required identity fields are checked by the parser on the identity *as read*: a gas hub's
     canonical block is legitimately null, a blank block cell is not.
     """
+    rules = _default_rules(tolerance)
+    overrides = dict(severity or {})
+    unknown = set(overrides) - {rule.name for rule in rules}
+    if unknown:
+        raise ConfigError("rule_unknown", f"no such rule(s): {', '.join(sorted(unknown))}")
+    return tuple(replace(rule, severity=overrides.get(rule.name, rule.severity)) for rule in rules)
+
+
+def _default_rules(tolerance: float) -> tuple[Rule, ...]:
     return (
         Rule(
             "mid_not_finite",
@@ -107,13 +119,26 @@ def rules_for(tolerance: float) -> tuple[Rule, ...]:
             "bid and ask come together",
             lambda v: v["bid"].isna() == v["ask"].isna(),
         ),
-        Rule("bid_gt_ask", "quarantine", "bid <= ask", lambda v: ~_both(v) | (v["bid"] <= v["ask"])),
+        Rule(
+            "bid_gt_ask", "quarantine", "bid <= ask", lambda v: ~_both(v) | (v["bid"] <= v["ask"])
+        ),
+        Rule(
+            "mid_outside_range",
+            "quarantine",
+            "bid <= mid <= ask",
+            lambda v: (
+                ~_both(v)
+                | ((v["bid"] - _FLOAT_SLACK <= v["mid"]) & (v["mid"] <= v["ask"] + _FLOAT_SLACK))
+            ),
+        ),
         Rule(
             "mid_outside_bidask",
             "quarantine",
             f"|mid - (bid + ask) / 2| <= {tolerance}",
-            lambda v: ~_both(v)
-            | ((v["mid"] - (v["bid"] + v["ask"]) / 2).abs() <= tolerance + _FLOAT_SLACK),
+            lambda v: (
+                ~_both(v)
+                | ((v["mid"] - (v["bid"] + v["ask"]) / 2).abs() <= tolerance + _FLOAT_SLACK)
+            ),
         ),
         Rule(
             "duplicate_key",
@@ -175,8 +200,8 @@ def _gate(view: pd.DataFrame, rules: tuple[Rule, ...]) -> dict[str, np.ndarray]:
             wrong = cases.loc[cases["index"].isna(), ["column", "check"]].to_dict("records")
             raise TypeError(f"rule view does not match its schema: {wrong}") from None
         frame_level = cases["schema_context"] == "DataFrameSchema"
-        names = cases["check"].astype(str).where(
-            frame_level, cases["column"].astype(str) + "_invalid"
+        names = (
+            cases["check"].astype(str).where(frame_level, cases["column"].astype(str) + "_invalid")
         )
         for name, group in cases.groupby(names, sort=False):
             failures[str(name)] = np.unique(group["index"].to_numpy(np.int64))

@@ -17,18 +17,30 @@ def _field(name: str, kind: pa.DataType, doc: str, nullable: bool = True) -> pa.
 
 _STR = pa.string()
 _FIELDS = [
-    _field("asof_date", pa.date32(), "Market date of the curve (the workbook's Date: cell).", False),
+    _field(
+        "asof_date", pa.date32(), "Market date of the curve (the workbook's Date: cell).", False
+    ),
     _field("source_file", _STR, "Name of the delivered workbook file.", False),
-    _field("sheet_name", _STR, "Sheet the mid came from (the BidAsk twin only fills bid/ask).", False),
-    _field("asset_class", _STR, "power, gas, emissions, environmental, refined_products, biofuels or petrochemicals."),
+    _field(
+        "sheet_name", _STR, "Sheet the mid came from (the BidAsk twin only fills bid/ask).", False
+    ),
+    _field(
+        "asset_class",
+        _STR,
+        "power, gas, emissions, environmental, refined_products, biofuels or petrochemicals.",
+    ),
     _field("iso", _STR, "Power market operator (PW), else null."),
     _field("region", _STR, "Vendor region code (EUGP Location row, RP unlabelled region row)."),
     _field("location", _STR, "Hub, area or delivery location."),
     _field("market", _STR, "Market, e.g. DA (PW), else null."),
     _field("product", _STR, "Product; EUGP: power, gas, emissions or spark_spread."),
-    _field("block", _STR, "Delivery block (BASE, PEAK, ON_PEAK ...), null for gas hubs and allowances."),
+    _field(
+        "block", _STR, "Delivery block (BASE, PEAK, ON_PEAK ...), null for gas hubs and allowances."
+    ),
     _field("spark_location", _STR, "Gas hub of a spark spread, else null."),
-    _field("price_type", _STR, "Always MID: one row per curve and tenor, bid/ask alongside.", False),
+    _field(
+        "price_type", _STR, "Always MID: one row per curve and tenor, bid/ask alongside.", False
+    ),
     _field("units_raw", _STR, "Units exactly as written in the workbook, when it has them."),
     _field("currency", _STR, "ISO currency, or GBp for pence."),
     _field("per_unit", _STR, "Quantity unit of the price (MWh, therm, MMBtu, t, bbl, gal ...)."),
@@ -55,8 +67,12 @@ CANONICAL_COLUMNS = tuple(CURVE_OBSERVATION.names)
 QUARANTINE = pa.schema(
     [f.with_nullable(True) if f.name in {"tenor_label", "tenor_type"} else f for f in _FIELDS]
     + [
-        _field("quarantine_reason", _STR, "Why the row was not published (';'-joined rules).", False),
-        _field("source_cell", _STR, "Where the price cell is, e.g. 'Fixed Prices - Mid'!D13.", False),
+        _field(
+            "quarantine_reason", _STR, "Why the row was not published (';'-joined rules).", False
+        ),
+        _field(
+            "source_cell", _STR, "Where the price cell is, e.g. 'Fixed Prices - Mid'!D13.", False
+        ),
         _field("raw_mid", _STR, "The Mid cell as read, when the row has one."),
         _field("raw_bidask", _STR, "The BidAsk cell as read, when the row has one."),
     ]

@@ -1,0 +1,219 @@
+"""``aurum``: the command line. It builds the settings and calls the services; nothing more.
+
+Heavy imports (pandas, pyarrow, pandera) happen inside the commands that need them, so
+``aurum --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aurum import __version__
+from aurum.config import Settings, describe_settings
+
+if TYPE_CHECKING:
+    from aurum.ingest.pipeline import ParseResult
+
+app = typer.Typer(
+    name="aurum",
+    help="Aurum: vendor EOD forward curves, ingested, versioned and served.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"aurum {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Aurum command line."""
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+@app.command()
+def parse(
+    files: Annotated[list[Path], typer.Argument(help="Workbooks to parse.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the output files.")],
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="File format of the row outputs.")
+    ] = OutputFormat.parquet,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summaries as JSON.")] = False,
+    vendor: Annotated[
+        str | None, typer.Option(help="Vendor layout (PW, EUGP, RP) when the file name lacks it.")
+    ] = None,
+    asof: Annotated[
+        str | None,
+        typer.Option(help="As-of date YYYY-MM-DD, for files that carry none (checked if they do)."),
+    ] = None,
+) -> None:
+    """Parse workbooks into canonical rows, quarantine and dead letters (no lake involved).
+
+    Writes curve_observation, quarantine (parquet or csv), dead_letter.jsonl and
+    parse_report.json to --out; prints one line per file. Exits 1 if any file was dead-lettered.
+    """
+    from aurum.ingest.pipeline import parse_workbook
+
+    settings = Settings()
+    given = _parse_date(asof)
+    results: list[ParseResult] = []
+    for path in files:
+        result = parse_workbook(path, vendor=vendor, asof=given, settings=settings)
+        results.append(result)
+        if not as_json:
+            _print_result(result)
+    _write_outputs(results, out, fmt)
+    if as_json:
+        print(json.dumps([r.summary() for r in results], indent=2))
+    if any(r.dead_letter for r in results):
+        raise typer.Exit(code=1)
+
+
+def _print_result(result: ParseResult) -> None:
+    s = result.summary()
+    letter = result.dead_letter
+    line = (
+        f"{s['file']}: vendor={s['vendor'] or '?'} asof={s['asof'] or '?'} curves={s['curves']} "
+        f"rows={s['rows']} quarantined={s['quarantined']} dead_lettered={s['dead_lettered']} "
+        f"seconds={s['seconds']:.3f}"
+    )
+    console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"  conservation: {result.conservation}", highlight=False, soft_wrap=True)
+    if letter is not None:
+        errors.print(
+            f"  [red]dead letter[/red] {letter.error_code}: {letter.message}", soft_wrap=True
+        )
+    for notice in result.notices:
+        where = f" [{notice.sheet}]" if notice.sheet else ""
+        console.print(
+            f"  warning {notice.code}{where}: {notice.message}", highlight=False, soft_wrap=True
+        )
+    for outcome in result.outcomes:
+        if outcome.failed:
+            console.print(
+                f"  rule {outcome.rule} ({outcome.severity}): "
+                f"{outcome.failed} of {outcome.checked}",
+                highlight=False,
+            )
+
+
+def _write_outputs(results: list[ParseResult], out: Path, fmt: OutputFormat) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema, tables in (
+        ("curve_observation", CURVE_OBSERVATION, [r.observations for r in results]),
+        ("quarantine", QUARANTINE, [r.quarantine for r in results]),
+    ):
+        table = pa.concat_tables(tables) if tables else schema.empty_table()
+        if fmt is OutputFormat.parquet:
+            pq.write_table(table, out / f"{name}.parquet")
+        else:
+            pacsv.write_csv(table, out / f"{name}.csv")
+    with (out / "dead_letter.jsonl").open("w", encoding="utf-8") as handle:
+        for result in results:
+            if result.dead_letter is not None:
+                handle.write(result.dead_letter.to_json() + "\n")
+    report = [
+        {
+            **r.summary(),
+            "conservation": {**r.conservation.__dict__, "holds": r.conservation.holds},
+            "warnings": [n.__dict__ for n in r.notices],
+            "rules": [o.__dict__ for o in r.outcomes],
+        }
+        for r in results
+    ]
+    (out / "parse_report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the generated workbooks.")],
+    days: Annotated[int, typer.Option(min=1, max=400, help="Business days to generate.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed: equal seeds give equal files.")] = 0,
+    start: Annotated[str, typer.Option(help="First as-of date, YYYY-MM-DD.")] = "2025-09-01",
+    vendor: Annotated[
+        list[str] | None, typer.Option(help="Vendor(s) to generate (default: PW, EUGP, RP).")
+    ] = None,
+    fault: Annotated[
+        list[str] | None, typer.Option(help="Named fault(s) to inject, for testing.")
+    ] = None,
+) -> None:
+    """Write realistic synthetic vendor workbooks (all three layouts) for demos and tests."""
+    from rich.progress import track
+
+    from aurum.synthetic import business_days, write_workbook
+
+    first = _parse_date(start)
+    assert first is not None
+    vendors = [v.upper() for v in (vendor or ["PW", "EUGP", "RP"])]
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(v, d) for d in business_days(first, days) for v in vendors]
+    written = []
+    try:
+        for v, d in track(jobs, description="Writing workbooks", console=errors, transient=True):
+            path = out / _workbook_name(v, d)
+            written.append(write_workbook(path, vendor=v, asof=d, seed=seed, faults=fault or ()))
+    except ValueError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    console.print(f"wrote {len(written)} workbooks to {out}", highlight=False)
+
+
+def _workbook_name(vendor: str, day: date) -> str:
+    from aurum.synthetic import workbook_name
+
+    return workbook_name(vendor, day)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """List every setting: environment variable, default and meaning."""
+    table = Table("environment variable", "default", "meaning", title="Aurum settings")
+    for name, default, help_text in describe_settings():
+        table.add_row(name, default, help_text)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
