@@ -244,7 +244,8 @@ def test_blank_required_identity_cell_quarantines_the_curve():
         (eod_sheet("Fixed Prices - Mid", EUGP_LABELS[:1], "Mid", MONTHS, MID), "labels_missing"),
         (eod_sheet("Fixed Prices - Mid", EUGP_LABELS, "Mid", MONTHS, MID, asof=date(2025, 9, 18)),
          "asof_inconsistent"),
-        (eod_sheet("Fixed Prices - Mid", EUGP_LABELS, "Mid", MONTHS, MID, asof="soon"), "asof_invalid"),
+        (eod_sheet("Fixed Prices - Mid", EUGP_LABELS, "Mid", MONTHS, MID, asof="soon"),
+         "asof_invalid"),
     ],
 )  # fmt: skip
 def test_layout_problems_dead_letter_the_file(sheet, code):
