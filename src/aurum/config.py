@@ -59,7 +59,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         Path(".aurum"),
-        description="Root of everything Aurum keeps locally (lake, stores, demo data).",
+        description="Root of Aurum's local state; demo-data writes to $AURUM_HOME/inbox.",
     )
     ingest: IngestSettings = Field(
         default_factory=IngestSettings, description="Workbook reading limits."

@@ -26,7 +26,7 @@ import csv
 import math
 import re
 import zlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from importlib import resources
@@ -45,6 +45,7 @@ __all__ = [
     "business_days",
     "workbook_name",
     "write_demo_workbooks",
+    "write_tall_workbook",
     "write_workbook",
 ]
 
@@ -303,8 +304,11 @@ def write_demo_workbooks(
     start: date = date(2025, 9, 1),
     vendors: Sequence[str] = ("EUGP", "RP", "PW"),
     faults: Collection[str] = (),
+    progress: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Write ``days`` business days of workbooks per vendor into ``out_dir``; return the paths.
+
+    ``progress`` is called with each path once it is written.
 
     Paths come in date order, vendors in the given order within a day. Each fault is applied to
     every workbook of the vendors it applies to (``region_copy_mismatch`` only to RP); a fault
@@ -324,7 +328,35 @@ def write_demo_workbooks(
             paths.append(
                 write_workbook(target, vendor=vendor, asof=day, seed=seed, faults=applicable)
             )
+            if progress is not None:
+                progress(target)
     return paths
+
+
+def write_tall_workbook(path: Path, *, rows: int, asof: date, curves: int = 2) -> Path:
+    """A PW-style workbook whose ``Fixed Prices - Mid`` sheet has ``rows`` tenor rows.
+
+    Tenor labels are unique strings (``Block 000001`` ...), so every row is a distinct CUSTOM
+    tenor: it exists to measure that parsing stays linear in cells and bounded in memory.
+    """
+    book = Workbook(write_only=True)
+    labels = [("ISO", "PJM"), ("Market", "DA"), ("Hours", "ON_PEAK"), ("Product", "power"),
+              ("Units", "USD/MWh")]  # fmt: skip
+    for name, count in (("Fixed Prices - Mid", rows), ("Strips - Mid", 1)):
+        sheet = book.create_sheet(name)
+        for _ in range(4):
+            sheet.append([])
+        sheet.append(["Date:", asof])
+        for label, value in labels:
+            sheet.append(["", label, *[value] * curves])
+        sheet.append(["", "Location", *[f"Node {c}" for c in range(curves)]])
+        sheet.append(["", "", *["Mid"] * curves])
+        for r in range(count):
+            label = f"Block {r + 1:06d}" if count > 1 else f"Calendar {asof.year + 1}"
+            sheet.append(["", label, *[40.0 + (r % 97) / 10 + c for c in range(curves)]])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
 
 
 # ---------------------------------------------------------------------------------------- checking

@@ -7,6 +7,7 @@ Heavy imports (pandas, pyarrow, pandera) happen inside the commands that need th
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime
 from enum import StrEnum
@@ -164,7 +165,12 @@ def _write_outputs(results: list[ParseResult], out: Path, fmt: OutputFormat) -> 
 
 @app.command("demo-data")
 def demo_data(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the generated workbooks.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Folder for the generated workbooks [default: $AURUM_HOME/inbox]."
+        ),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, max=400, help="Business days to generate.")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed: equal seeds give equal files.")] = 0,
     start: Annotated[str, typer.Option(help="First as-of date, YYYY-MM-DD.")] = "2025-09-01",
@@ -176,43 +182,61 @@ def demo_data(
     ] = None,
 ) -> None:
     """Write realistic synthetic vendor workbooks (all three layouts) for demos and tests."""
-    from rich.progress import track
+    from rich.progress import Progress
 
-    from aurum.synthetic import business_days, write_workbook
+    from aurum.synthetic import write_demo_workbooks
 
     first = _parse_date(start)
     assert first is not None
+    out = out or Settings().home / "inbox"
     vendors = [v.upper() for v in (vendor or ["PW", "EUGP", "RP"])]
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = [(v, d) for d in business_days(first, days) for v in vendors]
-    written = []
-    try:
-        for v, d in track(jobs, description="Writing workbooks", console=errors, transient=True):
-            path = out / _workbook_name(v, d)
-            written.append(write_workbook(path, vendor=v, asof=d, seed=seed, faults=fault or ()))
-    except ValueError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task("Writing workbooks", total=days * len(vendors))
+        try:
+            written = write_demo_workbooks(
+                out,
+                days=days,
+                seed=seed,
+                start=first,
+                vendors=vendors,
+                faults=fault or (),
+                progress=lambda _: progress.advance(task),
+            )
+        except ValueError as exc:
+            errors.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=2) from None
     console.print(f"wrote {len(written)} workbooks to {out}", highlight=False)
-
-
-def _workbook_name(vendor: str, day: date) -> str:
-    from aurum.synthetic import workbook_name
-
-    return workbook_name(vendor, day)
 
 
 @app.command("settings")
 def show_settings() -> None:
     """List every setting: environment variable, default and meaning."""
-    table = Table("environment variable", "default", "meaning", title="Aurum settings")
+    table = Table(title="Aurum settings")
+    table.add_column("environment variable", no_wrap=True)
+    table.add_column("default", no_wrap=True)
+    table.add_column("meaning")
     for name, default, help_text in describe_settings():
         table.add_row(name, default, help_text)
     console.print(table)
 
 
 def main() -> None:
-    app()
+    """Console-script entry point.
+
+    It ends the process with ``os._exit`` once the command has returned: finalising pandas,
+    pyarrow and pandera at interpreter exit costs ~0.2 s (measured), a fifth of a whole
+    ``aurum parse``, and by then every output file is written and closed.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            errors.print(exc.code)
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

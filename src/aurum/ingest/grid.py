@@ -100,15 +100,15 @@ def read_workbook(path: Path, limits: IngestSettings, *, name: str | None = None
     path = Path(path)
     try:
         size = path.stat().st_size
+        if size > limits.max_file_mb * 2**20:
+            raise WorkbookError(
+                "file_too_large",
+                f"{size:,} bytes is more than the {limits.max_file_mb:g} MiB limit",
+                size_bytes=size,
+            )
+        data = path.read_bytes()
     except OSError as exc:
         raise WorkbookError("file_unreadable", f"cannot read {path}: {exc.strerror}") from None
-    if size > limits.max_file_mb * 2**20:
-        raise WorkbookError(
-            "file_too_large",
-            f"{size} bytes is more than the {limits.max_file_mb} MiB limit",
-            size_bytes=size,
-        )
-    data = path.read_bytes()
     return read_workbook_bytes(data, limits, name=name or path.name)
 
 
@@ -175,7 +175,7 @@ def _scan_zip(data: bytes, limits: IngestSettings) -> set[str]:
             for chunk in _chunks(archive, info):
                 total += len(chunk)
                 if total > max_total:
-                    raise _bomb(f"more than {limits.max_uncompressed_mb} MiB uncompressed")
+                    raise _bomb(f"more than {limits.max_uncompressed_mb:g} MiB uncompressed")
                 if scan and b't="e"' in tail + chunk:
                     error_members.add(info.filename)
                 tail = chunk[-8:]
@@ -200,14 +200,14 @@ def _read_sheet(
     handle = book.get_sheet_by_name(sheet_name)
     end = handle.end
     if end is not None and (end[0] + 1) * (end[1] + 1) > limits.max_cells:
-        raise _too_many(sheet_name, (end[0] + 1) * (end[1] + 1), limits)
+        raise _too_many(f"sheet {sheet_name!r}", (end[0] + 1) * (end[1] + 1), limits)
     return Sheet(sheet_name, handle.to_python(skip_empty_area=False))
 
 
 def _check_cell_budget(sheets: list[Sheet], limits: IngestSettings) -> None:
     total = sum(len(row) for s in sheets for row in s.rows)
     if total > limits.max_cells:
-        raise _too_many("all sheets", total, limits)
+        raise _too_many("the workbook", total, limits)
 
 
 def _too_many(where: str, cells: int, limits: IngestSettings) -> WorkbookError:

@@ -625,6 +625,12 @@ def _join(mid: _Located, twin: _Located | None, tenors: _Tenors) -> list[_Segmen
         cols = np.array([twin_col.get(k, -1) for k in mid.keys], np.int64)[c_idx]
         rows = np.array([twin_row.get(t.label, -1) for t in mid.tenors], np.int64)[t_idx]
         hit = (cols >= 0) & (rows >= 0)
+        # One-to-one: a tenor or curve repeated on the Mid side gets the twin's cell only once
+        # (the duplicate_key rule then quarantines the repeats); a cell is never counted twice.
+        cell = np.where(hit, rows * twin.status.shape[1] + cols, -1)
+        first = np.zeros(len(cell), bool)
+        first[np.unique(cell, return_index=True)[1]] = True
+        hit &= first
         bid[hit] = twin.bid[rows[hit], cols[hit]]
         ask[hit] = twin.ask[rows[hit], cols[hit]]
         b_status[hit] = twin.status[rows[hit], cols[hit]]

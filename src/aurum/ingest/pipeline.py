@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,10 +27,12 @@ from aurum.errors import IngestError
 from aurum.ingest.grid import Workbook, column_letter, read_workbook
 from aurum.ingest.layouts import Layout, detect_layout
 from aurum.ingest.parser import Issue, Notice, ParsedWorkbook, parse_grids
-from aurum.ingest.rules import ASSET_CLASSES, RuleReport, apply_rules, rules_for
+from aurum.ingest.rules import RuleReport, apply_rules, rule_view, rules_for
 from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
 
-__all__ = ["Conservation", "DeadLetter", "Outcome", "ParseResult", "parse_grid", "parse_workbook"]
+__all__ = [
+    "Conservation", "DeadLetter", "Outcome", "ParseResult", "parse_grid", "parse_workbook",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -136,20 +137,44 @@ def parse_workbook(
     settings: Settings | None = None,
 ) -> ParseResult:
     """Parse one vendor workbook file. Never raises for bad input: see ``result.dead_letter``."""
+    settings = settings or Settings()
+    return _parse_loaded(_load(Path(path), settings.ingest), vendor, asof, settings)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A file read into grids, or the reason it could not be."""
+
+    path: Path
+    workbook: Workbook | None
+    error: IngestError | None
+    seconds: float
+
+
+def _load(path: Path, limits: IngestSettings) -> _Loaded:
     started = time.perf_counter()
-    path = Path(path)
     try:
-        workbook = read_workbook(path, (settings or Settings()).ingest)
+        workbook = read_workbook(path, limits)
+        return _Loaded(path, workbook, None, time.perf_counter() - started)
     except IngestError as exc:
-        return _dead_letter(path.name, exc, _sha256_or_none(path), vendor, None, 0, started)
+        error = exc
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # the Rust reader may panic on hostile input: still a dead letter
         log.debug("internal error reading %s", path, exc_info=True)
-        return _dead_letter(
-            path.name, _internal(exc), _sha256_or_none(path), vendor, None, 0, started
-        )
-    return parse_grid(workbook, vendor=vendor, asof=asof, settings=settings, started=started)
+        error = _internal(exc)
+    return _Loaded(path, None, error, time.perf_counter() - started)
+
+
+def _parse_loaded(
+    loaded: _Loaded, vendor: str | None, asof: date | None, settings: Settings
+) -> ParseResult:
+    started = time.perf_counter() - loaded.seconds  # a result's seconds include its read
+    if loaded.workbook is None:
+        assert loaded.error is not None
+        sha = _sha256_or_none(loaded.path)
+        return _dead_letter(loaded.path.name, loaded.error, sha, vendor, None, 0, started)
+    return parse_grid(loaded.workbook, vendor=vendor, asof=asof, settings=settings, started=started)
 
 
 def parse_grid(
@@ -235,7 +260,7 @@ def _finish(
     rows = _Rows.gather(parsed)
     clean = np.flatnonzero(rows.issue == Issue.NONE)
     rules = rules_for(limits.mid_bidask_tolerance, layout.rule_severity)
-    report = apply_rules(_rule_view(parsed, rows, clean), rules)
+    report = apply_rules(rule_view(*_view_columns(parsed, rows, clean)), rules)
     failed = np.zeros(len(clean), bool)
     reasons = np.full(len(clean), "", dtype=object)
     for name, positions in report.failures.items():
@@ -331,35 +356,32 @@ def _codes(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, list(distinct)
 
 
-def _rule_view(parsed: ParsedWorkbook, rows: _Rows, idx: np.ndarray) -> pd.DataFrame:
-    """The narrow frame the rules read: floats, categoricals from codes, integer keys."""
+def _view_columns(
+    parsed: ParsedWorkbook, rows: _Rows, idx: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """The rule view's columns as arrays: categorical ones as codes, with their categories."""
     curves, tenors = parsed.curves, parsed.tenors
     curve, tenor = rows.curve[idx], rows.tenor[idx]
     asset_codes, assets = _codes([c.asset_class for c in curves])
     key_codes, _ = _codes([c.curve_key for c in curves])
     label_codes, labels = _codes([t.label for t in tenors])
-    type_codes = np.array([_TENOR_TYPES.index(t.tenor_type.value) for t in tenors] or [0], np.int64)
-    months = np.array(
-        [t.start.year * 12 + t.start.month - 1 if t.start else -1 for t in tenors] or [-1]
-    )
+    type_codes = np.array([_TENOR_TYPES.index(t.tenor_type.value) for t in tenors] or [0])
+    months = [t.start.year * 12 + t.start.month - 1 if t.start else -1 for t in tenors]
     known = np.array([bool(c.currency and c.per_unit) for c in curves] or [False])
     sheet_codes, _ = _codes([s.sheet_name for s in parsed.segments])
-    return pd.DataFrame(
-        {
-            "mid": rows.mid[idx],
-            "bid": rows.bid[idx],
-            "ask": rows.ask[idx],
-            "tenor_type": pd.Categorical.from_codes(type_codes[tenor], categories=_TENOR_TYPES),
-            "asset_class": pd.Categorical.from_codes(
-                asset_codes[curve], categories=assets or list(ASSET_CLASSES[:1])
-            ),
-            "row_key": key_codes[curve] * max(len(labels), 1) + label_codes[tenor],
-            "curve_code": key_codes[curve],
-            "sheet_code": sheet_codes[rows.segment[idx]],
-            "tenor_month": months[tenor],
-            "units_known": known[curve],
-        }
-    )
+    columns = {
+        "mid": rows.mid[idx],
+        "bid": rows.bid[idx],
+        "ask": rows.ask[idx],
+        "tenor_type": type_codes[tenor],
+        "asset_class": asset_codes[curve],
+        "row_key": key_codes[curve] * max(len(labels), 1) + label_codes[tenor],
+        "curve_code": key_codes[curve],
+        "sheet_code": sheet_codes[rows.segment[idx]],
+        "tenor_month": np.array(months or [-1])[tenor],
+        "units_known": known[curve],
+    }
+    return columns, {"tenor_type": _TENOR_TYPES, "asset_class": assets}
 
 
 class _TableBuilder:

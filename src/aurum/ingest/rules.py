@@ -31,7 +31,9 @@ from pandera.errors import SchemaErrors
 from aurum.domain.tenors import TenorType
 from aurum.errors import ConfigError
 
-__all__ = ["ASSET_CLASSES", "VIEW_COLUMNS", "Rule", "RuleReport", "apply_rules", "rules_for"]
+__all__ = [
+    "ASSET_CLASSES", "VIEW_COLUMNS", "Rule", "RuleReport", "apply_rules", "rule_view", "rules_for",
+]  # fmt: skip
 
 ASSET_CLASSES = (
     "power", "gas", "emissions", "environmental", "refined_products", "biofuels", "petrochemicals",
@@ -61,6 +63,19 @@ class RuleReport:
     failures: dict[str, np.ndarray]
     severity: dict[str, Severity]
     checked: int
+
+
+def rule_view(codes: Mapping[str, np.ndarray], categories: Mapping[str, list[str]]) -> pd.DataFrame:
+    """The frame the rules read, from arrays; ``categories`` turn code columns into categoricals
+    (code -1 is missing)."""
+    return pd.DataFrame(
+        {
+            name: pd.Categorical.from_codes(values, categories=categories[name] or ["?"])
+            if name in categories
+            else values
+            for name, values in codes.items()
+        }
+    )
 
 
 def _both(view: pd.DataFrame) -> pd.Series:

@@ -1,0 +1,116 @@
+"""The ``aurum`` command line, in-process through typer's runner, plus one real subprocess."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import aurum
+from aurum.cli.main import app
+from aurum.config import describe_settings
+
+runner = CliRunner()
+COMMANDS = [[], ["parse"], ["demo-data"], ["settings"]]
+SUMMARY_KEYS = {
+    "file", "vendor", "asof", "curves", "rows", "rows_with_bidask", "quarantined",
+    "dead_lettered", "price_cells", "sum_mid", "seconds",
+}  # fmt: skip
+
+
+def test_every_module_imports():
+    names = [m.name for m in pkgutil.walk_packages(aurum.__path__, "aurum.")]
+    assert "aurum.ingest.pipeline" in names and "aurum.cli.main" in names
+    for name in names:
+        importlib.import_module(name)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "aurum")
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_console_script_runs():
+    script = Path(sys.executable).parent / "aurum"
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"aurum {aurum.__version__}"
+
+
+def test_parse_writes_outputs_and_prints_a_line_per_file(workbooks_dir, tmp_path):
+    eugp = workbooks_dir / "EOD_EUGP_20250917_1430.xlsx"
+    result = runner.invoke(app, ["parse", str(eugp), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "EOD_EUGP_20250917_1430.xlsx: vendor=EUGP asof=2025-09-17 curves=83 rows=11483 "
+        "quarantined=0 dead_lettered=0" in result.output
+    )
+    assert "18,731 price cells = 18,731 published" in result.output
+    table = pq.read_table(tmp_path / "curve_observation.parquet")
+    assert table.num_rows == 11_483
+    assert table.schema.field("curve_key").metadata[b"doc"].startswith(b"SHA-256")
+    assert pq.read_table(tmp_path / "quarantine.parquet").num_rows == 0
+    assert (tmp_path / "dead_letter.jsonl").read_text() == ""
+    report = json.loads((tmp_path / "parse_report.json").read_text())
+    assert report[0]["conservation"]["holds"] is True
+
+
+def test_parse_json_and_csv(workbooks_dir, tmp_path):
+    files = [
+        workbooks_dir / "EOD_EUGP_20250212_1430.xlsx",
+        workbooks_dir / "EOD_RP_20250212_1430.xlsx",
+    ]
+    result = runner.invoke(
+        app, ["parse", *map(str, files), "--out", str(tmp_path), "--format", "csv", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summaries = json.loads(result.output)
+    assert [set(s) for s in summaries] == [SUMMARY_KEYS, SUMMARY_KEYS]
+    assert [(s["rows"], s["curves"], s["sum_mid"]) for s in summaries] == [
+        (11_483, 83, 631380.212),
+        (26_980, 355, 4743894.328),
+    ]
+    assert pacsv.read_csv(tmp_path / "curve_observation.csv").num_rows == 11_483 + 26_980
+
+
+def test_parse_rejects_a_bad_option_value(tmp_path):
+    result = runner.invoke(app, ["parse", "x.xlsx", "--out", str(tmp_path), "--asof", "17/09"])
+    assert result.exit_code == 2
+    assert "not a date in YYYY-MM-DD form" in result.output
+
+
+def test_demo_data_writes_parseable_workbooks(tmp_path):
+    result = runner.invoke(
+        app, ["demo-data", "--days", "2", "--vendor", "PW", "--out", str(tmp_path), "--seed", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in tmp_path.glob("*.xlsx"))
+    assert files == ["EOD_PW_20250901_1430.xlsx", "EOD_PW_20250902_1430.xlsx"]
+    out = tmp_path / "parsed"
+    parsed = runner.invoke(
+        app, ["parse", *map(str, sorted(tmp_path.glob("*.xlsx"))), "--out", str(out), "--json"]
+    )
+    assert parsed.exit_code == 0, parsed.output
+    assert all(s["rows"] > 0 and s["quarantined"] == 0 for s in json.loads(parsed.output))
+
+
+def test_demo_data_names_an_unknown_fault(tmp_path):
+    result = runner.invoke(app, ["demo-data", "--out", str(tmp_path), "--fault", "gremlins"])
+    assert result.exit_code == 2
+    assert "gremlins" in result.output
+
+
+def test_settings_lists_every_setting():
+    result = runner.invoke(app, ["settings"])
+    assert result.exit_code == 0
+    for name, _, _ in describe_settings():
+        assert name in result.output
