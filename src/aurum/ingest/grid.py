@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 _CHUNK = 1 << 20
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # a zip local file header (APPNOTE 4.3.7)
+_TEXT_PARTS = (".xml", ".rels", ".vml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,24 +173,61 @@ def _scan_zip(data: bytes, limits: IngestSettings) -> set[str]:
                 and info.file_size / info.compress_size > limits.max_compression_ratio
             ):
                 raise _bomb(f"{info.filename} expands {info.file_size / info.compress_size:.0f}x")
-            scan = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+            if not info.filename.endswith(_TEXT_PARTS):
+                continue  # images and other binary parts: no reader inflates them
+            scan = info.filename.startswith("xl/worksheets/")
             tail = b""
-            for chunk in _chunks(archive, info):
+            produced = 0
+            for chunk in _inflate(data, info):
+                produced += len(chunk)
                 total += len(chunk)
+                if produced > info.file_size:  # a zip's sizes are claims: hold it to its own
+                    raise WorkbookError(
+                        "file_corrupt",
+                        f"{info.filename} holds more than the {info.file_size:,} bytes it declares",
+                    )
                 if total > max_total:
                     raise _bomb(f"more than {limits.max_uncompressed_mb:g} MiB uncompressed")
                 if scan and b't="e"' in tail + chunk:
                     error_members.add(info.filename)
                 tail = chunk[-8:]
+            if produced != info.file_size:
+                raise WorkbookError(
+                    "file_corrupt",
+                    f"{info.filename} holds {produced:,} bytes but declares {info.file_size:,}",
+                )
         return error_members
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise WorkbookError("file_corrupt", f"damaged or truncated workbook: {exc}") from None
 
 
-def _chunks(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    with archive.open(info) as handle:
-        while chunk := handle.read(_CHUNK):
-            yield chunk
+def _inflate(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member's bytes, decompressed at most ``_CHUNK`` at a time straight from the archive.
+
+    This is zipfile's own reading minus its per-member file objects and CRC (calamine checks
+    CRCs when it reads); what matters here is counting the bytes really produced.
+    """
+    start = info.header_offset
+    header = data[start : start + _LOCAL_HEADER.size]
+    if len(header) < _LOCAL_HEADER.size or header[:4] != _ZIP_MAGIC:
+        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+    name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
+    begin = start + _LOCAL_HEADER.size + name_length + extra_length
+    raw = memoryview(data)[begin : begin + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        for offset in range(0, len(raw), _CHUNK):
+            yield bytes(raw[offset : offset + _CHUNK])
+        return
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise NotImplementedError(f"{info.filename}: compression method {info.compress_type}")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    pending: bytes | memoryview = raw
+    while not inflater.eof:
+        chunk = inflater.decompress(pending, _CHUNK)
+        pending = inflater.unconsumed_tail
+        if not chunk and not pending:
+            raise zipfile.BadZipFile(f"{info.filename} is truncated")
+        yield chunk
 
 
 def _bomb(detail: str) -> WorkbookError:

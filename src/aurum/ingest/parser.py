@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -311,7 +312,7 @@ def _locate(sheet: Sheet, spec: SheetSpec, layout: Layout, asof: date) -> _Locat
             for c in loose
             if c < len(values) and not _blank(values[c])
         )
-    tenors = [classify_tenor(sheet.rows[r][1], asof) for r in tenor_rows]
+    tenors = [_tenor(sheet.rows[r][1], asof) for r in tenor_rows]
     return _Located(spec, sheet, columns, identities, tenor_rows, tenors, stray)
 
 
@@ -501,67 +502,91 @@ def _collapse_duplicates(located: _Located) -> list[Notice]:
 
 
 class _Curves:
-    """Canonical identities of the curves met in one workbook, built once per distinct identity."""
+    """The curves met in one workbook, each identity resolved once (see :func:`_curve_info`)."""
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.reference = load_reference()
         self.infos: list[CurveInfo] = []
-        self._by_raw: dict[tuple[str, tuple[tuple[str, str | None], ...]], int] = {}
+        self._index: dict[CurveInfo, int] = {}
 
     def resolve(self, family: str, raw: dict[str, str | None], *, partial: bool = False) -> int:
         """Index of the curve with this identity as read; ``partial`` identities (view sheets
         without a region row) skip the reference data: they only label quarantine rows."""
-        memo = (family, partial, tuple(sorted(raw.items())))
-        found = self._by_raw.get(memo)
+        layout = self.layout
+        info = _curve_info(
+            layout.vendor,
+            family,
+            tuple(raw.items()),
+            layout.null_values.get("block", ()),
+            layout.required,
+            layout.units_in_identity,
+            partial,
+        )
+        found = self._index.get(info)
         if found is None:
-            found = self._by_raw[memo] = len(self.infos)
-            self.infos.append(self._build(family, raw, partial))
+            found = self._index[info] = len(self.infos)
+            self.infos.append(info)
         return found
 
-    def _build(self, family: str, raw: dict[str, str | None], partial: bool) -> CurveInfo:
-        layout = self.layout
-        entry = None
-        if not partial:
-            entry = self.reference.lookup({"vendor": layout.vendor, "family": family, **raw})
-        block = raw.get("block")
-        if block is not None and block in layout.null_values.get("block", ()):
-            block = None
-        product = (entry.canonical_product if entry else None) or raw.get("product")
-        units_raw = raw.get("units")
-        parsed = parse_units(units_raw)
-        if units_raw is not None:
-            currency, per_unit = parsed if parsed else (None, None)
-            source: str | None = "workbook"
-        elif entry is not None and entry.currency:
-            currency, per_unit, source = entry.currency, entry.per_unit, "reference"
-        else:
-            currency = per_unit = source = None
-        discriminator = None
-        if layout.units_in_identity and units_raw is not None:
-            discriminator = f"{parsed[0]}/{parsed[1]}" if parsed else units_raw
-        asset_class = entry.asset_class if entry else None
-        identity = [
-            asset_class, raw.get("iso"), raw.get("region"), raw.get("location"),
-            raw.get("market"), product, block, raw.get("spark_location"),
-        ]  # fmt: skip
-        return CurveInfo(
-            asset_class=asset_class,
-            iso=raw.get("iso"),
-            region=raw.get("region"),
-            location=raw.get("location"),
-            market=raw.get("market"),
-            product=product,
-            block=block,
-            spark_location=raw.get("spark_location"),
-            units_raw=units_raw,
-            currency=currency,
-            per_unit=per_unit,
-            units_source=source,
-            reference=entry.source if entry else None,
-            curve_key=curve_key(identity, discriminator),
-            incomplete=any(raw.get(name) is None for name in layout.required),
-        )
+
+@lru_cache(maxsize=16_384)
+def _curve_info(
+    vendor: str,
+    family: str,
+    items: tuple[tuple[str, str | None], ...],
+    null_blocks: tuple[str, ...],
+    required: tuple[str, ...],
+    units_in_identity: bool,
+    partial: bool,
+) -> CurveInfo:
+    """A curve's canonical identity from its identity as read. Cached for the process: a vendor
+    sends the same identities every day and the reference data do not change while it runs."""
+    raw = dict(items)
+    entry = None
+    if not partial:
+        entry = load_reference().lookup({"vendor": vendor, "family": family, **raw})
+    block = raw.get("block")
+    if block is not None and block in null_blocks:
+        block = None
+    product = (entry.canonical_product if entry else None) or raw.get("product")
+    units_raw = raw.get("units")
+    parsed = parse_units(units_raw)
+    if units_raw is not None:
+        currency, per_unit = parsed if parsed else (None, None)
+        source: str | None = "workbook"
+    elif entry is not None and entry.currency:
+        currency, per_unit, source = entry.currency, entry.per_unit, "reference"
+    else:
+        currency = per_unit = source = None
+    discriminator = None
+    if units_in_identity and units_raw is not None:
+        discriminator = f"{parsed[0]}/{parsed[1]}" if parsed else units_raw
+    asset_class = entry.asset_class if entry else None
+    identity = [
+        asset_class, raw.get("iso"), raw.get("region"), raw.get("location"),
+        raw.get("market"), product, block, raw.get("spark_location"),
+    ]  # fmt: skip
+    return CurveInfo(
+        asset_class=asset_class,
+        iso=raw.get("iso"),
+        region=raw.get("region"),
+        location=raw.get("location"),
+        market=raw.get("market"),
+        product=product,
+        block=block,
+        spark_location=raw.get("spark_location"),
+        units_raw=units_raw,
+        currency=currency,
+        per_unit=per_unit,
+        units_source=source,
+        reference=entry.source if entry else None,
+        curve_key=curve_key(identity, discriminator),
+        incomplete=any(raw.get(name) is None for name in required),
+    )
+
+
+# Tenor labels repeat on every sheet of a workbook; classification is pure, so memoise it.
+_tenor = lru_cache(maxsize=8_192)(classify_tenor)
 
 
 # ----------------------------------------------------------------------------------- segments

@@ -425,6 +425,8 @@ class _TableBuilder:
     def table(
         self, idx: np.ndarray, schema: pa.Schema, extra: dict[str, pa.Array] | None = None
     ) -> pa.Table:
+        if not len(idx):
+            return schema.empty_table()
         rows = self.rows
         zeros = np.zeros(len(idx), np.int64)
         mid = pa.array(rows.mid[idx], pa.float64(), from_pandas=True)

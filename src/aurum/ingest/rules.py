@@ -110,8 +110,15 @@ def rules_for(tolerance: float, severity: Mapping[str, Severity] | None = None) 
     Required identity fields are checked by the parser on the identity *as read*: a gas hub's
     canonical block is legitimately null, a blank block cell is not.
     """
+    return _rules(tolerance, tuple(sorted((severity or {}).items())))
+
+
+@cache
+def _rules(tolerance: float, severity: tuple[tuple[str, Severity], ...]) -> tuple[Rule, ...]:
+    # One tuple of Rule objects per configuration, so the pandera schema built from it is
+    # built once too (each call of _default_rules makes new check functions).
     rules = _default_rules(tolerance)
-    overrides = dict(severity or {})
+    overrides = dict(severity)
     unknown = set(overrides) - {rule.name for rule in rules}
     if unknown:
         raise ConfigError("rule_unknown", f"no such rule(s): {', '.join(sorted(unknown))}")
