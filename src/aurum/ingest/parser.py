@@ -307,11 +307,12 @@ def _locate(sheet: Sheet, spec: SheetSpec, layout: Layout, asof: date) -> _Locat
             )
             continue
         tenor_rows.append(row)
-        stray.extend(
-            (row, c, Issue.IDENTITY_MISSING)
-            for c in loose
-            if c < len(values) and not _blank(values[c])
-        )
+        if loose:
+            stray.extend(
+                (row, c, Issue.IDENTITY_MISSING)
+                for c in loose
+                if c < len(values) and not _blank(values[c])
+            )
     tenors = [_tenor(sheet.rows[r][1], asof) for r in tenor_rows]
     return _Located(spec, sheet, columns, identities, tenor_rows, tenors, stray)
 

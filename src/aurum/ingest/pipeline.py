@@ -385,42 +385,53 @@ def _view_columns(
 
 
 class _TableBuilder:
-    """Arrow tables of chosen candidate rows, by ``take`` from per-curve and per-tenor values."""
+    """Arrow tables of chosen candidate rows: one ``take`` per dimension (curve, tenor, sheet
+    segment, file constants) from small tables of their distinct values."""
 
     def __init__(self, parsed: ParsedWorkbook, workbook: Workbook, rows: _Rows) -> None:
         self.rows = rows
-        self.per_curve = {
-            name: pa.array([getattr(c, name) for c in parsed.curves], pa.string())
-            for name in _CURVE_FIELDS
-        }
+        curves = parsed.curves
+        self.curves = pa.table(
+            {
+                name: pa.array([getattr(c, name) for c in curves], pa.string())
+                for name in _CURVE_FIELDS
+            }
+        )
         tenors = parsed.tenors
-        self.per_tenor = {
-            "tenor_type": pa.array([t.tenor_type.value for t in tenors], pa.string()),
-            "tenor_label": pa.array([t.label for t in tenors], pa.string()),
-            "tenor_start": pa.array([t.start for t in tenors], pa.date32()),
-            "tenor_end": pa.array([t.end for t in tenors], pa.date32()),
-        }
-        self.per_tenor["contract_month"] = self.per_tenor["tenor_start"]
+        starts = pa.array([t.start for t in tenors], pa.date32())
+        self.tenors = pa.table(
+            {
+                "tenor_type": pa.array([t.tenor_type.value for t in tenors], pa.string()),
+                "tenor_label": pa.array([t.label for t in tenors], pa.string()),
+                "tenor_start": starts,
+                "tenor_end": pa.array([t.end for t in tenors], pa.date32()),
+                "contract_month": starts,
+            }
+        )
         names = [s.sheet_name for s in parsed.segments]
         stamp = f"{parsed.asof.isoformat()}|{workbook.sha256}"
-        self.per_segment = {
-            "sheet_name": pa.array(names, pa.string()),
-            "version_hash": pa.array(
-                [
-                    hashlib.sha256(f"{workbook.name}|{n}|{stamp}".encode()).hexdigest()
-                    for n in names
-                ],
-                pa.string(),
-            ),
-        }
-        self.constants: dict[str, pa.Array] = {
-            "asof_date": pa.array([parsed.asof], pa.date32()),
-            "source_file": pa.array([workbook.name]),
-            "price_type": pa.array(["MID"]),
-            "_ingest_ts": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
-            "vendor": pa.array([parsed.vendor]),
-            "source_sha256": pa.array([workbook.sha256]),
-        }
+        self.segments = pa.table(
+            {
+                "sheet_name": pa.array(names, pa.string()),
+                "version_hash": pa.array(
+                    [
+                        hashlib.sha256(f"{workbook.name}|{n}|{stamp}".encode()).hexdigest()
+                        for n in names
+                    ],
+                    pa.string(),
+                ),
+            }
+        )
+        self.constants = pa.table(
+            {
+                "asof_date": pa.array([parsed.asof], pa.date32()),
+                "source_file": pa.array([workbook.name]),
+                "price_type": pa.array(["MID"]),
+                "_ingest_ts": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+                "vendor": pa.array([parsed.vendor]),
+                "source_sha256": pa.array([workbook.sha256]),
+            }
+        )
 
     def table(
         self, idx: np.ndarray, schema: pa.Schema, extra: dict[str, pa.Array] | None = None
@@ -428,23 +439,22 @@ class _TableBuilder:
         if not len(idx):
             return schema.empty_table()
         rows = self.rows
-        zeros = np.zeros(len(idx), np.int64)
         mid = pa.array(rows.mid[idx], pa.float64(), from_pandas=True)
-        arrays: dict[str, pa.Array] = {
+        arrays: dict[str, pa.Array | pa.ChunkedArray] = {
             "mid": mid,
             "value": mid,
             "bid": pa.array(rows.bid[idx], pa.float64(), from_pandas=True),
             "ask": pa.array(rows.ask[idx], pa.float64(), from_pandas=True),
             **(extra or {}),
         }
-        for name, values in self.per_curve.items():
-            arrays[name] = values.take(rows.curve[idx])
-        for name, values in self.per_tenor.items():
-            arrays[name] = values.take(rows.tenor[idx])
-        for name, values in self.per_segment.items():
-            arrays[name] = values.take(rows.segment[idx])
-        for name, values in self.constants.items():
-            arrays[name] = values.take(zeros)
+        for table, positions in (
+            (self.curves, rows.curve[idx]),
+            (self.tenors, rows.tenor[idx]),
+            (self.segments, rows.segment[idx]),
+            (self.constants, np.zeros(len(idx), np.int64)),
+        ):
+            taken = table.take(positions)
+            arrays.update(zip(taken.column_names, taken.columns, strict=True))
         return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
 
 

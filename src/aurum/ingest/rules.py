@@ -199,9 +199,6 @@ def _default_rules(tolerance: float) -> tuple[Rule, ...]:
 def _schema(rules: tuple[Rule, ...]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
-            "mid": pa.Column("float64", nullable=True),
-            "bid": pa.Column("float64", nullable=True),
-            "ask": pa.Column("float64", nullable=True),
             "tenor_type": pa.Column(checks=pa.Check.isin([t.value for t in TenorType])),
             "asset_class": pa.Column(checks=pa.Check.isin(ASSET_CLASSES), nullable=True),
         },
