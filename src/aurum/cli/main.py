@@ -98,6 +98,14 @@ def parse(
     _write_outputs(results, out, fmt)
     if as_json:
         print(json.dumps([r.summary() for r in results], indent=2))
+    elif len(results) > 1:
+        summaries = [r.summary() for r in results]
+        console.print(
+            f"{len(results)} files: {sum(s['rows'] for s in summaries):,} rows, "
+            f"{sum(s['quarantined'] for s in summaries):,} quarantined, "
+            f"{sum(s['dead_lettered'] for s in summaries)} dead-lettered; outputs in {out}",
+            highlight=False,
+        )
     if any(r.dead_letter for r in results):
         raise typer.Exit(code=1)
 
