@@ -398,9 +398,9 @@ def run_child(jobs: list[tuple[Path, dict[str, float]]], cwd: Path) -> dict[str,
 def test_zip_bombs_are_refused_in_bounded_memory(bomb: Path, tmp_path: Path) -> None:
     """128 MiB of zeros, refused three ways without ever being held in memory: by the ratio
     bound (nothing inflated), by the total-size bound with the ratio bound off (inflated 1 MiB at a
-    time and stopped at 8 MiB) and with lying declared sizes (the reader stops at the claimed
-    size: a member producing more than it declares is refused). Measured: no growth at all over the ~150 MiB peak the imports
-    leave, while merely reading the member into memory takes that peak to ~380 MiB."""
+    time and stopped at 8 MiB) and with lying declared sizes (a member producing more than it
+    declares is refused as soon as it does). Measured: no growth at all over the ~150 MiB peak
+    the imports leave, while merely reading the member into memory takes that peak to ~380 MiB."""
     liar = tmp_path / "liar" / EUGP_NAME
     liar.parent.mkdir()
     liar.write_bytes(lying_sizes(bomb.read_bytes(), "xl/worksheets/sheet1.xml", 2**20))
