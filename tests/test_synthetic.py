@@ -28,7 +28,6 @@ from aurum.synthetic import (
 )
 
 ASOF = date(2025, 9, 17)
-REAL = Path(__file__).resolve().parents[2] / "shared" / "workbooks"
 FIRST = {"EUGP": 11, "RP": 11, "PW": 14}  # index of the first tenor row
 STANDARD_BIDASK = {
     "EUGP": re.compile(r"^(-?\d+\.\d{3})   /   (-?\d+\.\d{3})$"),
@@ -407,10 +406,11 @@ def test_rp_region_sheets_are_exact_copies(books: dict[str, dict[str, Grid]]) ->
     assert len(middle_east) == 12 and not on_regions & set(middle_east)
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="real workbooks not available")
-def test_layout_matches_the_real_20250917_workbooks(books: dict[str, dict[str, Grid]]) -> None:
+def test_layout_matches_the_real_20250917_workbooks(
+    books: dict[str, dict[str, Grid]], workbooks_dir: Path
+) -> None:
     for vendor in ("EUGP", "RP"):
-        real = read(REAL / workbook_name(vendor, ASOF))
+        real = read(workbooks_dir / workbook_name(vendor, ASOF))
         assert list(real) == list(books[vendor])
         for name, grid in real.items():
             ours = books[vendor][name]

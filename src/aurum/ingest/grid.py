@@ -197,7 +197,7 @@ def _scan_zip(data: bytes, limits: IngestSettings) -> set[str]:
                     f"{info.filename} holds {produced:,} bytes but declares {info.file_size:,}",
                 )
         return error_members
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:  # zipfile's own
         raise WorkbookError("file_corrupt", f"damaged or truncated workbook: {exc}") from None
 
 
@@ -219,7 +219,11 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
             yield bytes(raw[offset : offset + _CHUNK])
         return
     if info.compress_type != zipfile.ZIP_DEFLATED:
-        raise NotImplementedError(f"{info.filename}: compression method {info.compress_type}")
+        raise WorkbookError(
+            "file_corrupt",
+            f"{info.filename} uses zip compression method {info.compress_type}; "
+            "an .xlsx uses deflate",
+        )
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     pending: bytes | memoryview = raw
     while not inflater.eof:
