@@ -9,11 +9,15 @@ the README documents each one.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["IngestSettings", "Settings", "describe_settings"]
+__all__ = [
+    "GateSettings", "IngestSettings", "LakeSettings", "Settings", "StoreSettings",
+    "describe_settings",
+]  # fmt: skip
 
 
 class IngestSettings(BaseModel):
@@ -46,6 +50,54 @@ class IngestSettings(BaseModel):
     )
 
 
+GateSeverity = Literal["warn", "fail"]
+
+
+class GateSettings(BaseModel):
+    """Day-over-day gates run before a day is published: ``warn`` reports, ``fail`` blocks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    curve_disappeared: GateSeverity = Field(
+        "warn", description="A curve of the previous as-of is missing (warn or fail)."
+    )
+    new_curve: GateSeverity = Field("warn", description="A curve appears (warn or fail).")
+    stale_curve: GateSeverity = Field(
+        "warn", description="A curve's prices equal the previous as-of's (warn or fail)."
+    )
+    jump: GateSeverity = Field(
+        "warn", description="A day-over-day change beyond jump_z (warn or fail)."
+    )
+    jump_z: float = Field(
+        10.0, gt=0, description="Robust z-score (median/MAD per asset class) of a jump."
+    )
+
+
+class LakeSettings(BaseModel):
+    """Where the Iceberg tables live (the catalog) and where their files go (the warehouse)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    catalog_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the Iceberg SQL catalog; default SQLite in AURUM_HOME.",
+    )
+    warehouse: str | None = Field(
+        None, description="Warehouse location (path or URI); default AURUM_HOME/warehouse."
+    )
+    namespace: str = Field("market", description="Iceberg namespace of Aurum's tables.")
+
+
+class StoreSettings(BaseModel):
+    """The operational store (ingest log, later tenants and contracts)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL of the operational store; default SQLite in AURUM_HOME."
+    )
+
+
 class Settings(BaseSettings):
     """Aurum's configuration, built once by a composition root (the CLI, later the API)."""
 
@@ -64,6 +116,23 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(
         default_factory=IngestSettings, description="Workbook reading limits."
     )
+    lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
+    gates: GateSettings = Field(default_factory=GateSettings, description="Publish gates.")
+    store: StoreSettings = Field(
+        default_factory=StoreSettings, description="The operational store."
+    )
+
+    @property
+    def catalog_url(self) -> str:
+        return self.lake.catalog_url or f"sqlite:///{(self.home / 'catalog.db').resolve()}"
+
+    @property
+    def warehouse(self) -> str:
+        return self.lake.warehouse or (self.home / "warehouse").resolve().as_uri()
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.home / 'store.db').resolve()}"
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

@@ -1,0 +1,83 @@
+"""The lake: pyiceberg's SQL catalog (SQLite file by default, PostgreSQL by URL) and a warehouse.
+
+The embedded default is the production code path with another URI (STYLE.md §2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io import FileIO, load_file_io
+from pyiceberg.table import Table
+from pyiceberg.transforms import IdentityTransform
+
+from aurum.config import Settings
+from aurum.errors import ConfigError, NotInstalledError, QueryError
+from aurum.lake.tables import TABLES, TableDef
+
+__all__ = ["Lake"]
+
+
+class Lake:
+    """Aurum's Iceberg tables in one namespace; creates them on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.namespace = settings.lake.namespace
+        self.warehouse = settings.warehouse.rstrip("/")
+        self.catalog = _open_catalog(settings.catalog_url, self.warehouse)
+        self.catalog.create_namespace_if_not_exists(self.namespace)
+        for definition in TABLES:
+            self._ensure(definition)
+
+    @property
+    def io(self) -> FileIO:
+        return load_file_io({"warehouse": self.warehouse}, self.warehouse)
+
+    def table(self, name: str) -> Table:
+        try:
+            return self.catalog.load_table(f"{self.namespace}.{name}")
+        except NoSuchTableError:
+            raise QueryError("table_unknown", f"no table {self.namespace}.{name}") from None
+
+    def _ensure(self, definition: TableDef) -> None:
+        identifier = f"{self.namespace}.{definition.name}"
+        if self.catalog.table_exists(identifier):
+            return
+        table = self.catalog.create_table_if_not_exists(
+            identifier, schema=definition.schema, properties={"comment": definition.doc}
+        )
+        if definition.partition_by and table.spec().is_unpartitioned():
+            with table.update_spec() as spec:
+                for column in definition.partition_by:
+                    spec.add_identity(column)
+        if definition.sort_by and table.sort_order().is_unsorted:
+            with table.update_sort_order() as order:
+                for column in definition.sort_by:
+                    order.asc(column, IdentityTransform())
+        if table.current_snapshot() is None:
+            # Branches need a snapshot to start from: main begins with an empty one.
+            table.append(definition.schema.empty_table(), {"aurum.bootstrap": "true"})
+
+
+def _open_catalog(url: str, warehouse: str) -> SqlCatalog:
+    parsed = urlparse(url)
+    if parsed.scheme.startswith("sqlite"):
+        Path(parsed.path).parent.mkdir(parents=True, exist_ok=True)
+    if warehouse.startswith("file:"):
+        Path(urlparse(warehouse).path).mkdir(parents=True, exist_ok=True)
+    try:
+        return SqlCatalog("aurum", uri=url, warehouse=warehouse)
+    except ModuleNotFoundError as exc:
+        if "psycopg" in str(exc):
+            raise NotInstalledError(
+                "not_installed", "the PostgreSQL catalog needs: pip install 'aurum[postgres]'"
+            ) from None
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            "catalog_unreachable", f"cannot open the Iceberg catalog at {url}: {exc}"
+        ) from None
