@@ -9,18 +9,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from aurum.config import GateSettings, Settings
+from aurum.config import GateSettings
 from aurum.ingest.pipeline import parse_workbook
 from aurum.lake import Lake, publish_day
 from aurum.lake.publish import day_versions
 from aurum.synthetic import workbook_name, write_workbook
 
 DAY1, DAY2 = date(2025, 9, 16), date(2025, 9, 17)
-
-
-@pytest.fixture
-def lake(tmp_path: Path) -> Lake:
-    return Lake(Settings(home=tmp_path / "home"))
 
 
 def parsed(tmp_path: Path, vendor: str, day: date, seed: int = 0):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -214,6 +214,90 @@ def demo_data(
             errors.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(code=2) from None
     console.print(f"wrote {len(written)} workbooks to {out}", highlight=False)
+
+
+class SqlFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="One SQL statement (DuckDB dialect).")],
+    as_at: Annotated[
+        str | None,
+        typer.Option("--as-at", help="Read as of a time (ISO), a snapshot id or a tag."),
+    ] = None,
+    fmt: Annotated[SqlFormat, typer.Option("--format", help="Output format.")] = SqlFormat.table,
+    out: Annotated[Path | None, typer.Option(help="Write to this file (parquet needs it).")] = None,
+    max_rows: Annotated[int, typer.Option(min=1, help="Most rows returned.")] = 10_000,
+) -> None:
+    """Query the lake with SQL; the tables curve_observation, curve_observation_quarantine,
+    curve_dead_letter and qa_checks are views pinned to one snapshot."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from aurum.errors import AurumError
+    from aurum.lake import Lake
+    from aurum.query import Query
+
+    try:
+        result = Query(Lake(Settings()), max_rows=max_rows).sql(statement, as_at=as_at)
+    except AurumError as exc:
+        errors.print(f"[red]error[/red] {exc.code}: {exc.message}", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    table = result.table
+    if fmt is SqlFormat.parquet:
+        if out is None:
+            raise typer.BadParameter("--format parquet needs --out FILE")
+        pq.write_table(table, out)
+    elif fmt is SqlFormat.csv:
+        pacsv.write_csv(table, out or sys.stdout.buffer)
+    elif fmt is SqlFormat.json:
+        text = json.dumps(table.to_pylist(), default=str, indent=2)
+        if out:
+            out.write_text(text + "\n")
+        else:
+            print(text)
+    else:
+        view = Table(*table.column_names)
+        for row in table.to_pylist():
+            view.add_row(*("" if v is None else str(v) for v in row.values()))
+        console.print(view)
+    if result.truncated:
+        errors.print(f"(truncated to {max_rows:,} rows; raise --max-rows for more)")
+
+
+@app.command()
+def history(
+    vendor: Annotated[str, typer.Option(help="Vendor code: PW, EUGP or RP.")],
+    asof: Annotated[str, typer.Option(help="As-of date YYYY-MM-DD.")],
+) -> None:
+    """Every published version of one vendor's as-of day, oldest first."""
+    from aurum.lake import Lake
+    from aurum.lake.publish import day_versions
+
+    day = _parse_date(asof)
+    assert day is not None
+    table = Lake(Settings()).table("curve_observation")
+    versions = day_versions(table, vendor.upper(), day)
+    if not versions:
+        errors.print(f"no published version of {vendor.upper()} {day}")
+        raise typer.Exit(code=1)
+    view = Table("version", "tag", "snapshot id", "published at (UTC)", "run id", "file sha256")
+    for number, snapshot_id in sorted(versions.items()):
+        snapshot = table.snapshot_by_id(snapshot_id)
+        assert snapshot is not None
+        summary = snapshot.summary
+        when = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
+        view.add_row(
+            str(number), f"eod/{vendor.upper()}/{day}/v{number}", str(snapshot_id),
+            when.isoformat(timespec="seconds"), summary.get("aurum.run_id", ""),
+            summary.get("aurum.sha256", "")[:16],
+        )  # fmt: skip
+    console.print(view)
 
 
 @app.command("settings")

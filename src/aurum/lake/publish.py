@@ -123,6 +123,60 @@ def _drop_branch(table: Table, branch: str) -> None:
         table.manage_snapshots().remove_branch(branch).commit()
 
 
+class _MainMoved(Exception):
+    """Main changed between staging and publishing: stage again on the new main."""
+
+
+def _attempt(
+    table: Table,
+    data: pa.Table,
+    vendor: str,
+    asof: date,
+    sha256: str,
+    branch: str,
+    properties: dict[str, str],
+    gates: GateSettings,
+    step: Callable[[Stage], None],
+    attempt: int,
+) -> Publication:
+    table.refresh()
+    base = table.metadata.refs["main"].snapshot_id
+    published = _published_sha(table, base, vendor, asof)
+    if published == sha256:
+        _drop_branch(table, branch)
+        versions = day_versions(table, vendor, asof)
+        return Publication("duplicate", max(versions, default=None), base, None, None, (), attempt)
+    _drop_branch(table, branch)  # left by an earlier attempt of this run
+    table.manage_snapshots().create_branch(base, branch).commit()
+    step("branched")
+    if published is None:  # a new day: nothing to replace
+        table.append(data, properties, branch=branch)
+    else:  # a correction: replace the day's partition
+        table.overwrite(data, _day(vendor, asof), properties, branch=branch)
+    staged = table.snapshot_by_name(branch)
+    if staged is None or not _descends_from(table, staged.snapshot_id, base):
+        raise IngestError("staging_broken", f"branch {branch} does not descend from main")
+    step("staged")
+    outcomes = tuple(run_gates(_previous_day(table, base, vendor, asof), data, gates))
+    if any(o.severity == "fail" and o.failed for o in outcomes):
+        return Publication("failed", None, staged.snapshot_id, None, branch, outcomes, attempt)
+    step("audited")
+    table.refresh()
+    if table.metadata.refs["main"].snapshot_id != base:
+        raise _MainMoved
+    version = max(day_versions(table, vendor, asof), default=0) + 1
+    tag = f"eod/{vendor}/{asof.isoformat()}/v{version}"
+    (
+        table.manage_snapshots()
+        .set_current_snapshot(staged.snapshot_id)
+        .create_tag(staged.snapshot_id, tag)
+        .remove_branch(branch)
+        .commit()
+    )
+    step("published")
+    return Publication("published", version, staged.snapshot_id, tag, None, outcomes, attempt)
+
+
 def publish_day(
     lake: Lake,
     rows: pa.Table,
@@ -145,48 +199,16 @@ def publish_day(
     properties = {"aurum.run_id": run_id, "aurum.vendor": vendor, "aurum.asof": asof.isoformat(),
                   "aurum.sha256": sha256}  # fmt: skip
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        table.refresh()
-        base = table.metadata.refs["main"].snapshot_id
-        published = _published_sha(table, base, vendor, asof)
-        if published == sha256:
-            _drop_branch(table, branch)
-            versions = day_versions(table, vendor, asof)
-            return Publication(
-                "duplicate", max(versions, default=None), base, None, None, (), attempt
-            )
-        _drop_branch(table, branch)  # left by an earlier attempt of this run
-        table.manage_snapshots().create_branch(base, branch).commit()
-        step("branched")
-        if published is None:  # a new day: nothing to replace
-            table.append(data, properties, branch=branch)
-        else:  # a correction: replace the day's partition
-            table.overwrite(data, _day(vendor, asof), properties, branch=branch)
-        staged = table.snapshot_by_name(branch)
-        if staged is None or not _descends_from(table, staged.snapshot_id, base):
-            raise IngestError("staging_broken", f"branch {branch} does not descend from main")
-        step("staged")
-        outcomes = tuple(run_gates(_previous_day(table, base, vendor, asof), data, gates))
-        if any(o.severity == "fail" and o.failed for o in outcomes):
-            return Publication("failed", None, staged.snapshot_id, None, branch, outcomes, attempt)
-        step("audited")
-        table.refresh()
-        if table.metadata.refs["main"].snapshot_id != base:
-            continue  # main moved while we staged: stage again on the new main
-        version = max(day_versions(table, vendor, asof), default=0) + 1
-        tag = f"eod/{vendor}/{asof.isoformat()}/v{version}"
         try:
-            (
-                table.manage_snapshots()
-                .set_current_snapshot(staged.snapshot_id)
-                .create_tag(staged.snapshot_id, tag)
-                .remove_branch(branch)
-                .commit()
-            )
-        except CommitFailedException:
-            time.sleep(random.uniform(0.01, 0.05) * attempt)  # another run committed first
-            continue
-        step("published")
-        return Publication("published", version, staged.snapshot_id, tag, None, outcomes, attempt)
+            return _attempt(table, data, vendor, asof, sha256, branch, properties, gates, step,
+                            attempt)  # fmt: skip
+        except (_MainMoved, CommitFailedException, ValueError) as exc:
+            # Another run committed to the table (any branch) first: start again from a fresh
+            # read of main. Commits are compare-and-swap on the table's metadata, per table;
+            # pyiceberg reports a stale snapshot applied on newer metadata as a ValueError.
+            if isinstance(exc, ValueError) and "sequence number" not in str(exc):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
     raise IngestError(
         "publish_contention",
         f"main kept moving: {vendor} {asof} not published after {MAX_ATTEMPTS} attempts",
