@@ -17,12 +17,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## demo: generate sample workbooks with Aurum's own generator, parse them, print the summary
+## demo: generate sample workbooks with Aurum's own generator, ingest them into the embedded
+## lake (write-audit-publish on Iceberg), and show what landed
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/aurum demo-data --days $(DAYS) --out $(DEMO)/inbox
-	$(BIN)/aurum parse $(DEMO)/inbox/*.xlsx --out $(DEMO)/parsed
-	@echo "Canonical rows, quarantine, dead letters and the report are in $(DEMO)/parsed/"
+	AURUM_HOME=$(DEMO) $(BIN)/aurum ingest $(DEMO)/inbox
+	AURUM_HOME=$(DEMO) $(BIN)/aurum sql "SELECT vendor, count(DISTINCT asof_date) AS days, \
+	  count(DISTINCT curve_key) AS curves, count(*) AS rows FROM curve_observation \
+	  GROUP BY vendor ORDER BY vendor"
+	AURUM_HOME=$(DEMO) $(BIN)/aurum runs --limit 5
+	@echo "The lake, its catalog and the ingest log are in $(DEMO)/ (try: AURUM_HOME=$(DEMO) .venv/bin/aurum sql ...)"
 
 ## test: lint, type-check the pure core, run the whole suite (pytest exit 5 = no tests = failure)
 test: $(STAMP) lint

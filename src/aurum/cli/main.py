@@ -216,6 +216,92 @@ def demo_data(
     console.print(f"wrote {len(written)} workbooks to {out}", highlight=False)
 
 
+def _workbooks(inputs: list[Path]) -> list[Path]:
+    """Files as given, and the .xlsx files of given folders (sorted: as-of order by name)."""
+    found: list[Path] = []
+    for item in inputs:
+        found.extend(sorted(item.glob("*.xlsx")) if item.is_dir() else [item])
+    return found
+
+
+@app.command()
+def ingest(
+    inputs: Annotated[list[Path], typer.Argument(help="Workbooks or folders of workbooks.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print summaries as JSON.")] = False,
+    vendor: Annotated[str | None, typer.Option(help="Vendor layout, if not in the names.")] = None,
+) -> None:
+    """Ingest workbooks into the lake: parse, archive, gate, then publish each day atomically.
+
+    One line per file with its status: published (with its tag), duplicate (identical content
+    already published), or failed (dead letter, failed gate). Exits 1 if any file failed.
+    """
+    from rich.progress import Progress
+
+    from aurum.ingest.runner import ingest_file
+    from aurum.lake import Lake
+    from aurum.store import Store
+
+    settings = Settings()
+    files = _workbooks(inputs)
+    lake, store = Lake(settings), Store.open(settings.store_url)
+    reports = []
+    with Progress(console=errors, transient=True, disable=as_json or len(files) < 3) as progress:
+        task = progress.add_task("Ingesting", total=len(files))
+        for path in files:
+            report = ingest_file(path, lake=lake, store=store, settings=settings, vendor=vendor)
+            reports.append(report)
+            progress.advance(task)
+            if not as_json:
+                s = report.summary()
+                console.print(
+                    f"{s['file']}: {s['status']} vendor={s['vendor'] or '?'}"
+                    f" asof={s['asof'] or '?'}"
+                    f" rows={s['rows']} quarantined={s['quarantined']}"
+                    + (f" tag={s['tag']}" if s["tag"] else "")
+                    + f" seconds={s['seconds']:.3f}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                if report.parse.dead_letter is not None:
+                    letter = report.parse.dead_letter
+                    errors.print(
+                        f"  dead letter {letter.error_code}: {letter.message}", soft_wrap=True
+                    )
+                if report.publication is not None and report.publication.gate_failures:
+                    failed = ", ".join(report.publication.gate_failures)
+                    errors.print(
+                        f"  failed gate(s): {failed}; staged on {report.publication.branch}"
+                    )
+    store.close()
+    if as_json:
+        print(json.dumps([r.summary() for r in reports], indent=2, default=str))
+    if any(r.status == "failed" for r in reports):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def runs(
+    vendor: Annotated[str | None, typer.Option(help="Only this vendor.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most runs shown.")] = 50,
+) -> None:
+    """The ingest log, newest first."""
+    from aurum.store import Store
+
+    with Store.open(Settings().store_url) as store:
+        found = store.runs(vendor=vendor.upper() if vendor else None, status=status, limit=limit)
+    view = Table("started (UTC)", "status", "as-of", "rows", "tag, or error", box=None)
+    for column in view.columns:
+        column.no_wrap = True
+    for run in found:
+        view.add_row(
+            run.started_at.strftime("%m-%d %H:%M:%S"), run.status, str(run.asof or "?"),
+            "" if run.rows is None else f"{run.rows:,}",
+            run.tag or run.error_code or (run.vendor or ""),
+        )  # fmt: skip
+    console.print(view)
+
+
 class SqlFormat(StrEnum):
     table = "table"
     csv = "csv"

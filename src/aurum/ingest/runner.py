@@ -1,0 +1,224 @@
+"""Ingest one file: parse, archive, record what was rejected, write-audit-publish, log the run.
+
+The composition roots (the CLI now; the API and orchestrators later) build the ``Lake`` and the
+``Store`` and call :func:`ingest_file`. Every run leaves a row in the ingest log, whatever happens:
+``published``, ``duplicate``, ``failed`` (dead letter, failed gate, or an error), and on the way
+``running`` then ``staged``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+
+from aurum.config import Settings
+from aurum.errors import AurumError
+from aurum.ingest.gates import GateOutcome
+from aurum.ingest.pipeline import Outcome, ParseResult, parse_workbook
+from aurum.lake.archive import archive_path, archive_raw
+from aurum.lake.catalog import Lake
+from aurum.lake.publish import Publication, Stage, publish_day
+from aurum.lake.tables import TABLES
+from aurum.store import Store
+
+__all__ = ["IngestReport", "append_rows", "ingest_file"]
+
+_SCHEMAS = {definition.name: definition.schema for definition in TABLES}
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    run_id: str
+    status: str
+    parse: ParseResult
+    publication: Publication | None
+    raw_path: str | None
+    seconds: float
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        publication = self.publication
+        return {
+            **self.parse.summary(),
+            "seconds": round(self.seconds, 4),
+            "status": self.status,
+            "snapshot_id": publication.snapshot_id if publication else None,
+            "tag": publication.tag if publication else None,
+            "version": publication.version if publication else None,
+            "run_id": self.run_id,
+        }
+
+
+def append_rows(table: Table, rows: pa.Table, attempts: int = 25) -> None:
+    """Append to a log table, retrying when another run committed first."""
+    if not rows.num_rows:
+        return
+    for attempt in range(1, attempts + 1):
+        try:
+            table.refresh()
+            table.append(rows)
+            return
+        except (CommitFailedException, ValueError) as exc:  # see aurum.lake.publish
+            if isinstance(exc, ValueError) and "sequence number" not in str(exc):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AurumError("lake_contention", f"could not append to {table.name()}")
+
+
+def ingest_file(
+    path: Path | str,
+    *,
+    lake: Lake,
+    store: Store,
+    settings: Settings,
+    vendor: str | None = None,
+    asof: Any = None,
+    pause: Callable[[Stage], None] | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    path = Path(path)
+    result = parse_workbook(path, vendor=vendor, asof=asof, settings=settings)
+    run = store.start_run(
+        file=result.file, sha256=result.sha256, vendor=result.vendor, asof=result.asof
+    )
+    counts = {
+        "rows": result.observations.num_rows,
+        "quarantined": result.quarantine.num_rows,
+        "parse_seconds": result.seconds,
+        **{k: v for k, v in vars(result.conservation).items()},
+    }
+    raw_path = _archive(lake, path, result)
+    if result.dead_letter is not None:
+        letter = result.dead_letter
+        append_rows(
+            lake.table("curve_dead_letter"),
+            pa.Table.from_pylist(
+                [
+                    {
+                        "run_id": run.run_id,
+                        "file": letter.file,
+                        "sha256": letter.sha256,
+                        "vendor": letter.vendor,
+                        "error_code": letter.error_code,
+                        "message": letter.message,
+                        "diagnostics": json.dumps(letter.diagnostics, default=str),
+                        "raw_path": raw_path,
+                        "failed_at": datetime.fromisoformat(letter.failed_at),
+                    }
+                ],
+                schema=_SCHEMAS["curve_dead_letter"],
+            ),
+        )
+        store.update_run(
+            run.run_id, status="failed", error_code=letter.error_code,
+            error_message=letter.message, finished_at=datetime.now(UTC), **counts,
+        )  # fmt: skip
+        return IngestReport(run.run_id, "failed", result, None, raw_path, _since(started))
+    assert result.vendor is not None and result.asof is not None and result.sha256 is not None
+
+    append_rows(
+        lake.table("curve_observation_quarantine"),
+        result.quarantine.append_column(
+            _SCHEMAS["curve_observation_quarantine"].field("run_id"),
+            pa.array([run.run_id] * result.quarantine.num_rows, pa.string()),
+        ),
+    )
+    _record_checks(lake, run.run_id, result, [_from_rule(o) for o in result.outcomes], "parse")
+
+    def step(stage: Stage) -> None:
+        if stage == "staged":
+            store.update_run(run.run_id, status="staged")
+        if pause is not None:
+            pause(stage)
+
+    publish_started = time.perf_counter()
+    try:
+        publication = publish_day(
+            lake, result.observations, vendor=result.vendor, asof=result.asof,
+            sha256=result.sha256, run_id=run.run_id, gates=settings.gates, pause=step,
+        )  # fmt: skip
+    except AurumError as exc:
+        store.update_run(
+            run.run_id, status="failed", error_code=exc.code, error_message=exc.message,
+            finished_at=datetime.now(UTC), **counts,
+        )  # fmt: skip
+        return IngestReport(run.run_id, "failed", result, None, raw_path, _since(started), exc.code)
+    _record_checks(lake, run.run_id, result, list(publication.gates), "gate")
+    store.update_run(
+        run.run_id,
+        status=publication.status,
+        snapshot_id=publication.snapshot_id,
+        tag=publication.tag,
+        version=publication.version,
+        branch=publication.branch,
+        gate_failures=list(publication.gate_failures),
+        publish_seconds=time.perf_counter() - publish_started,
+        finished_at=datetime.now(UTC),
+        **counts,
+    )
+    return IngestReport(
+        run.run_id, publication.status, result, publication, raw_path, _since(started)
+    )
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+
+
+def _archive(lake: Lake, path: Path, result: ParseResult) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None  # nothing to keep: the dead letter says why
+    readable = result.dead_letter is None
+    location = archive_path(
+        lake.warehouse,
+        result.sha256 or "unknown",
+        vendor=result.vendor if readable else None,
+        asof=result.asof if readable else None,
+        suffix=".xlsx" if readable else (path.suffix or ".bin"),
+    )
+    return archive_raw(lake.io, location, data)
+
+
+def _from_rule(outcome: Outcome) -> GateOutcome:
+    return GateOutcome(
+        outcome.rule, outcome.severity, outcome.failed, outcome.checked, outcome.sample_keys
+    )
+
+
+def _record_checks(
+    lake: Lake, run_id: str, result: ParseResult, outcomes: list[GateOutcome], stage: str
+) -> None:
+    now = datetime.now(UTC)
+    append_rows(
+        lake.table("qa_checks"),
+        pa.Table.from_pylist(
+            [
+                {
+                    "run_id": run_id,
+                    "vendor": result.vendor,
+                    "asof_date": result.asof,
+                    "rule": o.rule,
+                    "stage": stage,
+                    "severity": o.severity,
+                    "failed": o.failed,
+                    "checked": o.checked,
+                    "sample_keys": list(o.sample_keys),
+                    "checked_at": now,
+                }
+                for o in outcomes
+            ],
+            schema=_SCHEMAS["qa_checks"],
+        ),
+    )
