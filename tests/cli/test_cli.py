@@ -19,7 +19,10 @@ from aurum.cli.main import app
 from aurum.config import describe_settings
 
 runner = CliRunner()
-COMMANDS = [[], ["parse"], ["demo-data"], ["settings"]]
+COMMANDS = [
+    [], ["parse"], ["demo-data"], ["settings"], ["ingest"], ["backfill"], ["watch"], ["runs"],
+    ["history"], ["sql"],
+]  # fmt: skip
 SUMMARY_KEYS = {
     "file", "vendor", "asof", "curves", "rows", "rows_with_bidask", "quarantined",
     "dead_lettered", "price_cells", "sum_mid", "seconds",

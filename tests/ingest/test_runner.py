@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from aurum.config import GateSettings, Settings
-from aurum.ingest.runner import ingest_file
+from aurum.ingest.runner import backfill, ingest_file
 from aurum.lake import Lake
 from aurum.query import Query
 from aurum.store import Store
@@ -141,3 +141,18 @@ def test_a_failing_gate_fails_the_run_and_leaves_main(env, tmp_path):
         run.gate_failures == ["stale_curve"]
         and run.branch in lake.table("curve_observation").metadata.refs
     )
+
+
+def test_backfill_parses_in_parallel_and_publishes_in_asof_order(env, tmp_path):
+    settings, lake, store = env
+    days = [date(2025, 9, 17), date(2025, 9, 15), date(2025, 9, 16)]
+    paths = [
+        write_workbook(tmp_path / "in" / workbook_name("PW", d), vendor="PW", asof=d) for d in days
+    ]
+    reports = backfill(paths, lake=lake, store=store, settings=settings, workers=2)
+    assert [r.parse.asof for r in reports] == sorted(days)
+    assert [r.status for r in reports] == ["published"] * 3
+    # each day was gated against the day before it: no curve is new after the first day
+    new_curves = [{g.rule: g.failed for g in r.publication.gates}["new_curve"] for r in reports[1:]]
+    assert new_curves == [0, 0]
+    assert Query(lake).observations(vendor="PW").num_rows == 3 * 344

@@ -68,7 +68,7 @@ def test_open_migrates_an_empty_database_to_head(store_url):
     if store_url.startswith("sqlite"):
         assert not Path(database).parent.exists()  # Store.open creates the folder
     with Store.open(store_url) as store:
-        assert current_revision(store.engine) == head_revision() == "0001"
+        assert current_revision(store.engine) == head_revision() == "0002"
         tables = schema(store.engine)
     assert sorted(tables) == ["alembic_version", "ingest_run"]
     columns, indexes, checks = tables["ingest_run"]
@@ -81,6 +81,7 @@ def test_open_migrates_an_empty_database_to_head(store_url):
     required = {name for name, _, nullable in columns if not nullable}
     assert required == {"run_id", "file", "status", "gate_failures", "started_at"}
     assert indexes == [
+        ("ix_ingest_run_sha256", ("sha256",)),
         ("ix_ingest_run_started_at", ("started_at",)),
         ("ix_ingest_run_status", ("status",)),
         ("ix_ingest_run_vendor_asof", ("vendor", "asof")),
@@ -102,7 +103,7 @@ def test_migrating_again_changes_nothing_and_keeps_the_data(store, store_url):
     with Store.open(store_url) as again:
         assert again.get_run(run.run_id) == run
     assert schema(store.engine) == before
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == head_revision()
 
 
 def test_the_status_check_is_in_the_database(store):
@@ -331,7 +332,7 @@ def test_two_processes_migrate_and_start_runs_at_once_and_lose_nothing(store_url
     assert [process.exitcode for process in workers] == [0, 0]
     with Store.open(store_url) as store:
         runs = store.runs(limit=1000)
-        assert current_revision(store.engine) == "0001"
+        assert current_revision(store.engine) == head_revision()
     expected = {f"w{w}-{n}.xlsx" for w in (0, 1) for n in range(RUNS_PER_PROCESS)}
     assert sorted(run.file for run in runs) == sorted(expected)
     assert len({run.run_id for run in runs}) == 2 * RUNS_PER_PROCESS
@@ -371,8 +372,50 @@ def test_unsupported_urls_are_config_errors(url):
     assert "postgresql+psycopg://" in str(raised.value)
 
 
+def test_a_url_that_is_not_a_url_is_a_config_error():
+    with pytest.raises(ConfigError) as raised:
+        Store.open("store.db")
+    assert raised.value.code == "store_url_invalid"
+
+
 def test_an_unreachable_database_is_a_store_error():
     with pytest.raises(StoreError) as raised:
         Store.open("postgresql+psycopg://postgres:secret@127.0.0.1:1/aurum?connect_timeout=2")
     assert raised.value.code == "store_unavailable"
     assert "secret" not in str(raised.value)
+
+
+def test_runs_by_file_content(store):
+    first = start(store, "a.xlsx", sha256="a" * 64)
+    start(store, "b.xlsx", sha256="b" * 64)
+    again = start(store, "a-copy.xlsx", sha256="a" * 64)
+    assert {run.run_id for run in store.runs(sha256="a" * 64)} == {first.run_id, again.run_id}
+    assert store.runs(sha256="c" * 64) == []
+
+
+def test_an_existing_store_is_migrated_not_recreated(store_url):
+    """A store made by migration 0001 keeps its runs when the later migrations are applied."""
+    from alembic import command
+
+    from aurum.store.engine import _alembic_config, migration_transaction
+
+    engine = create_engine(store_url)
+    config = _alembic_config()
+    with migration_transaction(engine) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    assert current_revision(engine) == "0001"
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO ingest_run (run_id, file, status, gate_failures, started_at) "
+                "VALUES ('old', 'x.xlsx', 'published', '[]', :now)"
+            ),
+            {"now": datetime(2025, 9, 1, 12, 0)},
+        )
+    engine.dispose()
+    with Store.open(store_url) as store:
+        assert current_revision(store.engine) == head_revision()
+        assert [run.run_id for run in store.runs()] == ["old"]
+        indexes = {i["name"] for i in sa.inspect(store.engine).get_indexes("ingest_run")}
+        assert "ix_ingest_run_sha256" in indexes

@@ -280,6 +280,104 @@ def ingest(
 
 
 @app.command()
+def backfill(
+    folder: Annotated[Path, typer.Argument(help="Folder of vendor workbooks.")],
+    start: Annotated[
+        str | None, typer.Option(help="First as-of (file-name date), YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last as-of (file-name date), YYYY-MM-DD.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Parsing processes.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summaries as JSON.")] = False,
+) -> None:
+    """Ingest a folder of history: parse in parallel, publish in as-of order."""
+    import re
+
+    from rich.progress import Progress
+
+    from aurum.ingest.runner import backfill as run_backfill
+    from aurum.lake import Lake
+    from aurum.store import Store
+
+    first, last = _parse_date(start) or date.min, _parse_date(end) or date.max
+
+    def in_range(path: Path) -> bool:
+        found = re.search(r"_(\d{8})_", path.name)
+        if found is None:  # no date in the name: only when no range was asked for
+            return start is None and end is None
+        day = datetime.strptime(found.group(1), "%Y%m%d").date()
+        return first <= day <= last
+
+    candidates = _workbooks([folder])
+    files = [p for p in candidates if in_range(p)]
+    if len(files) < len(candidates) and not as_json:
+        errors.print(f"{len(candidates) - len(files)} file(s) outside --start/--end, not ingested")
+    settings = Settings()
+    lake, store = Lake(settings), Store.open(settings.store_url)
+    started = datetime.now(UTC)
+    with Progress(console=errors, transient=True, disable=as_json) as progress:
+        task = progress.add_task("Backfilling", total=len(files))
+        reports = run_backfill(
+            files, lake=lake, store=store, settings=settings, workers=workers,
+            progress=lambda _: progress.advance(task),
+        )  # fmt: skip
+    store.close()
+    if as_json:
+        print(json.dumps([r.summary() for r in reports], indent=2, default=str))
+    else:
+        statuses = [r.status for r in reports]
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        console.print(
+            f"{len(files)} files in {seconds:.1f} s: "
+            + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses))),
+            highlight=False,
+        )
+    if any(r.status == "failed" for r in reports):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="The drop folder to watch.")],
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls.")] = 5.0,
+    settle: Annotated[
+        int, typer.Option(min=1, help="Polls a file must stay unchanged to count as complete.")
+    ] = 2,
+    once: Annotated[bool, typer.Option(help="Poll until nothing is pending, then stop.")] = False,
+) -> None:
+    """Ingest each new, complete workbook dropped into FOLDER, once (also across restarts)."""
+    import time
+
+    from aurum.ingest.watch import Watcher
+    from aurum.lake import Lake
+    from aurum.store import Store
+
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} is not a folder")
+    settings = Settings()
+
+    def show(report: object) -> None:
+        s = report.summary()  # type: ignore[attr-defined]
+        console.print(
+            f"{s['file']}: {s['status']}" + (f" {s['tag']}" if s["tag"] else ""), highlight=False
+        )
+
+    with Store.open(settings.store_url) as store:
+        watcher = Watcher(folder, Lake(settings), store, settings, settle=settle, on_report=show)
+        errors.print(f"watching {folder} every {interval:g} s (Ctrl-C stops)")
+        try:
+            if once:
+                for _ in range(settle + 1):  # long enough for every file to settle
+                    watcher.poll()
+                    time.sleep(interval)
+            else:
+                watcher.run(interval=interval)
+        except KeyboardInterrupt:
+            errors.print("stopped")
+
+
+@app.command()
 def runs(
     vendor: Annotated[str | None, typer.Option(help="Only this vendor.")] = None,
     status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,

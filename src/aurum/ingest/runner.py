@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from aurum.lake.publish import Publication, Stage, publish_day
 from aurum.lake.tables import TABLES
 from aurum.store import Store
 
-__all__ = ["IngestReport", "append_rows", "ingest_file"]
+__all__ = ["IngestReport", "append_rows", "backfill", "ingest_file", "ingest_parsed"]
 
 _SCHEMAS = {definition.name: definition.schema for definition in TABLES}
 
@@ -85,9 +85,22 @@ def ingest_file(
     asof: Any = None,
     pause: Callable[[Stage], None] | None = None,
 ) -> IngestReport:
-    started = time.perf_counter()
-    path = Path(path)
+    """Parse ``path`` and ingest it (see :func:`ingest_parsed`)."""
     result = parse_workbook(path, vendor=vendor, asof=asof, settings=settings)
+    return ingest_parsed(Path(path), result, lake=lake, store=store, settings=settings, pause=pause)
+
+
+def ingest_parsed(
+    path: Path,
+    result: ParseResult,
+    *,
+    lake: Lake,
+    store: Store,
+    settings: Settings,
+    pause: Callable[[Stage], None] | None = None,
+) -> IngestReport:
+    """Ingest an already parsed file: archive, record, write-audit-publish, log the run."""
+    started = time.perf_counter() - result.seconds
     run = store.start_run(
         file=result.file, sha256=result.sha256, vendor=result.vendor, asof=result.asof
     )
@@ -222,3 +235,38 @@ def _record_checks(
             schema=_SCHEMAS["qa_checks"],
         ),
     )
+
+
+def _parse_for_backfill(job: tuple[Path, Settings, str | None]) -> ParseResult:
+    path, settings, vendor = job
+    return parse_workbook(path, vendor=vendor, settings=settings)
+
+
+def backfill(
+    paths: list[Path],
+    *,
+    lake: Lake,
+    store: Store,
+    settings: Settings,
+    vendor: str | None = None,
+    workers: int = 2,
+    progress: Callable[[IngestReport], None] | None = None,
+) -> list[IngestReport]:
+    """Ingest many files: parsed in parallel processes, published one by one in as-of order
+    (so day-over-day gates compare each day with the one before it)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(path, settings, vendor) for path in paths]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parsed = list(pool.map(_parse_for_backfill, jobs, chunksize=2))
+    order = sorted(
+        range(len(paths)),
+        key=lambda i: (parsed[i].asof or date.max, parsed[i].vendor or "", paths[i].name),
+    )
+    reports = []
+    for i in order:
+        report = ingest_parsed(paths[i], parsed[i], lake=lake, store=store, settings=settings)
+        reports.append(report)
+        if progress is not None:
+            progress(report)
+    return reports

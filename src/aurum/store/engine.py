@@ -75,7 +75,11 @@ def create_engine(url: str) -> Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise ConfigError("store_url_invalid", f"not a database URL: {url!r}") from None
+        raise ConfigError(
+            "store_url_invalid",
+            "the operational store URL is not a database URL: "
+            "use sqlite:///path/to/store.db or postgresql+psycopg://user@host/database",
+        ) from None
     drivername = _DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername)
     backend = _BACKENDS.get(drivername)
     if backend is None:

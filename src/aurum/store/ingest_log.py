@@ -83,6 +83,7 @@ class IngestRunRecord(Base):
         sa.Index("ix_ingest_run_vendor_asof", "vendor", "asof"),
         sa.Index("ix_ingest_run_status", "status"),
         sa.Index("ix_ingest_run_started_at", "started_at"),
+        sa.Index("ix_ingest_run_sha256", "sha256"),
     )
 
     run_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
@@ -134,12 +135,12 @@ def start_run(
 
 def update_run(session: Session, run_id: str, changes: Mapping[str, Any]) -> IngestRun:
     """Set ``changes`` (column name → value) on a run; every name and value is checked first."""
-    values = {name: _coerce(name, value) for name, value in changes.items()}
-    immutable = sorted(_IMMUTABLE & values.keys())
+    immutable = sorted(_IMMUTABLE & changes.keys())
     if immutable:
         raise StoreError(
             "column_immutable", f"ingest runs cannot change {immutable}", columns=immutable
         )
+    values = {name: _coerce(name, value) for name, value in changes.items()}
     record = session.get(IngestRunRecord, run_id, with_for_update=True)
     if record is None:
         raise NotFound("run_not_found", f"no ingest run {run_id!r}", run_id=run_id)
@@ -162,6 +163,7 @@ def list_runs(
     vendor: str | None = None,
     asof: date | None = None,
     status: str | None = None,
+    sha256: str | None = None,
     limit: int = 100,
 ) -> list[IngestRun]:
     """Runs matching every given filter, newest first."""
@@ -174,6 +176,8 @@ def list_runs(
         query = query.where(IngestRunRecord.asof == _coerce("asof", asof))
     if status is not None:
         query = query.where(IngestRunRecord.status == _coerce("status", status))
+    if sha256 is not None:
+        query = query.where(IngestRunRecord.sha256 == sha256)
     query = query.order_by(IngestRunRecord.started_at.desc(), IngestRunRecord.run_id.desc())
     return [_to_run(record) for record in session.scalars(query.limit(limit))]
 

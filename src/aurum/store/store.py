@@ -98,12 +98,13 @@ class Store:
         vendor: str | None = None,
         asof: date | None = None,
         status: str | None = None,
+        sha256: str | None = None,
         limit: int = 100,
     ) -> list[IngestRun]:
         """The newest ``limit`` runs matching every filter given, newest first."""
         with self._session() as session:
             return ingest_log.list_runs(
-                session, vendor=vendor, asof=asof, status=status, limit=limit
+                session, vendor=vendor, asof=asof, status=status, sha256=sha256, limit=limit
             )
 
     def stale_runs(self, *, older_than: timedelta) -> list[IngestRun]:
