@@ -21,7 +21,7 @@ from aurum.config import describe_settings
 runner = CliRunner()
 COMMANDS = [
     [], ["parse"], ["demo-data"], ["settings"], ["ingest"], ["backfill"], ["watch"], ["runs"],
-    ["history"], ["sql"],
+    ["history"], ["sql"], ["maintenance"],
 ]  # fmt: skip
 SUMMARY_KEYS = {
     "file", "vendor", "asof", "curves", "rows", "rows_with_bidask", "quarantined",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from aurum.config import GateSettings, Settings
-from aurum.ingest.runner import backfill, ingest_file
+from aurum.ingest.runner import backfill, ingest_file, recover_abandoned
 from aurum.lake import Lake
 from aurum.query import Query
 from aurum.store import Store
@@ -156,3 +156,33 @@ def test_backfill_parses_in_parallel_and_publishes_in_asof_order(env, tmp_path):
     new_curves = [{g.rule: g.failed for g in r.publication.gates}["new_curve"] for r in reports[1:]]
     assert new_curves == [0, 0]
     assert Query(lake).observations(vendor="PW").num_rows == 3 * 344
+
+
+def test_abandoned_runs_are_closed_and_their_branches_dropped(env, tmp_path):
+    _, lake, store = env
+    path = write_workbook(tmp_path / workbook_name("PW", date(2025, 9, 17)), vendor="PW",
+                          asof=date(2025, 9, 17))  # fmt: skip
+
+    class Died(Exception):
+        pass
+
+    def die(stage):
+        if stage == "audited":
+            raise Died
+
+    with pytest.raises(Died):
+        ingest(env, path, pause=die)
+    (dead,) = store.runs()
+    assert dead.status == "staged"
+    table = lake.table("curve_observation")
+    assert [b for b in table.metadata.refs if b.startswith("eod_")] == [
+        f"eod_pw_20250917_{dead.run_id}"
+    ]
+    assert recover_abandoned(lake, store, older_than=timedelta(hours=1)) == []  # too recent
+    assert recover_abandoned(lake, store, older_than=timedelta(0)) == [dead.run_id]
+    table.refresh()
+    assert not [b for b in table.metadata.refs if b.startswith("eod_")]
+    assert (store.get_run(dead.run_id).status, store.get_run(dead.run_id).error_code) == (
+        "failed", "abandoned"
+    )  # fmt: skip
+    assert ingest(env, path).status == "published"

@@ -86,7 +86,7 @@ def test_sql_errors_are_clear(lake, statement, code):
 def test_bad_as_at(lake, as_at):
     with pytest.raises(QueryError) as raised:
         Query(lake).observations(as_at=as_at)
-    assert raised.value.code in {"as_at_invalid", "snapshot_unknown", "as_at_too_early"}
+    assert raised.value.code in {"as_at_invalid", "snapshot_unknown", "as_at_unavailable"}
 
 
 def test_a_missing_data_file_names_table_and_snapshot(lake, tmp_path):
@@ -99,3 +99,16 @@ def test_a_missing_data_file_names_table_and_snapshot(lake, tmp_path):
     assert raised.value.code == "lake_unreadable"
     assert "curve_observation" in raised.value.message
     assert str(table.current_snapshot().snapshot_id) in raised.value.message
+
+
+def test_a_corrupt_metadata_pointer_names_the_table(lake_settings, tmp_path):
+    from aurum.lake import Lake
+
+    lake = Lake(lake_settings)
+    publish(lake, tmp_path, DAY1)
+    table = lake.table("curve_observation")
+    Path(table.metadata_location.removeprefix("file://")).write_text("{ not json")
+    with pytest.raises(QueryError) as raised:
+        Lake(lake_settings)
+    assert raised.value.code == "table_unreadable"
+    assert "curve_observation" in raised.value.message

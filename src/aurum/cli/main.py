@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -216,6 +216,15 @@ def demo_data(
     console.print(f"wrote {len(written)} workbooks to {out}", highlight=False)
 
 
+# A run still "running" this long after it started is dead: one file takes seconds.
+ABANDONED_AFTER = timedelta(minutes=30)
+
+
+def _recover(run_ids: list[str]) -> None:
+    if run_ids:
+        errors.print(f"closed {len(run_ids)} abandoned run(s) and dropped their staged branches")
+
+
 def _workbooks(inputs: list[Path]) -> list[Path]:
     """Files as given, and the .xlsx files of given folders (sorted: as-of order by name)."""
     found: list[Path] = []
@@ -237,13 +246,14 @@ def ingest(
     """
     from rich.progress import Progress
 
-    from aurum.ingest.runner import ingest_file
+    from aurum.ingest.runner import ingest_file, recover_abandoned
     from aurum.lake import Lake
     from aurum.store import Store
 
     settings = Settings()
     files = _workbooks(inputs)
     lake, store = Lake(settings), Store.open(settings.store_url)
+    _recover(recover_abandoned(lake, store, older_than=ABANDONED_AFTER))
     reports = []
     with Progress(console=errors, transient=True, disable=as_json or len(files) < 3) as progress:
         task = progress.add_task("Ingesting", total=len(files))
@@ -313,8 +323,11 @@ def backfill(
     files = [p for p in candidates if in_range(p)]
     if len(files) < len(candidates) and not as_json:
         errors.print(f"{len(candidates) - len(files)} file(s) outside --start/--end, not ingested")
+    from aurum.ingest.runner import recover_abandoned
+
     settings = Settings()
     lake, store = Lake(settings), Store.open(settings.store_url)
+    _recover(recover_abandoned(lake, store, older_than=ABANDONED_AFTER))
     started = datetime.now(UTC)
     with Progress(console=errors, transient=True, disable=as_json) as progress:
         task = progress.add_task("Backfilling", total=len(files))
@@ -375,6 +388,37 @@ def watch(
                 watcher.run(interval=interval)
         except KeyboardInterrupt:
             errors.print("stopped")
+
+
+@app.command()
+def maintenance(
+    retain_days: Annotated[
+        float, typer.Option(min=0, help="Keep untagged snapshots this many days.")
+    ] = 7,
+    orphan_age_hours: Annotated[
+        float, typer.Option(min=0, help="Delete unreferenced files older than this.")
+    ] = 24,
+    compact_min_files: Annotated[
+        int, typer.Option(min=2, help="Rewrite a partition once it has this many files.")
+    ] = 8,
+) -> None:
+    """Compact small files, expire old snapshots (tagged versions are kept), delete orphans."""
+    from aurum.lake import Lake
+    from aurum.lake.maintenance import maintain
+
+    reports = maintain(
+        Lake(Settings()),
+        retain=timedelta(days=retain_days),
+        orphan_age=timedelta(hours=orphan_age_hours),
+        compact_min_files=compact_min_files,
+    )
+    for r in reports:
+        console.print(
+            f"{r.table}: {r.partitions_compacted} partition(s) compacted, "
+            f"{r.snapshots_expired} snapshot(s) expired, {r.orphans_deleted} orphan file(s) "
+            f"deleted ({r.bytes_freed:,} bytes)",
+            highlight=False,
+        )
 
 
 @app.command()

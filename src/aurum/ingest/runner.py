@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,13 @@ from aurum.ingest.gates import GateOutcome
 from aurum.ingest.pipeline import Outcome, ParseResult, parse_workbook
 from aurum.lake.archive import archive_path, archive_raw
 from aurum.lake.catalog import Lake
-from aurum.lake.publish import Publication, Stage, publish_day
+from aurum.lake.publish import Publication, Stage, branch_name, publish_day
 from aurum.lake.tables import TABLES
 from aurum.store import Store
 
-__all__ = ["IngestReport", "append_rows", "backfill", "ingest_file", "ingest_parsed"]
+__all__ = [
+    "IngestReport", "append_rows", "backfill", "ingest_file", "ingest_parsed", "recover_abandoned",
+]  # fmt: skip
 
 _SCHEMAS = {definition.name: definition.schema for definition in TABLES}
 
@@ -270,3 +272,27 @@ def backfill(
         if progress is not None:
             progress(report)
     return reports
+
+
+def recover_abandoned(lake: Lake, store: Store, *, older_than: timedelta) -> list[str]:
+    """Close runs that died mid-way (still ``running``/``staged`` after ``older_than``): drop the
+    branch they staged on and mark them failed. Main needs no repair: a publish is one commit.
+    Branches of runs stopped by a failed gate are kept for inspection (their run is ``failed``).
+    """
+    table = lake.table("curve_observation")
+    recovered = []
+    for run in store.stale_runs(older_than=older_than):
+        if run.vendor and run.asof:
+            branch = branch_name(run.vendor, run.asof, run.run_id)
+            if branch in table.metadata.refs:
+                table.manage_snapshots().remove_branch(branch).commit()
+                table.refresh()
+        store.update_run(
+            run.run_id,
+            status="failed",
+            error_code="abandoned",
+            error_message="the run stopped before it finished; its staged branch was dropped",
+            finished_at=datetime.now(UTC),
+        )
+        recovered.append(run.run_id)
+    return recovered

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import ValidationError as IcebergValidationError
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
@@ -38,15 +39,26 @@ class Lake:
         return load_file_io({"warehouse": self.warehouse}, self.warehouse)
 
     def table(self, name: str) -> Table:
+        identifier = f"{self.namespace}.{name}"
         try:
-            return self.catalog.load_table(f"{self.namespace}.{name}")
+            return self.catalog.load_table(identifier)
         except NoSuchTableError:
-            raise QueryError("table_unknown", f"no table {self.namespace}.{name}") from None
+            raise QueryError("table_unknown", f"no table {identifier}") from None
+        except (OSError, ValueError, IcebergValidationError) as exc:  # missing/broken metadata
+            raise QueryError(
+                "table_unreadable",
+                f"cannot load {identifier}: its metadata file is missing or damaged ({exc})",
+                table=identifier,
+            ) from None
 
     def _ensure(self, definition: TableDef) -> None:
         identifier = f"{self.namespace}.{definition.name}"
-        if self.catalog.table_exists(identifier):
+        try:
+            self.table(definition.name)  # loads it: a broken table fails here, clearly
             return
+        except QueryError as exc:
+            if exc.code != "table_unknown":
+                raise
         table = self.catalog.create_table_if_not_exists(
             identifier, schema=definition.schema, properties={"comment": definition.doc}
         )

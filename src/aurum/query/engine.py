@@ -70,8 +70,17 @@ def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
     moment = as_at if as_at.tzinfo else as_at.replace(tzinfo=UTC)
     millis = int(moment.timestamp() * 1000)
     known = [e.snapshot_id for e in table.metadata.snapshot_log if e.timestamp_ms <= millis]
-    if not known:
-        raise QueryError("as_at_too_early", f"{table.name()} had no data at {moment.isoformat()}")
+    if not known:  # before the table existed, or past the snapshot retention
+        raise QueryError(
+            "as_at_unavailable",
+            f"{table.name()} keeps no snapshot from {moment.isoformat()} or earlier; "
+            "published versions stay readable by their tags",
+        )
+    if table.snapshot_by_id(known[-1]) is None:  # an older snapshot would be a wrong answer
+        raise QueryError(
+            "snapshot_expired",
+            f"{table.name()} as at {moment.isoformat()} is past the retention; read a tag instead",
+        )
     return known[-1]
 
 
