@@ -148,7 +148,7 @@ def ingest_parsed(
             pa.array([run.run_id] * result.quarantine.num_rows, pa.string()),
         ),
     )
-    _record_checks(lake, run.run_id, result, [_from_rule(o) for o in result.outcomes], "parse")
+    parse_checks = [("parse", _from_rule(o)) for o in result.outcomes]
 
     def step(stage: Stage) -> None:
         if stage == "staged":
@@ -163,12 +163,15 @@ def ingest_parsed(
             sha256=result.sha256, run_id=run.run_id, gates=settings.gates, pause=step,
         )  # fmt: skip
     except AurumError as exc:
+        _record_checks(lake, run.run_id, result, parse_checks)
         store.update_run(
             run.run_id, status="failed", error_code=exc.code, error_message=exc.message,
             finished_at=datetime.now(UTC), **counts,
         )  # fmt: skip
         return IngestReport(run.run_id, "failed", result, None, raw_path, _since(started), exc.code)
-    _record_checks(lake, run.run_id, result, list(publication.gates), "gate")
+    _record_checks(
+        lake, run.run_id, result, parse_checks + [("gate", g) for g in publication.gates]
+    )
     store.update_run(
         run.run_id,
         status=publication.status,
@@ -213,8 +216,9 @@ def _from_rule(outcome: Outcome) -> GateOutcome:
 
 
 def _record_checks(
-    lake: Lake, run_id: str, result: ParseResult, outcomes: list[GateOutcome], stage: str
+    lake: Lake, run_id: str, result: ParseResult, outcomes: list[tuple[str, GateOutcome]]
 ) -> None:
+    """Every rule's and gate's outcome of a run, in one append."""
     now = datetime.now(UTC)
     append_rows(
         lake.table("qa_checks"),
@@ -232,7 +236,7 @@ def _record_checks(
                     "sample_keys": list(o.sample_keys),
                     "checked_at": now,
                 }
-                for o in outcomes
+                for stage, o in outcomes
             ],
             schema=_SCHEMAS["qa_checks"],
         ),

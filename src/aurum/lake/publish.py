@@ -77,14 +77,14 @@ def day_versions(table: Table, vendor: str, asof: date) -> dict[int, int]:
     }
 
 
-def _published_sha(table: Table, snapshot_id: int, vendor: str, asof: date) -> str | None:
-    rows = table.scan(
-        row_filter=_day(vendor, asof),
-        selected_fields=("source_sha256",),
-        snapshot_id=snapshot_id,
-        limit=1,
-    ).to_arrow()
-    return rows.column(0)[0].as_py() if rows.num_rows else None
+def _published_sha(table: Table, vendor: str, asof: date) -> str | None:
+    """The content hash of the day's published version, from metadata alone: every publish tags
+    its snapshot in the same commit, and the snapshot records the file's SHA-256."""
+    versions = day_versions(table, vendor, asof)
+    if not versions:
+        return None
+    snapshot = table.snapshot_by_id(versions[max(versions)])
+    return snapshot.summary.get("aurum.sha256") if snapshot is not None else None
 
 
 def _previous_day(table: Table, snapshot_id: int, vendor: str, asof: date) -> pa.Table | None:
@@ -141,7 +141,7 @@ def _attempt(
 ) -> Publication:
     table.refresh()
     base = table.metadata.refs["main"].snapshot_id
-    published = _published_sha(table, base, vendor, asof)
+    published = _published_sha(table, vendor, asof)
     if published == sha256:
         _drop_branch(table, branch)
         versions = day_versions(table, vendor, asof)
