@@ -40,6 +40,7 @@ lint: $(STAMP)
 ## bench: performance figures and ratios (not tests)
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/lake.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache
