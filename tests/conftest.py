@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """URL of a database created for this session on the local PostgreSQL, dropped afterwards.
+
+    Without the server the tests skip with a message, unless ``CI`` is set: then they fail.
+    """
+    admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    name = f"aurum_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL at {POSTGRES} is not reachable: {' '.join(str(exc.orig).split())}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: the PostgreSQL tests must run)")
+        pytest.skip(message)
+    yield f"{POSTGRES}/{name}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ sets ``search_path``), so every test starts from an empty database, just as SQLi
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,28 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from aurum.store import Store
-
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
-
-
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """URL of a database created for this session on the local PostgreSQL, dropped afterwards."""
-    admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    name = f"aurum_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        message = f"PostgreSQL at {POSTGRES} is not reachable: {' '.join(str(exc.orig).split())}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set: the PostgreSQL store tests must run)")
-        pytest.skip(message)
-    yield f"{POSTGRES}/{name}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
