@@ -11,8 +11,8 @@ import pytest
 from aurum.config import GateSettings
 from aurum.errors import QueryError
 from aurum.ingest.pipeline import parse_workbook
-from aurum.ingest.runner import append_rows
 from aurum.lake import publish_day
+from aurum.lake.commits import append_rows
 from aurum.lake.maintenance import maintain
 from aurum.query import Query
 from aurum.synthetic import workbook_name, write_workbook

@@ -9,7 +9,6 @@ The composition roots (the CLI now; the API and orchestrators later) build the `
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.table import Table
 
 from aurum.config import Settings
 from aurum.errors import AurumError
@@ -27,12 +24,13 @@ from aurum.ingest.gates import GateOutcome
 from aurum.ingest.pipeline import Outcome, ParseResult, parse_workbook
 from aurum.lake.archive import archive_path, archive_raw
 from aurum.lake.catalog import Lake
+from aurum.lake.commits import append_rows
 from aurum.lake.publish import Publication, Stage, branch_name, publish_day
 from aurum.lake.tables import TABLES
 from aurum.store import Store
 
 __all__ = [
-    "IngestReport", "append_rows", "backfill", "ingest_file", "ingest_parsed", "recover_abandoned",
+    "IngestReport", "backfill", "ingest_file", "ingest_parsed", "recover_abandoned",
 ]  # fmt: skip
 
 _SCHEMAS = {definition.name: definition.schema for definition in TABLES}
@@ -59,22 +57,6 @@ class IngestReport:
             "version": publication.version if publication else None,
             "run_id": self.run_id,
         }
-
-
-def append_rows(table: Table, rows: pa.Table, attempts: int = 25) -> None:
-    """Append to a log table, retrying when another run committed first."""
-    if not rows.num_rows:
-        return
-    for attempt in range(1, attempts + 1):
-        try:
-            table.refresh()
-            table.append(rows)
-            return
-        except (CommitFailedException, ValueError) as exc:  # see aurum.lake.publish
-            if isinstance(exc, ValueError) and "sequence number" not in str(exc):
-                raise
-            time.sleep(random.uniform(0.01, 0.05) * attempt)
-    raise AurumError("lake_contention", f"could not append to {table.name()}")
 
 
 def ingest_file(

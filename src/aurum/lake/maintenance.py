@@ -23,6 +23,7 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo
 from pyiceberg.table import Table
 
 from aurum.lake.catalog import Lake
+from aurum.lake.commits import backoff, is_conflict
 from aurum.lake.tables import TABLES
 
 __all__ = ["MaintenanceReport", "maintain"]
@@ -76,7 +77,7 @@ def _compact(table: Table, min_files: int) -> int:
         if count < min_files:
             continue
         where = _partition_filter(dict(key))
-        for _ in range(10):
+        for attempt in range(1, 11):
             try:
                 table.refresh()
                 rows = table.scan(row_filter=where).to_arrow()
@@ -89,8 +90,10 @@ def _compact(table: Table, min_files: int) -> int:
                                 {"aurum.maintenance": "compaction"})  # fmt: skip
                 done += 1
                 break
-            except CommitFailedException:
-                continue  # someone committed meanwhile: read again and retry
+            except (CommitFailedException, ValueError) as exc:
+                if not is_conflict(exc):
+                    raise
+                backoff(attempt)  # someone committed meanwhile: read again and retry
     return done
 
 

@@ -16,8 +16,6 @@ stays readable through its tag.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +30,7 @@ from aurum.config import GateSettings
 from aurum.errors import IngestError
 from aurum.ingest.gates import GateOutcome, run_gates
 from aurum.lake.catalog import Lake
+from aurum.lake.commits import backoff, is_conflict, partition_days
 
 __all__ = ["Publication", "Stage", "branch_name", "day_versions", "publish_day"]
 
@@ -89,14 +88,7 @@ def _published_sha(table: Table, vendor: str, asof: date) -> str | None:
 
 def _previous_day(table: Table, snapshot_id: int, vendor: str, asof: date) -> pa.Table | None:
     """The vendor's latest published as-of before ``asof``, found from partition metadata."""
-    partitions = table.inspect.partitions(snapshot_id=snapshot_id)
-    if not partitions.num_rows:  # (an empty snapshot's listing has no partition column)
-        return None
-    earlier = [
-        p["asof_date"]
-        for p in partitions.column("partition").to_pylist()
-        if p["vendor"] == vendor and p["asof_date"] < asof
-    ]
+    earlier = [day for day in partition_days(table, snapshot_id, vendor) if day < asof]
     if not earlier:
         return None
     return table.scan(
@@ -203,12 +195,11 @@ def publish_day(
             return _attempt(table, data, vendor, asof, sha256, branch, properties, gates, step,
                             attempt)  # fmt: skip
         except (_MainMoved, CommitFailedException, ValueError) as exc:
-            # Another run committed to the table (any branch) first: start again from a fresh
-            # read of main. Commits are compare-and-swap on the table's metadata, per table;
-            # pyiceberg reports a stale snapshot applied on newer metadata as a ValueError.
-            if isinstance(exc, ValueError) and "sequence number" not in str(exc):
+            # Main moved, or another run committed to the table (any branch) first: start
+            # again from a fresh read of main (see aurum.lake.commits).
+            if not (isinstance(exc, _MainMoved) or is_conflict(exc)):
                 raise
-            time.sleep(random.uniform(0.01, 0.05) * attempt)
+            backoff(attempt)
     raise IngestError(
         "publish_contention",
         f"main kept moving: {vendor} {asof} not published after {MAX_ATTEMPTS} attempts",

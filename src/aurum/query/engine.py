@@ -30,6 +30,7 @@ from pyiceberg.table import Table
 
 from aurum.errors import QueryError
 from aurum.lake.catalog import Lake
+from aurum.lake.commits import partition_days
 from aurum.lake.tables import TABLES
 
 __all__ = ["AsAt", "Query", "QueryResult", "resolve_snapshot"]
@@ -160,15 +161,8 @@ class Query:
 
     def _latest_asof(self, vendor: str | None, as_at: AsAt) -> date | None:
         table = self.lake.table("curve_observation")
-        partitions = table.inspect.partitions(snapshot_id=resolve_snapshot(table, as_at))
-        if not partitions.num_rows:
-            return None
-        days = [
-            p["asof_date"]
-            for p in partitions.column("partition").to_pylist()
-            if vendor is None or p["vendor"] == vendor
-        ]
-        return max(days, default=None)
+        days = partition_days(table, resolve_snapshot(table, as_at), vendor)
+        return days[-1] if days else None
 
     def sql(
         self, statement: str, *, as_at: AsAt = None, max_rows: int | None = None

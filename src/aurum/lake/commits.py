@@ -1,0 +1,60 @@
+"""Committing to a table that other runs commit to as well.
+
+The SQL catalog swaps a table's metadata pointer compare-and-swap, per table: any run's commit,
+on any branch, can make another's fail. pyiceberg reports that as ``CommitFailedException``,
+or, when a stale snapshot is applied onto newer metadata, as a ``ValueError`` about sequence
+numbers. Both mean "read again and retry", and only those.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import date
+
+import pyarrow as pa
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+
+from aurum.errors import AurumError
+
+__all__ = ["append_rows", "backoff", "is_conflict", "partition_days"]
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` means another run committed first."""
+    if isinstance(exc, CommitFailedException):
+        return True
+    return isinstance(exc, ValueError) and "sequence number" in str(exc)
+
+
+def backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0.01, 0.05) * attempt)
+
+
+def append_rows(table: Table, rows: pa.Table, attempts: int = 25) -> None:
+    """Append to a log table, retrying when another run committed first."""
+    if not rows.num_rows:
+        return
+    for attempt in range(1, attempts + 1):
+        try:
+            table.refresh()
+            table.append(rows)
+            return
+        except (CommitFailedException, ValueError) as exc:
+            if not is_conflict(exc):
+                raise
+            backoff(attempt)
+    raise AurumError("lake_contention", f"could not append to {table.name()}")
+
+
+def partition_days(table: Table, snapshot_id: int, vendor: str | None = None) -> list[date]:
+    """The as-of dates present at a snapshot (of one vendor), from partition metadata only."""
+    partitions = table.inspect.partitions(snapshot_id=snapshot_id)
+    if not partitions.num_rows:  # (an empty snapshot's listing has no partition column)
+        return []
+    return sorted(
+        p["asof_date"]
+        for p in partitions.column("partition").to_pylist()
+        if vendor is None or p["vendor"] == vendor
+    )
