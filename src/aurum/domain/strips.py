@@ -1,0 +1,194 @@
+"""Strip definitions: which delivery months make a calendar year, quarter, season or custom strip.
+
+Pure definitions, no prices. Calendar, quarter and vendor-convention season labels are the ones
+:func:`aurum.domain.tenors.classify_tenor` reads (``Calendar 2026``, ``Q1 2026``, ``Summer 2026``,
+``Winter 2026``), and their months come from it, so a derived strip lines up with the vendor's strip
+of the same label. Seasons follow one of two conventions:
+
+* ``"us"``: Summer YYYY = Apr-Oct YYYY, Winter YYYY = Nov YYYY-1 to Mar YYYY. The vendors' files
+  (all of them, EUGP gas included) and US markets, Henry Hub gas among them.
+* ``"eu_gas"``: Summer YYYY = Apr-Sep YYYY, Winter YYYY = Oct YYYY to Mar YYYY+1, the gas year
+  starting on 1 October.
+
+A label alone does not say which months a season covers under ``eu_gas``: a :class:`Strip` carries
+its months.
+
+>>> [s.label for s in strips_between(date(2026, 1, 1), date(2026, 6, 1), ["quarter"], "us")]
+['Q1 2026', 'Q2 2026']
+>>> winter = strips_between(date(2026, 12, 1), date(2026, 12, 1), ["season"], "eu_gas")[0]
+>>> winter.label, winter.start, winter.end
+('Winter 2026', datetime.date(2026, 10, 1), datetime.date(2027, 3, 1))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Final, Literal
+
+from aurum.domain.identity import normalise
+from aurum.domain.tenors import add_months, classify_tenor
+
+__all__ = [
+    "MAX_STRIP_MONTHS",
+    "SeasonConvention",
+    "Strip",
+    "StripKind",
+    "Weighting",
+    "custom_strip",
+    "season_convention",
+    "strips_between",
+    "weighting_for",
+]
+
+SeasonConvention = Literal["us", "eu_gas"]
+Weighting = Literal["hours", "days", "simple"]
+
+MAX_STRIP_MONTHS: Final = 240
+_EU_GAS_REGIONS: Final = frozenset({"eu", "ee", "uk"})
+
+# First month of each season as months after January of the label's year, and its length.
+# The vendors' ("us") seasons are read from tenors.classify_tenor instead.
+_EU_GAS_SEASONS: Final = (("Summer", 3, 6), ("Winter", 9, 6))
+
+
+class StripKind(StrEnum):
+    CALENDAR = "calendar"
+    QUARTER = "quarter"
+    SEASON = "season"
+    CUSTOM = "custom"
+
+
+def _months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def _first_of_month(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Strip:
+    """A strip of consecutive delivery months: ``start`` and ``end`` are their first days.
+
+    >>> Strip(StripKind.QUARTER, "Q2 2026", date(2026, 4, 1), date(2026, 6, 1)).months
+    (datetime.date(2026, 4, 1), datetime.date(2026, 5, 1), datetime.date(2026, 6, 1))
+    """
+
+    kind: StripKind
+    label: str
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.start.day != 1 or self.end.day != 1:
+            raise ValueError(f"strip {self.label!r}: start and end must be first days of months")
+        if self.end < self.start:
+            raise ValueError(f"strip {self.label!r}: ends {self.end} before it starts {self.start}")
+
+    @property
+    def months(self) -> tuple[date, ...]:
+        return tuple(
+            add_months(self.start, n) for n in range(_months_between(self.start, self.end) + 1)
+        )
+
+
+def season_convention(identity: Mapping[str, str | None]) -> SeasonConvention:
+    """The season convention of a curve's market: ``"eu_gas"`` for European gas hubs, else ``"us"``.
+
+    European gas hubs are gas curves of region ``EU``, ``EE`` or ``UK``. The vendors' own delivered
+    EUGP gas strips follow the vendor (``"us"``) convention, so code that rebuilds or checks a
+    delivered strip must ask for ``"us"`` explicitly instead of using this function.
+
+    >>> season_convention({"asset_class": "gas", "region": "EU", "location": "Dutch_TTF"})
+    'eu_gas'
+    >>> season_convention({"asset_class": "gas", "region": "US", "location": "Henry Hub"})
+    'us'
+    """
+    is_gas = normalise(identity.get("asset_class")) == "gas"
+    return "eu_gas" if is_gas and normalise(identity.get("region")) in _EU_GAS_REGIONS else "us"
+
+
+def weighting_for(identity: Mapping[str, str | None]) -> Weighting:
+    """How a derived strip averages its months: by block ``"hours"`` for power (spark spreads
+    included), by ``"days"`` for gas, else a ``"simple"`` mean.
+
+    >>> weighting_for({"asset_class": "power", "product": "spark_spread", "block": "BASE"})
+    'hours'
+    >>> weighting_for({"asset_class": "gas"}), weighting_for({"asset_class": "emissions"})
+    ('days', 'simple')
+    """
+    asset_class = normalise(identity.get("asset_class"))
+    if asset_class == "power" or normalise(identity.get("product")) == "spark_spread":
+        return "hours"
+    return "days" if asset_class == "gas" else "simple"
+
+
+def _vendor_strip(kind: StripKind, label: str) -> Strip:
+    tenor = classify_tenor(label, date.min)
+    assert tenor.start is not None and tenor.end is not None, label
+    return Strip(kind, label, tenor.start, tenor.end)
+
+
+def _strips_of_year(kind: StripKind, year: int, eu_gas: bool) -> list[Strip]:
+    if kind is StripKind.CALENDAR:
+        return [_vendor_strip(kind, f"Calendar {year}")]
+    if kind is StripKind.QUARTER:
+        return [_vendor_strip(kind, f"Q{q} {year}") for q in range(1, 5)]
+    if not eu_gas:
+        return [_vendor_strip(kind, f"{season} {year}") for season in ("Winter", "Summer")]
+    strips = []
+    for season, first, length in _EU_GAS_SEASONS:
+        start = add_months(date(year, 1, 1), first)
+        strips.append(Strip(kind, f"{season} {year}", start, add_months(start, length - 1)))
+    return strips
+
+
+def strips_between(
+    first: date, last: date, kinds: Iterable[StripKind | str], convention: str
+) -> list[Strip]:
+    """Every strip of ``kinds`` with a month in the months of ``first`` to ``last``.
+
+    Strips are listed kind by kind, in the order of ``kinds``, each kind by start. A strip that
+    only partly overlaps the range is included: whether a partial strip can be priced is the
+    caller's rule. Custom strips are made with :func:`custom_strip`.
+
+    >>> [s.label for s in strips_between(date(2025, 11, 1), date(2026, 4, 1), ["season"], "us")]
+    ['Winter 2026', 'Summer 2026']
+    >>> [s.label for s in strips_between(date(2025, 11, 1), date(2026, 4, 1), ["season"], "eu_gas")]
+    ['Winter 2025', 'Summer 2026']
+    """
+    if convention not in ("us", "eu_gas"):
+        raise ValueError(f"season convention must be 'us' or 'eu_gas', not {convention!r}")
+    lo, hi = _first_of_month(first), _first_of_month(last)
+    if hi < lo:
+        raise ValueError(f"last month {hi:%Y-%m} is before first month {lo:%Y-%m}")
+    strips: list[Strip] = []
+    for kind in dict.fromkeys(StripKind(k) for k in kinds):
+        if kind is StripKind.CUSTOM:
+            raise ValueError("custom strips are not enumerated: use custom_strip(start, end)")
+        candidates = (
+            strip
+            for year in range(lo.year - 1, hi.year + 2)
+            for strip in _strips_of_year(kind, year, convention == "eu_gas")
+        )
+        found = [s for s in candidates if s.start <= hi and s.end >= lo]
+        strips.extend(sorted(found, key=lambda s: s.start))
+    return strips
+
+
+def custom_strip(start: date, end: date) -> Strip:
+    """A strip of the months of ``start`` to ``end``, at most :data:`MAX_STRIP_MONTHS` of them.
+
+    >>> strip = custom_strip(date(2026, 1, 15), date(2026, 3, 1))
+    >>> strip.kind.value, strip.label, len(strip.months)
+    ('custom', '2026-01..2026-03', 3)
+    """
+    lo, hi = _first_of_month(start), _first_of_month(end)
+    if hi < lo:
+        raise ValueError(f"custom strip ends {hi:%Y-%m} before it starts {lo:%Y-%m}")
+    if (count := _months_between(lo, hi) + 1) > MAX_STRIP_MONTHS:
+        raise ValueError(f"custom strip of {count} months: at most {MAX_STRIP_MONTHS} allowed")
+    return Strip(StripKind.CUSTOM, f"{lo:%Y-%m}..{hi:%Y-%m}", lo, hi)
