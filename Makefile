@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## demo: generate sample workbooks with Aurum's own generator, ingest them into the embedded
-## lake (write-audit-publish on Iceberg), and show what landed
+## lake (write-audit-publish on Iceberg), show what landed, then serve the API on 127.0.0.1:8095
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/aurum demo-data --days $(DAYS) --out $(DEMO)/inbox
@@ -28,6 +28,10 @@ demo: $(STAMP)
 	  GROUP BY vendor ORDER BY vendor"
 	AURUM_HOME=$(DEMO) $(BIN)/aurum runs --limit 5
 	@echo "The lake, its catalog and the ingest log are in $(DEMO)/ (try: AURUM_HOME=$(DEMO) .venv/bin/aurum sql ...)"
+	@echo "Serving the API on http://127.0.0.1:8095 (OpenAPI: /openapi.json; Ctrl-C stops). Try:"
+	@echo "  curl '127.0.0.1:8095/v1/curves?vendor=EUGP&location=German&block=BASE&asof=latest&limit=5'"
+	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
+	AURUM_HOME=$(DEMO) $(BIN)/aurum serve --host 127.0.0.1 --port 8095
 
 ## test: lint, type-check the pure core, run the whole suite (pytest exit 5 = no tests = failure)
 test: $(STAMP) lint
@@ -39,8 +43,10 @@ lint: $(STAMP)
 
 ## bench: performance figures and ratios (not tests)
 bench: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/lake.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache

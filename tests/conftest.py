@@ -85,3 +85,43 @@ def write_xlsx(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def build_lake(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
+    """``build_lake(name, paths)``: a lake under a fresh home with ``paths`` ingested (backfill),
+    returned as its ``Settings``; the serving replica is built on first read."""
+    from aurum.config import Settings
+    from aurum.ingest.runner import backfill
+    from aurum.lake.catalog import Lake
+    from aurum.store import Store
+
+    def build(name: str, paths: Sequence[Path], **overrides: Any) -> Settings:
+        settings = Settings(home=tmp_path_factory.mktemp(name), **overrides)
+        with Store.open(settings.store_url) as store:
+            reports = backfill(list(paths), lake=Lake(settings), store=store, settings=settings)
+        assert {r.status for r in reports} <= {"published", "duplicate"}, [
+            (r.parse.file, r.status, r.error) for r in reports
+        ]
+        return settings
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def synthetic_days(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., list[Path]]:
+    """``synthetic_days(vendor, first, n)``: the generator's workbooks for n business days."""
+    from datetime import date
+
+    from aurum.synthetic import business_days, workbook_name, write_workbook
+
+    folder = tmp_path_factory.mktemp("synthetic")
+
+    def write(vendor: str, first: date, days: int) -> list[Path]:
+        return [
+            path if (path := folder / workbook_name(vendor, day)).exists()
+            else write_workbook(path, vendor=vendor, asof=day)
+            for day in business_days(first, days)
+        ]  # fmt: skip
+
+    return write

@@ -11,6 +11,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_public_names_are_pinned():
     assert aurum.__all__ == [
         "AurumError",
+        "Client",
         "ParseResult",
         "Settings",
         "__version__",

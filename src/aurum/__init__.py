@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AurumError", "ParseResult", "Settings", "__version__", "parse_workbook"]
+__all__ = ["AurumError", "Client", "ParseResult", "Settings", "__version__", "parse_workbook"]
 
 if TYPE_CHECKING:
+    from aurum.client import Client
     from aurum.config import Settings
     from aurum.errors import AurumError
     from aurum.ingest.pipeline import ParseResult, parse_workbook
 
 _LAZY = {
     "AurumError": "aurum.errors",
+    "Client": "aurum.client",
     "Settings": "aurum.config",
     "ParseResult": "aurum.ingest.pipeline",
     "parse_workbook": "aurum.ingest.pipeline",

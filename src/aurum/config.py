@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
-    "GateSettings", "IngestSettings", "LakeSettings", "Settings", "StoreSettings",
-    "describe_settings",
+    "ApiSettings", "CacheSettings", "GateSettings", "IngestSettings", "LakeSettings", "Settings",
+    "StoreSettings", "describe_settings",
 ]  # fmt: skip
 
 
@@ -98,6 +98,48 @@ class StoreSettings(BaseModel):
     )
 
 
+class ApiSettings(BaseModel):
+    """The REST API (``aurum serve``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address `aurum serve` binds to.")
+    port: int = Field(8095, ge=1, le=65535, description="Port `aurum serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
+    page_size: int = Field(1000, ge=1, description="Rows per page when a request gives no limit.")
+    max_page_size: int = Field(
+        10_000, ge=1, description="Largest limit a request may ask for (larger ones are capped)."
+    )
+    max_upload_mb: float = Field(
+        100.0, gt=0, description="Largest workbook accepted by POST /v1/ingest, in MiB."
+    )
+    freshness_s: float = Field(
+        0.0,
+        ge=0,
+        description="How long a request may reuse the last seen lake snapshot before asking the"
+        " catalog again (0: every request asks; the check is one indexed catalog lookup).",
+    )
+
+
+class CacheSettings(BaseModel):
+    """The response cache, keyed by (query, snapshot id): a publish invalidates by construction."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = Field(
+        None,
+        description="redis://host:port/db for a shared Redis cache; default in-process"
+        " (`none` turns caching off).",
+    )
+    max_entries: int = Field(512, ge=1, description="Entries the in-process cache keeps (LRU).")
+    max_entry_kb: int = Field(
+        4096, ge=1, description="Largest response body cached, in KiB (larger ones are not)."
+    )
+    ttl_s: int = Field(
+        3600, ge=1, description="Seconds an entry lives (entries never go stale, this bounds size)."
+    )
+
+
 class Settings(BaseSettings):
     """Aurum's configuration, built once by a composition root (the CLI, later the API)."""
 
@@ -121,6 +163,8 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(
         default_factory=StoreSettings, description="The operational store."
     )
+    api: ApiSettings = Field(default_factory=ApiSettings, description="The REST API.")
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="The response cache.")
 
     @property
     def catalog_url(self) -> str:

@@ -75,3 +75,25 @@ def test_bad_files_are_dead_lettered_and_good_ones_published(tmp_path: Path) -> 
     with Store.open(settings.store_url) as store:
         failed = store.runs(status="failed")
     assert len(failed) == len(bad) + len(faults)
+
+
+def test_export_writes_the_documented_layout(build_lake, synthetic_days, tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    settings = build_lake("cli-export", synthetic_days("EUGP", date(2025, 10, 1), 1))
+    monkeypatch.setenv("AURUM_HOME", str(settings.home))
+    runner = CliRunner()
+    for fmt in ("parquet", "csv", "xlsx"):
+        result = runner.invoke(app, ["export", "--asof", "2025-10-01", "--vendor", "EUGP",
+                                     "--format", fmt, "--out", str(tmp_path)])  # fmt: skip
+        assert result.exit_code == 0, result.output
+    folder = tmp_path / "exports" / "default" / "asof=2025-10-01"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "curve_observation_EUGP.csv", "curve_observation_EUGP.parquet",
+        "curve_observation_EUGP.xlsx",
+    ]  # fmt: skip
+    rows = pq.read_table(folder / "curve_observation_EUGP.parquet").num_rows
+    assert rows > 10_000
+    assert len((folder / "curve_observation_EUGP.csv").read_text().splitlines()) == rows + 1
+    missing = runner.invoke(app, ["export", "--asof", "1999-01-01", "--out", str(tmp_path)])
+    assert missing.exit_code == 1 and "asof_unknown" in missing.output

@@ -528,6 +528,69 @@ def history(
     console.print(view)
 
 
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    xlsx = "xlsx"
+
+
+@app.command()
+def export(
+    asof: Annotated[str, typer.Option(help="As-of date YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder the exports/ tree goes under.")],
+    vendor: Annotated[str | None, typer.Option(help="One vendor (default: all).")] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
+        ExportFormat.parquet
+    ),
+    as_at: Annotated[
+        str | None, typer.Option("--as-at", help="Read as at a time, snapshot id or tag.")
+    ] = None,
+) -> None:
+    """Write one as-of day to OUT/exports/default/asof=YYYY-MM-DD/ as CSV, Parquet or Excel."""
+    from aurum.errors import AurumError
+    from aurum.lake import Lake
+    from aurum.query.curves import Curves
+    from aurum.query.exports import export_day
+    from aurum.query.replica import Replicas
+
+    day = _parse_date(asof)
+    assert day is not None
+    settings = Settings()
+    try:
+        lake = Lake(settings)
+        curves = Curves(lake, Replicas(lake, settings.home / "serving"))
+        path, rows, snapshot = export_day(
+            curves, day, out=out, fmt=fmt.value, vendor=vendor, as_at=as_at
+        )
+    except AurumError as exc:
+        errors.print(f"[red]error[/red] {exc.code}: {exc.message}", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    console.print(f"{rows:,} rows (snapshot {snapshot}) -> {path}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (default AURUM_API__HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default AURUM_API__PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default AURUM_API__WORKERS).")
+    ] = None,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) with uvicorn."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "aurum.api.app:create_app",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers or settings.api.workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
 @app.command("settings")
 def show_settings() -> None:
     """List every setting: environment variable, default and meaning."""

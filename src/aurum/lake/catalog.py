@@ -14,6 +14,7 @@ from pyiceberg.exceptions import ValidationError as IcebergValidationError
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
+from sqlalchemy import text
 
 from aurum.config import Settings
 from aurum.errors import ConfigError, NotInstalledError, QueryError
@@ -43,6 +44,30 @@ class Lake:
         self.catalog.create_namespace_if_not_exists(self.namespace)
         for definition in TABLES:
             self._ensure(definition)
+        self._loaded: dict[str, Table] = {}
+
+    def metadata_location(self, name: str) -> str:
+        """Where ``name``'s current metadata file is: one indexed lookup in the catalog.
+
+        Every commit writes a new metadata file, so an unchanged location means an unchanged
+        table; readers use it to tell in a fraction of a millisecond whether main moved.
+        """
+        with self.catalog.engine.connect() as connection:
+            location = connection.execute(
+                _METADATA_LOCATION,
+                {"catalog": self.catalog.name, "namespace": self.namespace, "table": name},
+            ).scalar_one_or_none()
+        if location is None:
+            raise QueryError("table_unknown", f"no table {self.namespace}.{name}")
+        return str(location)
+
+    def current(self, name: str) -> Table:
+        """``name`` as it is now; loaded again only when a commit has moved its metadata."""
+        location = self.metadata_location(name)
+        table = self._loaded.get(name)
+        if table is None or table.metadata_location != location:
+            table = self._loaded[name] = self.table(name)
+        return table
 
     @property
     def io(self) -> FileIO:
@@ -89,6 +114,12 @@ class Lake:
         if table.current_snapshot() is None:
             # Branches need a snapshot to start from: main begins with an empty one.
             table.append(definition.schema.empty_table(), {"aurum.bootstrap": "true"})
+
+
+_METADATA_LOCATION = text(
+    "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = :catalog"
+    " AND table_namespace = :namespace AND table_name = :table"
+)
 
 
 def _open_catalog(url: str, warehouse: str) -> SqlCatalog:

@@ -1,0 +1,62 @@
+"""What handlers get from the app: its services, and the documented error answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.responses import Response
+
+from aurum.api.app import Services
+from aurum.api.models import Problem
+from aurum.api.render import FORMATS, Reader, answer
+
+__all__ = ["READ_RESPONSES", "ServicesDep", "read"]
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+_PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {FORMATS["csv"].split(";")[0]: {}, FORMATS["parquet"]: {}},
+        "description": "A page of rows (JSON `{meta, data}`, CSV or Parquet).",
+    },
+    304: {"description": "Not modified: the `If-None-Match` ETag still holds."},
+    400: {**_PROBLEM, "description": "A parameter is unknown, invalid or contradicts another."},
+    404: {**_PROBLEM, "description": "An unknown curve, snapshot or tag."},
+    406: {**_PROBLEM, "description": "The format asked for is not offered."},
+    410: {**_PROBLEM, "description": "The cursor's snapshot is no longer kept."},
+    503: {**_PROBLEM, "description": "The lake cannot be read right now."},
+}
+
+
+def read(
+    request: Request,
+    services: Services,
+    reader: Reader,
+    *,
+    as_at: str | None,
+    limit: int | None,
+    pin: Callable[[int | None], int] | None = None,
+    **meta: Any,
+) -> Response:
+    """Answer a read route: pin the snapshot (a cursor's or ``as_at``'s), then page, cache,
+    ETag and render (``aurum.api.render.answer``)."""
+    api = services.settings.api
+    return answer(
+        request,
+        reader,
+        pin=pin or (lambda snapshot: services.curves.pin(as_at, snapshot)),
+        cache=services.cache,
+        limit=limit or api.page_size,
+        max_limit=api.max_page_size,
+        pinned_by_request=as_at is not None,
+        meta={"as_at": as_at, **meta} if as_at else meta,
+    )

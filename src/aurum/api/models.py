@@ -1,0 +1,228 @@
+"""The API's documented shapes (OpenAPI). Handlers encode Arrow rows straight to JSON for speed;
+these models say what those rows hold, and schemathesis checks that the answers match."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AsofDate", "CurveInfo", "CurveRow", "DiffRow", "Envelope", "IngestResult", "IngestRun",
+    "LatestRow", "LogEnvelope", "LogMeta",
+    "Meta", "Problem", "QaCheck", "StripRow", "Vendor",
+]  # fmt: skip
+
+T = TypeVar("T")
+
+
+class Meta(BaseModel):
+    """What the page was read from, and how to get the next one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    snapshot_id: int = Field(description="Iceberg snapshot of curve_observation read.")
+    count: int = Field(description="Rows in this page.")
+    offset: int = 0
+    limit: int | None = None
+    limit_capped: bool = False
+    has_more: bool = False
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
+    query_ms: float = Field(description="Time the query took on the server, milliseconds.")
+
+
+class Envelope(BaseModel, Generic[T]):
+    meta: Meta
+    data: list[T]
+
+
+class LogMeta(BaseModel):
+    """Meta of the operational lists (ingest runs, quality checks, an upload's result)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    count: int
+    limit: int | None = None
+    snapshot_id: int | None = None
+
+
+class LogEnvelope(BaseModel, Generic[T]):
+    meta: LogMeta
+    data: list[T]
+
+
+class _Identity(BaseModel):
+    vendor: str | None = None
+    curve_key: str
+    asset_class: str | None = None
+    iso: str | None = None
+    region: str | None = None
+    location: str | None = None
+    market: str | None = None
+    product: str | None = None
+    block: str | None = None
+    spark_location: str | None = None
+
+
+class CurveRow(_Identity):
+    asof_date: date
+    price_type: str | None = None
+    units_raw: str | None = None
+    currency: str | None = None
+    per_unit: str | None = None
+    tenor_type: str
+    tenor_label: str
+    contract_month: date | None = None
+    tenor_start: date | None = None
+    tenor_end: date | None = None
+    value: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    mid: float | None = None
+    version_hash: str | None = None
+    source_file: str | None = None
+
+
+class LatestRow(CurveRow):
+    age_days: int = Field(description="Days between this row's as-of and the reference as-of.")
+
+
+class DiffRow(_Identity):
+    tenor_label: str
+    tenor_type: str | None = None
+    value_from: float | None = None
+    value_to: float | None = None
+    change: float | None = None
+    change_pct: float | None = Field(None, description="Percent of |value_from|; null at 0.")
+    status: str = Field(description="changed, unchanged, added or removed.")
+
+
+class StripRow(_Identity):
+    asof_date: date
+    kind: str = Field(description="calendar, quarter, season or custom.")
+    label: str
+    start_month: date
+    end_month: date
+    weighting: str = Field(description="hours (power), days (gas) or simple.")
+    value: float | None = None
+    months_present: int
+    months_expected: int
+    complete: bool
+
+
+class CurveInfo(_Identity):
+    price_type: str | None = None
+    units_raw: str | None = None
+    currency: str | None = None
+    per_unit: str | None = None
+    first_asof: date
+    last_asof: date
+    asof_count: int
+    tenor_types: list[str]
+    tenors_at_last_asof: int
+    first_month_at_last_asof: date | None = None
+    last_month_at_last_asof: date | None = None
+
+
+class AsofDate(BaseModel):
+    vendor: str
+    asof_date: date
+    rows: int
+    version: int | None = Field(None, description="Newest published version (tag v{n}).")
+
+
+class Vendor(BaseModel):
+    vendor: str
+    asof_count: int
+    first_asof: date
+    last_asof: date
+    rows: int
+
+
+class IngestRun(BaseModel):
+    """One ingest run as the operational store records it."""
+
+    run_id: str
+    file: str
+    sha256: str | None = None
+    vendor: str | None = None
+    asof: date | None = None
+    status: str = Field(description="running, staged, published, failed or duplicate.")
+    branch: str | None = None
+    snapshot_id: int | None = None
+    tag: str | None = None
+    version: int | None = None
+    rows: int | None = None
+    quarantined: int | None = None
+    price_cells: int | None = None
+    published_cells: int | None = None
+    quarantined_cells: int | None = None
+    copy_cells: int | None = None
+    dead_letter_cells: int | None = None
+    parse_seconds: float | None = None
+    publish_seconds: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    gate_failures: list[str] = []
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+class Conservation(BaseModel):
+    """Every price cell is published, quarantined, a verified copy or dead-lettered."""
+
+    price_cells: int
+    published_cells: int
+    quarantined_cells: int
+    copy_cells: int
+    dead_letter_cells: int
+    holds: bool
+
+
+class IngestResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    status: str
+    file: str
+    vendor: str | None = None
+    asof: str | None = None
+    rows: int
+    quarantined: int
+    snapshot_id: int | None = None
+    tag: str | None = None
+    version: int | None = None
+    error: str | None = None
+    conservation: Conservation
+    run: IngestRun
+
+
+class QaCheck(BaseModel):
+    """One rule's or gate's outcome in one ingest run."""
+
+    run_id: str
+    vendor: str | None = None
+    asof_date: date | None = None
+    rule: str
+    stage: str = Field(description="parse (row rules) or gate (day-over-day).")
+    severity: str = Field(description="quarantine, warn or fail.")
+    failed: int
+    checked: int
+    sample_keys: list[str]
+    checked_at: datetime
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details) with Aurum's stable ``code``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    diagnostics: dict[str, Any] | None = None

@@ -1,0 +1,201 @@
+"""Query parameters shared by the read routes, parsed once into service filters.
+
+Every route refuses parameters it does not declare (``parameter_unknown``): a misspelt filter
+silently ignored would return the wrong curve.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from fastapi.dependencies.models import Dependant
+
+from aurum.api.problems import ApiError
+from aurum.query.curves import FILTER_FIELDS, Asof
+
+__all__ = [
+    "AsAtParam",
+    "FormatParam",
+    "Identity",
+    "Paging",
+    "TenorTypeName",
+    "Tenors",
+    "parse_asof",
+    "parse_date",
+    "parse_month",
+    "reject_unknown",
+]  # fmt: skip
+
+_TEXT = {"max_length": 200}
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+
+
+class TenorTypeName(StrEnum):
+    MONTHLY = "MONTHLY"
+    CALENDAR = "CALENDAR"
+    SEASON = "SEASON"
+    QUARTER = "QUARTER"
+    BALANCE = "BALANCE"
+    CUSTOM = "CUSTOM"
+
+
+class FormatName(StrEnum):
+    json = "json"
+    csv = "csv"
+    parquet = "parquet"
+
+
+def parse_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(
+            "parameter_invalid", f"{name} must be a date YYYY-MM-DD: {value!r}"
+        ) from None
+
+
+def parse_month(value: str, name: str) -> date:
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise ApiError("parameter_invalid", f"{name} must be a month YYYY-MM: {value!r}") from None
+
+
+def parse_asof(value: str | None) -> Asof:
+    """``latest``, a date, or a range ``first..last``."""
+    if value is None:
+        return None
+    if value == "latest":
+        return "latest"
+    found = _RANGE.match(value)
+    if found:
+        return parse_date(found[1], "asof"), parse_date(found[2], "asof")
+    if ".." in value:
+        raise ApiError("parameter_invalid", f"asof range must be YYYY-MM-DD..YYYY-MM-DD: {value!r}")
+    return parse_date(value, "asof")
+
+
+ASOF_DOC = "An as-of date `YYYY-MM-DD`, a range `YYYY-MM-DD..YYYY-MM-DD`, or `latest` (per vendor)."
+AsofParam = Annotated[str | None, Query(description=ASOF_DOC, max_length=32)]
+AsAtParam = Annotated[
+    str | None,
+    Query(
+        description="Read the lake as it was: an ISO timestamp, a snapshot id or a tag such as"
+        " `eod/RP/2025-09-17/v1`. Default: now.",
+        max_length=128,
+    ),
+]
+FormatParam = Annotated[
+    FormatName | None,
+    Query(
+        description="Answer format; overrides `Accept` (application/json, text/csv, "
+        "application/vnd.apache.parquet)."
+    ),
+]
+
+
+class Identity:
+    """Identity filters (case-insensitive equality) and curve keys."""
+
+    def __init__(
+        self,
+        vendor: Annotated[str | None, Query(description="EUGP, RP, PW …", **_TEXT)] = None,
+        asset_class: Annotated[str | None, Query(**_TEXT)] = None,
+        iso: Annotated[str | None, Query(**_TEXT)] = None,
+        region: Annotated[str | None, Query(**_TEXT)] = None,
+        location: Annotated[str | None, Query(**_TEXT)] = None,
+        market: Annotated[str | None, Query(**_TEXT)] = None,
+        product: Annotated[str | None, Query(**_TEXT)] = None,
+        block: Annotated[str | None, Query(**_TEXT)] = None,
+        spark_location: Annotated[str | None, Query(**_TEXT)] = None,
+        price_type: Annotated[str | None, Query(**_TEXT)] = None,
+        currency: Annotated[str | None, Query(**_TEXT)] = None,
+        per_unit: Annotated[str | None, Query(**_TEXT)] = None,
+        curve_key: Annotated[
+            list[str] | None,
+            Query(description="One or more curve keys (repeat the parameter); at most 500."),
+        ] = None,
+    ) -> None:
+        given = locals()
+        self.fields = {
+            name: given[name] for name in FILTER_FIELDS if given.get(name) not in (None, "")
+        }
+        keys = tuple(dict.fromkeys(curve_key or ()))
+        if len(keys) > 500:
+            raise ApiError("parameter_invalid", f"at most 500 curve_key values, not {len(keys)}")
+        if any(len(key) > 128 for key in keys):
+            raise ApiError("parameter_invalid", "a curve_key is at most 128 characters")
+        self.curve_keys = keys
+
+
+class Tenors:
+    """Tenor type and contract-month range (a tenor inside [month_from, month_to])."""
+
+    def __init__(
+        self,
+        tenor_type: Annotated[list[TenorTypeName] | None, Query()] = None,
+        month_from: Annotated[
+            str | None, Query(description="First delivery month, YYYY-MM.", max_length=7)
+        ] = None,
+        month_to: Annotated[
+            str | None, Query(description="Last delivery month, YYYY-MM.", max_length=7)
+        ] = None,
+    ) -> None:
+        self.tenor_types = tuple(str(t) for t in tenor_type or ())
+        self.month_from = parse_month(month_from, "month_from") if month_from else None
+        self.month_to = parse_month(month_to, "month_to") if month_to else None
+
+
+class Paging:
+    def __init__(
+        self,
+        limit: Annotated[
+            int | None,
+            Query(ge=1, description="Rows per page; capped at the server's maximum."),
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            Query(description="`meta.next_cursor` of the previous page.", max_length=512),
+        ] = None,
+        format: FormatParam = None,
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+
+
+def reject_unknown(request: Request) -> None:
+    """Refuse query parameters the route does not declare."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _declared(dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ApiError(
+            "parameter_unknown",
+            f"unknown parameter {unknown[0]!r}; this route takes: {', '.join(sorted(allowed))}",
+            unknown=unknown,
+        )
+
+
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+def _declared(dependant: Dependant) -> frozenset[str]:
+    known = _DECLARED.get(id(dependant))
+    if known is not None:
+        return known
+    names: set[str] = set()
+    stack: list[Any] = [dependant]
+    while stack:
+        current = stack.pop()
+        names.update(param.alias for param in current.query_params)
+        stack.extend(current.dependencies)
+    known = _DECLARED[id(dependant)] = frozenset(names)
+    return known

@@ -1,0 +1,157 @@
+"""Errors to HTTP in one place: every error is ``application/problem+json`` (RFC 9457).
+
+The body carries the stable ``code`` of the ``AurumError`` (or of the HTTP layer's own checks),
+a message for a person, the request id and the error's small diagnostics. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from aurum.errors import (
+    AurumError,
+    ConfigError,
+    Conflict,
+    IngestError,
+    NotFound,
+    NotInstalledError,
+    ValidationFailed,
+)
+
+__all__ = ["PROBLEM", "ApiError", "install", "problem", "status_for"]
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("aurum.api")
+
+# Stable codes and their HTTP status; a code not listed falls back by error class.
+_STATUS = {
+    "parameter_invalid": 400,
+    "parameter_unknown": 400,
+    "filters_contradictory": 400,
+    "fields_unknown": 400,
+    "cursor_invalid": 400,
+    "cursor_foreign": 400,
+    "as_at_invalid": 400,
+    "asof_invalid": 400,
+    "sql_invalid": 400,
+    "upload_invalid": 400,
+    "curve_unknown": 404,
+    "asof_unknown": 404,
+    "snapshot_unknown": 404,
+    "as_at_unavailable": 404,
+    "run_unknown": 404,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "format_unsupported": 406,
+    "cursor_expired": 410,
+    "snapshot_expired": 410,
+    "upload_too_large": 413,
+    "media_type_unsupported": 415,
+    "lake_unreadable": 503,
+    "table_unreadable": 503,
+    "not_ready": 503,
+}
+_TITLES = {
+    400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    409: "Conflict", 410: "Gone", 413: "Content Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable",
+}  # fmt: skip
+
+
+class ApiError(AurumError):
+    """An error of the HTTP layer itself (bad cursor, unsupported format, upload too large)."""
+
+    default_code = "parameter_invalid"
+
+
+def status_for(error: AurumError) -> int:
+    if error.code in _STATUS:
+        return _STATUS[error.code]
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Conflict):
+        return 409
+    if isinstance(error, IngestError | ValidationFailed):
+        return 422
+    if isinstance(error, ConfigError | NotInstalledError):
+        return 503
+    return 400
+
+
+def problem(request: Request, status: int, code: str, detail: str, **extra: Any) -> Response:
+    body = {
+        "type": f"https://aurum.dev/problems/{code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+        **extra,
+    }
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS, default=str),
+        status_code=status,
+        media_type=PROBLEM,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem document."""
+
+    async def aurum_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AurumError)
+        status = status_for(exc)
+        if status >= 500:
+            log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
+        return problem(request, status, exc.code, exc.message, diagnostics=exc.diagnostics)
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "parameter": ".".join(str(p) for p in error.get("loc", ())[1:]) or None,
+                "in": str(error.get("loc", ("request",))[0]),
+                "message": error.get("msg", ""),
+            }
+            for error in exc.errors()
+        ]
+        first = errors[0] if errors else {"parameter": None, "message": "invalid request"}
+        return problem(
+            request,
+            400,
+            "parameter_invalid",
+            f"{first['parameter'] or 'request'}: {first['message']}",
+            errors=errors,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        response = problem(request, exc.status_code, code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(
+            request,
+            500,
+            "internal_error",
+            "an unexpected error; it has been logged with the request id",
+        )
+
+    app.add_exception_handler(AurumError, aurum_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,68 @@
+"""``/v1/exports``: one as-of day as a CSV, Parquet or Excel file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import FileResponse
+
+from aurum.api.deps import READ_RESPONSES, ServicesDep
+from aurum.api.params import AsAtParam, parse_date
+from aurum.query.exports import export_day, export_path
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+_MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    xlsx = "xlsx"
+
+
+@router.get(
+    "/curve_observation",
+    responses={
+        200: {
+            "content": {media.split(";")[0]: {} for media in _MEDIA.values()},
+            "description": "The file.",
+        },
+        400: READ_RESPONSES[400],
+        404: READ_RESPONSES[404],
+    },
+    response_class=FileResponse,
+    summary="Export one as-of day",
+)
+def curve_observation(
+    services: ServicesDep,
+    asof: Annotated[str, Query(description="YYYY-MM-DD", max_length=10)],
+    vendor: Annotated[str | None, Query(max_length=64)] = None,
+    format: ExportFormat = ExportFormat.parquet,
+    as_at: AsAtParam = None,
+) -> FileResponse:
+    """The day's rows (one vendor or all) as a file, kept under
+    `$AURUM_HOME/exports/default/asof=YYYY-MM-DD/` and reused while the snapshot is current."""
+    day = parse_date(asof, "asof")
+    curves = services.curves
+    snapshot = curves.pin(as_at)
+    out = services.settings.home / "exports-cache" / str(snapshot)
+    path = export_path(out, day, vendor, format.value)
+    if not path.exists():
+        path, _, _ = export_day(
+            curves, day, out=out, fmt=format.value, vendor=vendor, snapshot_id=snapshot
+        )
+    return FileResponse(
+        path,
+        media_type=_MEDIA[format.value],
+        filename=path.name,
+        headers={"X-Aurum-Snapshot": str(snapshot)},
+    )

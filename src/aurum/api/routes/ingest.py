@@ -1,0 +1,164 @@
+"""``/v1/ingest``: upload a workbook, the ingest log, and the quality history (``/v1/qa``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo
+from starlette.responses import Response
+
+from aurum.api.deps import READ_RESPONSES, ServicesDep
+from aurum.api.models import IngestResult, IngestRun, LogEnvelope, Problem, QaCheck
+from aurum.api.params import parse_date
+from aurum.api.problems import ApiError
+from aurum.ingest.runner import ingest_file
+from aurum.store.ingest_log import RUN_STATUSES
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_JSON = orjson.OPT_NON_STR_KEYS
+
+
+def _envelope(data: Any, status: int = 200, **meta: Any) -> Response:
+    body = orjson.dumps({"meta": meta, "data": data}, option=_JSON, default=str)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _run(run: Any) -> dict[str, Any]:
+    return dataclasses.asdict(run)
+
+
+@router.get(
+    "/ingest/runs",
+    response_model=LogEnvelope[IngestRun],
+    responses={400: READ_RESPONSES[400]},
+    summary="The ingest log",
+)
+def runs(
+    services: ServicesDep,
+    vendor: Annotated[str | None, Query(max_length=64)] = None,
+    asof: Annotated[str | None, Query(description="YYYY-MM-DD", max_length=10)] = None,
+    status: Annotated[
+        str | None, Query(description=" | ".join(RUN_STATUSES), max_length=16)
+    ] = None,
+    sha256: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, description="Newest runs first; capped.")] = 100,
+) -> Response:
+    """Ingest runs, newest first, with their counts, version, tag and errors."""
+    if status is not None and status not in RUN_STATUSES:
+        raise ApiError("parameter_invalid", f"status must be one of {', '.join(RUN_STATUSES)}")
+    capped = min(limit, services.settings.api.max_page_size)
+    found = services.store.runs(
+        vendor=vendor.upper() if vendor else None,
+        asof=parse_date(asof, "asof") if asof else None,
+        status=status,
+        sha256=sha256,
+        limit=capped,
+    )
+    return _envelope([_run(r) for r in found], count=len(found), limit=capped)
+
+
+@router.get(
+    "/ingest/runs/{run_id}",
+    response_model=LogEnvelope[IngestRun],
+    responses={404: READ_RESPONSES[404]},
+    summary="One ingest run",
+)
+def run(services: ServicesDep, run_id: Annotated[str, Path(max_length=64)]) -> Response:
+    return _envelope([_run(services.store.get_run(run_id))], count=1)
+
+
+@router.post(
+    "/ingest",
+    response_model=LogEnvelope[IngestResult],
+    status_code=201,
+    responses={
+        200: {"model": LogEnvelope[IngestResult], "description": "A duplicate: nothing changed."},
+        400: READ_RESPONSES[400],
+        413: {"model": Problem, "description": "The upload is larger than allowed."},
+        422: {"model": LogEnvelope[IngestResult], "description": "Not ingested: see the error."},
+    },
+    summary="Upload a workbook",
+)
+def upload(
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="A vendor workbook (.xlsx).")],
+    vendor: Annotated[str | None, Form(max_length=64)] = None,
+    asof: Annotated[str | None, Form(description="YYYY-MM-DD when the file lacks it")] = None,
+) -> Response:
+    """Ingest one workbook: parse, gate, publish (write-audit-publish). 201 when a version was
+    published, 200 for an identical re-delivery, 422 when the file was dead-lettered or a gate
+    failed; the body always carries the run and its conservation report."""
+    settings = services.settings
+    name = _SAFE_NAME.sub("_", (file.filename or "upload.xlsx").rsplit("/", 1)[-1])[:200]
+    folder = settings.home / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    path = folder / (name or "upload.xlsx")
+    with path.open("wb") as out:
+        shutil.copyfileobj(file.file, out, 1 << 20)
+    day = parse_date(asof, "asof") if asof else None
+    try:
+        report = ingest_file(
+            path,
+            lake=services.lake,
+            store=services.store,
+            settings=settings,
+            vendor=vendor.upper() if vendor else None,
+            asof=day,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # the raw archive keeps the bytes
+    if report.publication is not None:
+        services.curves.refresh()
+    conservation = report.parse.conservation
+    data = {
+        **report.summary(),
+        "error": report.error,
+        "conservation": {**dataclasses.asdict(conservation), "holds": conservation.holds},
+        "run": _run(services.store.get_run(report.run_id)),
+    }
+    status = {"published": 201, "duplicate": 200}.get(report.status, 422)
+    return _envelope([data], status=status, count=1)
+
+
+@router.get(
+    "/qa/checks",
+    response_model=LogEnvelope[QaCheck],
+    responses={400: READ_RESPONSES[400]},
+    tags=["qa"],
+    summary="Quality history",
+)
+def qa_checks(
+    services: ServicesDep,
+    run_id: Annotated[str | None, Query(max_length=64)] = None,
+    vendor: Annotated[str | None, Query(max_length=64)] = None,
+    asof: Annotated[str | None, Query(description="YYYY-MM-DD", max_length=10)] = None,
+    rule: Annotated[str | None, Query(max_length=128)] = None,
+    failed_only: bool = False,
+    limit: Annotated[int, Query(ge=1)] = 1000,
+) -> Response:
+    """Every rule's and gate's outcome per ingest run, newest first."""
+    conditions: list[BooleanExpression] = []
+    for column, value in (("run_id", run_id), ("vendor", vendor), ("rule", rule)):
+        if value:
+            conditions.append(EqualTo(column, value.upper() if column == "vendor" else value))
+    if asof:
+        conditions.append(EqualTo("asof_date", parse_date(asof, "asof").isoformat()))
+    expression: BooleanExpression = AlwaysTrue()
+    for condition in conditions:
+        expression = condition if isinstance(expression, AlwaysTrue) else And(expression, condition)
+    rows, snapshot = services.query.scan("qa_checks", row_filter=expression)
+    data = rows.to_pylist()
+    if failed_only:
+        data = [row for row in data if row["failed"]]
+    data.sort(key=lambda row: (row["checked_at"], row["rule"]), reverse=True)
+    capped = min(limit, services.settings.api.max_page_size)
+    return _envelope(data[:capped], count=min(len(data), capped), snapshot_id=snapshot)

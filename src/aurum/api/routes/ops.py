@@ -1,0 +1,54 @@
+"""Operations: ``/health`` (the process answers), ``/ready`` (it can serve), ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from aurum import __version__
+from aurum.api.deps import ServicesDep
+from aurum.errors import AurumError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", summary="Liveness")
+def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: lake, store, cache and serving replica",
+    responses={503: {"description": "Not ready; the body says which check failed."}},
+)
+def ready(services: ServicesDep) -> Response:
+    checks: dict[str, Any] = {}
+    ok = True
+    for name, check in (
+        ("lake", lambda: services.curves.table().metadata.refs["main"].snapshot_id),
+        ("store", lambda: len(services.store.runs(limit=1))),
+        ("cache", lambda: services.cache.ping() or services.cache.name),
+        ("replica", lambda: services.curves.replicas.has(services.curves.pin())),
+    ):
+        try:
+            checks[name] = {"ok": True, "value": check()}
+        except (AurumError, OSError) as exc:
+            ok = False
+            checks[name] = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
+        except Exception as exc:  # a backend's own error type (Redis, a driver): not ready
+            ok = False
+            checks[name] = {"ok": False, "error": type(exc).__name__}
+    body = orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks})
+    return Response(body, status_code=200 if ok else 503, media_type="application/json")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(services: ServicesDep) -> Response:
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,224 @@
+"""Query services: slices, strips, latest, diffs; the serving replica against Iceberg itself."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from aurum.config import Settings
+from aurum.domain import calendar
+from aurum.errors import QueryError
+from aurum.ingest.runner import ingest_file
+from aurum.lake.catalog import Lake
+from aurum.query.curves import COLUMNS, CurveFilter, Curves, StripRequest
+from aurum.query.replica import Replicas
+from aurum.store import Store
+
+REAL_DAYS = ("20250912", "20250917")
+
+
+def services(settings: Settings) -> Curves:
+    lake = Lake(settings)
+    return Curves(lake, Replicas(lake, settings.home / "serving"))
+
+
+def sorted_rows(table: pa.Table) -> list[dict[str, object]]:
+    return sorted(table.to_pylist(), key=lambda r: (str(r["curve_key"]), str(r["tenor_label"])))
+
+
+@pytest.fixture(scope="module")
+def real(build_lake, workbooks_dir: Path) -> Curves:
+    paths = sorted(workbooks_dir.glob("EOD_*.xlsx"))
+    return services(build_lake("real", paths))
+
+
+@pytest.fixture(scope="module")
+def pw(build_lake, synthetic_days) -> Curves:
+    return services(build_lake("pw", synthetic_days("PW", date(2025, 9, 1), 3)))
+
+
+def test_replica_and_iceberg_scan_give_the_same_rows(real: Curves):
+    where = CurveFilter(fields={"vendor": "EUGP", "location": "german"}, asof=date(2025, 9, 17))
+    served = real.curves(where, limit=100_000)
+    snapshot = served.snapshot_id
+    assert real.replicas.has(snapshot)
+    direct = Curves(real.lake, None).curves(where, as_at=snapshot, limit=100_000)
+    assert served.table.num_rows == direct.table.num_rows > 0
+    assert served.table.to_pylist() == direct.table.to_pylist()
+
+
+def test_every_published_row_is_in_the_replica(real: Curves, expected):
+    page = real.asof_dates()
+    assert sum(page.table["rows"].to_pylist()) == sum(
+        int(row["canonical_rows"]) for row in expected
+    )
+
+
+def test_derived_simple_strips_match_the_vendors_strips_on_every_real_file(real: Curves):
+    """Format spec: Calendar/Summer/Winter strips are simple means of the remaining months."""
+    checked = 0
+    for vendor in ("EUGP", "RP"):
+        for day in real.asof_dates(vendor).table["asof_date"].to_pylist():
+            where = CurveFilter(fields={"vendor": vendor}, asof=day)
+            derived = real.strips(
+                where, StripRequest(convention="us", weighting="simple"), limit=1_000_000
+            ).table
+            delivered = real.curves(
+                CurveFilter(
+                    fields={"vendor": vendor}, asof=day, tenor_types=("CALENDAR", "SEASON")
+                ),
+                columns=("curve_key", "tenor_label", "mid"),
+                limit=1_000_000,
+            ).table
+            ours = {
+                (k, label): value
+                for k, label, value in zip(
+                    derived["curve_key"].to_pylist(), derived["label"].to_pylist(),
+                    derived["value"].to_pylist(), strict=True,
+                )
+            }  # fmt: skip
+            for key, label, mid in zip(
+                delivered["curve_key"].to_pylist(), delivered["tenor_label"].to_pylist(),
+                delivered["mid"].to_pylist(), strict=True,
+            ):  # fmt: skip
+                if mid is None:
+                    continue
+                assert (key, label) in ours, (vendor, day, key, label)
+                assert abs(ours[key, label] - mid) <= 0.0005 + 1e-9, (vendor, day, label)
+                checked += 1
+    assert checked > 20_000
+
+
+def test_power_strips_are_hour_weighted_by_the_markets_block_hours(pw: Curves):
+    where = CurveFilter(fields={"vendor": "PW", "iso": "PJM", "block": "ON_PEAK"}, asof="latest")
+    strips = pw.strips(where, limit=10_000).table.to_pylist()
+    quarter = next(s for s in strips if s["kind"] == "quarter" and s["months_present"] == 3)
+    assert quarter["weighting"] == "hours"
+    months = pw.curves(
+        CurveFilter(
+            curve_keys=(quarter["curve_key"],), asof=quarter["asof_date"],
+            tenor_types=("MONTHLY",), month_from=quarter["start_month"],
+            month_to=quarter["end_month"],
+        ),
+        limit=100,
+    ).table.to_pylist()  # fmt: skip
+    hours = [
+        calendar.block_hours("PJM", "ON_PEAK", m["contract_month"].year, m["contract_month"].month)
+        for m in months
+    ]
+    weighted = sum(m["mid"] * h for m, h in zip(months, hours, strict=True)) / sum(hours)
+    assert quarter["value"] == pytest.approx(weighted, abs=1e-9)
+    assert quarter["value"] != pytest.approx(sum(m["mid"] for m in months) / 3, abs=1e-6)
+    assert quarter["complete"] and quarter["months_expected"] == 3
+
+
+def test_strips_say_how_many_months_they_lack(pw: Curves):
+    day = pw.asof_dates("PW").table["asof_date"].to_pylist()[-1]
+    strips = pw.strips(
+        CurveFilter(fields={"vendor": "PW"}, asof=day),
+        StripRequest(kinds=(), custom=((date(2020, 1, 1), date(2039, 12, 1)),)),
+        limit=10_000,
+    ).table.to_pylist()
+    assert strips and all(s["kind"] == "custom" and not s["complete"] for s in strips)
+    assert all(s["months_present"] < s["months_expected"] for s in strips)
+
+
+def test_latest_takes_each_tenors_last_good_value(pw: Curves):
+    days = pw.asof_dates("PW").table["asof_date"].to_pylist()
+    latest = pw.latest(CurveFilter(fields={"vendor": "PW"}), limit=100_000).table
+    assert set(latest["asof_date"].to_pylist()) == {days[-1]}
+    assert pc.min(latest["age_days"]).as_py() == 0
+    older = pw.latest(CurveFilter(fields={"vendor": "PW"}), on=days[0], limit=100_000).table
+    assert set(older["asof_date"].to_pylist()) == {days[0]}
+
+
+def test_diff_reports_changes_and_whole_curves_added_or_removed(pw: Curves):
+    first, *_, last = pw.asof_dates("PW").table["asof_date"].to_pylist()
+    page = pw.diff(CurveFilter(fields={"vendor": "PW"}), first, last, limit=100_000)
+    rows = page.table.to_pylist()
+    assert page.extra["tenors_total"] == len(rows)
+    changed = [r for r in rows if r["status"] == "changed"]
+    assert changed and page.extra["tenors_changed"] == len(changed)
+    row = changed[0]
+    assert row["change"] == pytest.approx(row["value_to"] - row["value_from"])
+    assert row["change_pct"] == pytest.approx(row["change"] / abs(row["value_from"]) * 100)
+    assert page.extra["curves_added"] == page.extra["curves_removed"] == []
+    with pytest.raises(QueryError) as same:
+        pw.diff(CurveFilter(), first, first)
+    assert same.value.code == "filters_contradictory"
+
+
+def test_metadata_search_and_coverage(real: Curves):
+    found = real.metadata_curves(CurveFilter(), search="german base").table.to_pylist()
+    assert {r["location"] for r in found} >= {"German"}
+    german = next(r for r in found if r["location"] == "German" and r["product"] == "power")
+    assert german["first_asof"] == date(2025, 2, 12) and german["last_asof"] == date(2025, 9, 17)
+    assert german["asof_count"] == 5 and "MONTHLY" in german["tenor_types"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["' OR '1'='1", "x'; DROP TABLE curve_observation; --", "%", "_", "\\", "\x00", "é" * 50],
+)
+def test_filter_values_are_parameters_never_sql(real: Curves, hostile: str):
+    for field in ("vendor", "location", "product", "block", "iso"):
+        page = real.curves(CurveFilter(fields={field: hostile}), limit=10)
+        assert page.table.num_rows == 0
+    found = real.metadata_curves(CurveFilter(), search=hostile).table.to_pylist()
+    for row in found:  # a wildcard character is searched for literally ("0.5%", "Dutch_TTF")
+        text = "|".join(str(v) for k, v in row.items() if isinstance(v, str)).casefold()
+        assert hostile.casefold() in text
+    with pytest.raises(QueryError) as unknown:
+        real.curves(CurveFilter(curve_keys=(hostile,)))
+    assert unknown.value.code == "curve_unknown"
+    assert real.curves(CurveFilter(), limit=1).table.num_rows == 1  # the table is still there
+
+
+@pytest.mark.parametrize(
+    ("where", "code"),
+    [
+        (lambda: CurveFilter(month_from=date(2026, 2, 1), month_to=date(2026, 1, 1)),
+         "filters_contradictory"),
+        (lambda: CurveFilter(asof=(date(2025, 9, 17), date(2025, 9, 1))), "filters_contradictory"),
+        (lambda: CurveFilter(fields={"colour": "red"}), "parameter_unknown"),
+    ],
+)  # fmt: skip
+def test_contradictory_or_unknown_filters_are_refused(where, code):
+    with pytest.raises(QueryError) as refused:
+        where()
+    assert refused.value.code == code
+
+
+def test_unknown_fields_are_refused(real: Curves):
+    with pytest.raises(QueryError) as refused:
+        real.curves(CurveFilter(), columns=("value", "secret"))
+    assert refused.value.code == "fields_unknown"
+    assert set(COLUMNS) >= {"value", "bid", "ask", "curve_key"}
+
+
+def test_a_publish_builds_the_next_replica_from_the_changed_day_only(build_lake, synthetic_days):
+    first, second = synthetic_days("EUGP", date(2025, 10, 1), 2)
+    settings = build_lake("incremental", [first])
+    curves = services(settings)
+    before = curves.pin()
+    assert curves.replicas.has(before)
+    with Store.open(settings.store_url) as store:
+        report = ingest_file(second, lake=curves.lake, store=store, settings=settings)
+    assert report.status == "published"
+    built = curves.refresh()
+    assert built is not None and built.partitions_changed == 1 and built.partitions_total == 2
+    after = curves.pin()
+    rows = curves.curves(CurveFilter(), limit=1_000_000).table
+    direct = Curves(curves.lake, None)
+    assert sorted_rows(rows) == sorted_rows(
+        direct.curves(CurveFilter(), as_at=after, limit=1_000_000).table
+    )
+    # the old snapshot is still readable, and only has the first day
+    old = curves.asof_dates(snapshot_id=before).table["asof_date"].to_pylist()
+    assert old == [date(2025, 10, 1)]
+    assert math.isfinite(built.seconds)
