@@ -15,6 +15,7 @@ from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
 
 from aurum.api.problems import ApiError
+from aurum.domain.tenors import TenorType
 from aurum.query.curves import FILTER_FIELDS, Asof
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "FormatParam",
     "Identity",
     "Paging",
-    "TenorTypeName",
     "Tenors",
     "parse_asof",
     "parse_date",
@@ -32,15 +32,6 @@ __all__ = [
 
 _TEXT = {"max_length": 200}
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
-
-
-class TenorTypeName(StrEnum):
-    MONTHLY = "MONTHLY"
-    CALENDAR = "CALENDAR"
-    SEASON = "SEASON"
-    QUARTER = "QUARTER"
-    BALANCE = "BALANCE"
-    CUSTOM = "CUSTOM"
 
 
 class FormatName(StrEnum):
@@ -138,7 +129,7 @@ class Tenors:
 
     def __init__(
         self,
-        tenor_type: Annotated[list[TenorTypeName] | None, Query()] = None,
+        tenor_type: Annotated[list[TenorType] | None, Query()] = None,
         month_from: Annotated[
             str | None, Query(description="First delivery month, YYYY-MM.", max_length=7)
         ] = None,

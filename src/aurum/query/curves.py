@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -253,14 +253,7 @@ class Curves:
             if newest is None:  # nothing published: the same query, answering no rows
                 where = CurveFilter(fields={"vendor": "\x00"})
                 newest = date(1970, 1, 1)
-            window = CurveFilter(
-                fields=where.fields,
-                curve_keys=where.curve_keys,
-                tenor_types=where.tenor_types,
-                month_from=where.month_from,
-                month_to=where.month_to,
-                asof=(newest - timedelta(days=lookback_days), newest),
-            )
+            window = replace(where, asof=(newest - timedelta(days=lookback_days), newest))
             clause = self._where(cursor, window)
             clause.add("value IS NOT NULL")
             clause.add("(tenor_end IS NULL OR tenor_end >= date_trunc('month', ?::DATE))", newest)
@@ -294,16 +287,9 @@ class Curves:
         if first == second:
             raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
         pinned = self.pin(as_at, snapshot_id)
-        scope = CurveFilter(
-            fields=where.fields,
-            curve_keys=where.curve_keys,
-            tenor_types=where.tenor_types,
-            month_from=where.month_from,
-            month_to=where.month_to,
-            asof=(min(first, second), max(first, second)),
-        )
+        scope = replace(where, asof=(min(first, second), max(first, second)))
         with self.source(pinned, scope) as cursor:
-            clause = self._where(cursor, CurveFilter(**{**_fields_of(where), "asof": None}))
+            clause = self._where(cursor, replace(where, asof=None))
             side = (
                 "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
                 + ", ".join(f" any_value({c}) AS {c}" for c in IDENTITY)
@@ -382,7 +368,7 @@ class Curves:
         started = time.perf_counter()
         if where.tenor_types and where.tenor_types != ("MONTHLY",):
             raise QueryError("filters_contradictory", "strips are derived from MONTHLY rows only")
-        where = CurveFilter(**{**_fields_of(where), "tenor_types": ("MONTHLY",)})
+        where = replace(where, tenor_types=("MONTHLY",))
         pinned = self.pin(as_at, snapshot_id)
         with self.source(pinned, where) as cursor:
             clause = self._where(cursor, where)
@@ -671,17 +657,6 @@ def _identity_clauses(clause: _Where, where: CurveFilter) -> None:
 
 def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _fields_of(where: CurveFilter) -> dict[str, Any]:
-    return {
-        "fields": where.fields,
-        "curve_keys": where.curve_keys,
-        "tenor_types": where.tenor_types,
-        "month_from": where.month_from,
-        "month_to": where.month_to,
-        "asof": where.asof,
-    }
 
 
 def _page(rows: pa.Table, pinned: int, limit: int, started: float, **extra: Any) -> Page:
