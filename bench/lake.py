@@ -39,7 +39,7 @@ CACHE = ROOT / ".aurum" / "bench" / "lake120"
 
 def fresh(home: Path) -> tuple[Settings, Lake, Store]:
     settings = Settings(home=home)
-    return settings, Lake(settings), Store.open(settings.store_url)
+    return settings, Lake(settings), Store.connect(settings)
 
 
 def end_to_end(scratch: Path) -> None:
@@ -95,7 +95,7 @@ def build_lake(days: int, rebuild: bool) -> tuple[Settings, int]:
     started = time.perf_counter()
     with ProcessPoolExecutor(2) as pool:
         paths = list(pool.map(_write, jobs, chunksize=4))
-    lake, store = Lake(settings), Store.open(settings.store_url)
+    lake, store = Lake(settings), Store.connect(settings)
     backfill(paths, lake=lake, store=store, settings=settings)
     store.close()
     marker.touch()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,27 @@ def postgres_database() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis: skipped with a message when absent, unless ``CI`` is set (then: fail)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        message = f"Redis at {REDIS} is not reachable: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: the Redis tests must run)")
+        pytest.skip(message)
+    finally:
+        client.close()
+    return REDIS
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +124,7 @@ def build_lake(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
 
     def build(name: str, paths: Sequence[Path], **overrides: Any) -> Settings:
         settings = Settings(home=tmp_path_factory.mktemp(name), **overrides)
-        with Store.open(settings.store_url) as store:
+        with Store.connect(settings) as store:
             reports = backfill(list(paths), lake=Lake(settings), store=store, settings=settings)
         assert {r.status for r in reports} <= {"published", "duplicate"}, [
             (r.parse.file, r.status, r.error) for r in reports
@@ -125,3 +151,77 @@ def synthetic_days(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., li
         ]  # fmt: skip
 
     return write
+
+
+# -- a local OIDC provider's JWKS endpoint ----------------------------------------------------
+
+
+@dataclass
+class Jwks:
+    """The JWKS endpoint's state: what it serves, how, and how often it was asked."""
+
+    url: str = ""
+    document: dict[str, Any] = field(default_factory=dict)
+    body: bytes | None = None  # served instead of ``document`` when set
+    status: int = 200
+    delay_s: float = 0.0
+    gate: threading.Event | None = None  # when set, each response waits until it is opened
+    fetches: int = 0
+
+    @staticmethod
+    def public_jwk(key: Any, kid: str) -> dict[str, Any]:
+        """The public JWK of an RSA or EC private key, as an identity provider publishes it."""
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+        if isinstance(key, rsa.RSAPrivateKey):
+            jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+        else:
+            jwk = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+        return {**jwk, "kid": kid, "use": "sig"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        state: Jwks = self.server.jwks  # type: ignore[attr-defined]
+        state.fetches += 1
+        time.sleep(state.delay_s)
+        if state.gate is not None:
+            state.gate.wait(timeout=5)
+        body = state.body if state.body is not None else json.dumps(state.document).encode()
+        self.send_response(state.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def ec_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Jwks]:
+    """A JWKS endpoint on loopback (what an OIDC provider serves), for the auth tests."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+    state = Jwks(url=f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json")
+    httpd.jwks = state  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()

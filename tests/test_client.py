@@ -107,7 +107,8 @@ def test_other_routes_page_the_same_way(client: Client):
 
 def test_pages_keep_the_first_pages_snapshot(build_lake, synthetic_days, tmp_path: Path):
     """A day published while a call pages does not leak into its later pages."""
-    settings = build_lake("client-pin", synthetic_days("PW", PW_DAYS[0], 1))
+    # freshness 0: a publish by another writer is seen by the very next request
+    settings = build_lake("client-pin", synthetic_days("PW", PW_DAYS[0], 1), api={"freshness_s": 0})
     app = create_app(settings)
     services = app.state.services
     later = write_workbook(tmp_path / workbook_name("PW", PW_DAYS[1]), vendor="PW", asof=PW_DAYS[1])

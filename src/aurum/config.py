@@ -8,15 +8,32 @@ the README documents each one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from aurum.errors import ConfigError
 
 __all__ = [
-    "ApiSettings", "CacheSettings", "GateSettings", "IngestSettings", "LakeSettings", "Settings",
-    "StoreSettings", "describe_settings",
+    "ApiSettings",
+    "AuthSettings",
+    "CacheSettings",
+    "GateSettings",
+    "IngestSettings",
+    "LakeSettings",
+    "RateLimitSettings",
+    "Settings",
+    "StoreSettings",
+    "describe_settings",
 ]  # fmt: skip
 
 
@@ -96,6 +113,11 @@ class StoreSettings(BaseModel):
     url: str | None = Field(
         None, description="SQLAlchemy URL of the operational store; default SQLite in AURUM_HOME."
     )
+    owner_url: str | None = Field(
+        None,
+        description="PostgreSQL: URL of the role that owns the tables and runs migrations; the"
+        " role of `url` is then only granted row access, so row-level security binds it.",
+    )
 
 
 class ApiSettings(BaseModel):
@@ -114,10 +136,11 @@ class ApiSettings(BaseModel):
         100.0, gt=0, description="Largest workbook accepted by POST /v1/ingest, in MiB."
     )
     freshness_s: float = Field(
-        0.0,
+        1.0,
         ge=0,
-        description="How long a request may reuse the last seen lake snapshot before asking the"
-        " catalog again (0: every request asks; the check is one indexed catalog lookup).",
+        description="How long requests may reuse the last seen lake snapshot before asking the"
+        " catalog again (0: every request asks, ~1 ms each; an ingest through this API is seen"
+        " at once).",
     )
 
 
@@ -137,6 +160,51 @@ class CacheSettings(BaseModel):
     )
     ttl_s: int = Field(
         3600, ge=1, description="Seconds an entry lives (entries never go stale, this bounds size)."
+    )
+
+
+class AuthSettings(BaseModel):
+    """Who may call the API: OIDC bearer tokens and Aurum API keys, or dev mode on loopback."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["dev", "on"] = Field(
+        "dev",
+        description="`on`: every route but /health needs a token or key; `dev`: no"
+        " authentication, everyone is an admin of the dev tenant, and the API refuses to listen"
+        " on anything but a loopback address.",
+    )
+    dev_tenant: str = Field("default", description="The tenant of dev mode.")
+    oidc_issuer: str | None = Field(None, description="OIDC issuer (`iss` of accepted tokens).")
+    oidc_audience: str | None = Field(None, description="Audience (`aud`) tokens must carry.")
+    oidc_jwks_url: str | None = Field(None, description="URL of the provider's JWKS.")
+    oidc_algorithms: tuple[str, ...] = Field(
+        ("RS256", "ES256"), description="Accepted signature algorithms (asymmetric only)."
+    )
+    tenant_claim: str = Field("tenant", description="Claim naming the user's tenant.")
+    groups_claim: str = Field(
+        "groups", description="Claim listing groups: aurum-admin|ops|analyst and tenant-<id>."
+    )
+    leeway_s: float = Field(30.0, ge=0, le=300, description="Clock skew allowed on exp/nbf.")
+    cache_s: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a verified API key or a tenant's entitlements are reused; a"
+        " revocation elsewhere reaches this server within this time.",
+    )
+
+
+class RateLimitSettings(BaseModel):
+    """Per-key / per-user token bucket (429 with Retry-After when empty)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_s: float = Field(50.0, ge=0, description="Requests per second refilled (0: no limit).")
+    burst: int = Field(100, ge=1, description="Bucket size: requests allowed at once.")
+    url: str | None = Field(
+        None,
+        description="redis://... to share buckets across workers and hosts; default: the"
+        " cache's Redis when AURUM_CACHE__URL is one, else in-process per worker.",
     )
 
 
@@ -165,6 +233,27 @@ class Settings(BaseSettings):
     )
     api: ApiSettings = Field(default_factory=ApiSettings, description="The REST API.")
     cache: CacheSettings = Field(default_factory=CacheSettings, description="The response cache.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication.")
+    rate_limit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="Rate limits."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _EnvWithoutFileVariables(settings_cls),
+            _FileVariables(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     @property
     def catalog_url(self) -> str:
@@ -177,6 +266,51 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.store.url or f"sqlite:///{(self.home / 'store.db').resolve()}"
+
+
+class _EnvWithoutFileVariables(EnvSettingsSource):
+    """The environment, less the ``*_FILE`` variables (``_FileVariables`` reads those)."""
+
+    def __call__(self) -> dict[str, Any]:
+        return _without_files(super().__call__())
+
+
+def _without_files(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _without_files(value) if isinstance(value, dict) else value
+        for key, value in data.items()
+        if not key.lower().endswith("_file")
+    }
+
+
+class _FileVariables(PydanticBaseSettingsSource):
+    """``AURUM_X__Y_FILE=/run/secrets/y``: the setting ``AURUM_X__Y`` read from that file.
+
+    For secrets (database URLs with passwords, Redis URLs) mounted as files by an orchestrator;
+    the file's content never appears in an error, only its path.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is gathered in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, path in os.environ.items():
+            upper = name.upper()
+            if not (upper.startswith("AURUM_") and upper.endswith("_FILE")):
+                continue
+            try:
+                value = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    "setting_file_unreadable", f"{name}: cannot read {path}: {type(exc).__name__}"
+                ) from None
+            *parents, leaf = upper.removeprefix("AURUM_").removesuffix("_FILE").lower().split("__")
+            target = found
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = value
+        return found
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

@@ -16,6 +16,9 @@ optional ``diagnostics`` (small, JSON-serialisable facts that help someone fix t
     │   ├── NotFound
     │   └── Conflict
     ├── QueryError
+    ├── AuthError              no valid credentials (bad token or key): 401
+    ├── Forbidden              valid credentials, not allowed (role, entitlement): 403
+    ├── RateLimited            too many requests for this principal: 429
     ├── ScenarioError
     └── ValuationError
 
@@ -29,13 +32,16 @@ from typing import Any
 __all__ = [
     "AsOfError",
     "AurumError",
+    "AuthError",
     "ConfigError",
     "Conflict",
+    "Forbidden",
     "IngestError",
     "LayoutError",
     "NotFound",
     "NotInstalledError",
     "QueryError",
+    "RateLimited",
     "ScenarioError",
     "StoreError",
     "ValidationFailed",
@@ -103,6 +109,18 @@ class Conflict(StoreError):
 
 class QueryError(AurumError):
     default_code = "query_invalid"
+
+
+class AuthError(AurumError):
+    default_code = "unauthenticated"
+
+
+class Forbidden(AurumError):
+    default_code = "forbidden"
+
+
+class RateLimited(AurumError):
+    default_code = "rate_limited"
 
 
 class ScenarioError(AurumError):

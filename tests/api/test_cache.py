@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from datetime import date
@@ -14,21 +13,6 @@ from aurum.api.app import create_app
 from aurum.api.cache import MemoryCache, NoCache, RedisCache, open_cache
 from aurum.config import CacheSettings
 from aurum.errors import ConfigError
-
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    cache = RedisCache(REDIS, 1024, 60)
-    try:
-        cache.ping()
-    except Exception as exc:
-        message = f"Redis at {REDIS} is not reachable: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set: the Redis tests must run)")
-        pytest.skip(message)
-    return REDIS
 
 
 def test_memory_cache_evicts_the_least_recently_used_and_expires():

@@ -68,15 +68,19 @@ def test_open_migrates_an_empty_database_to_head(store_url):
     if store_url.startswith("sqlite"):
         assert not Path(database).parent.exists()  # Store.open creates the folder
     with Store.open(store_url) as store:
-        assert current_revision(store.engine) == head_revision() == "0002"
+        assert current_revision(store.engine) == head_revision() == "0003"
         tables = schema(store.engine)
-    assert sorted(tables) == ["alembic_version", "ingest_run"]
+    assert sorted(tables) == [
+        "alembic_version", "api_key", "assumption", "audit_log", "curve_def", "entitlement",
+        "ingest_run", "instrument", "model_run", "ppa_contract", "scenario", "tenant",
+    ]  # fmt: skip
     columns, indexes, checks = tables["ingest_run"]
     assert [name for name, _, _ in columns] == [
         "run_id", "file", "sha256", "vendor", "asof", "status", "branch", "snapshot_id", "tag",
         "version", "rows", "quarantined", "price_cells", "published_cells", "quarantined_cells",
         "copy_cells", "dead_letter_cells", "parse_seconds", "publish_seconds", "error_code",
-        "error_message", "gate_failures", "started_at", "finished_at",
+        "error_message", "gate_failures", "started_at", "finished_at", "tenant_id",
+        "requested_by", "request_id",
     ]  # fmt: skip
     required = {name for name, _, nullable in columns if not nullable}
     assert required == {"run_id", "file", "status", "gate_failures", "started_at"}

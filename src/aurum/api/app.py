@@ -6,6 +6,7 @@ which are listed here explicitly. Handlers never touch files or SQL: they call s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -25,14 +26,18 @@ from aurum.api import problems
 from aurum.api.cache import Cache, open_cache
 from aurum.api.params import reject_unknown
 from aurum.api.problems import ApiError
+from aurum.api.ratelimit import RateLimiter, open_rate_limiter
+from aurum.api.security import check_routes
+from aurum.auth.principal import Authenticator
 from aurum.config import Settings
+from aurum.errors import ConfigError, Conflict, NotFound
 from aurum.lake.catalog import Lake
 from aurum.query.curves import Curves
 from aurum.query.engine import Query
 from aurum.query.replica import Replicas
 from aurum.store import Store
 
-__all__ = ["Services", "create_app"]
+__all__ = ["Services", "check_dev_mode", "create_app"]
 
 log = logging.getLogger("aurum.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -47,6 +52,8 @@ class Services:
     query: Query
     cache: Cache
     metrics: Metrics
+    auth: Authenticator
+    limiter: RateLimiter
 
 
 class Metrics:
@@ -70,8 +77,16 @@ class Metrics:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_dev_mode(settings.auth.mode, settings.api.host)
     lake = Lake(settings)
-    store = Store.open(settings.store_url)
+    store = Store.connect(settings)
+    if settings.auth.mode == "dev":
+        _ensure_tenant(store, settings.auth.dev_tenant)
+    elif store.row_security() == "bypassed":
+        log.warning(
+            "the operational store's role is a superuser or BYPASSRLS: row-level security does"
+            " not bind it, only the service layer scopes tenants (see AURUM_STORE__OWNER_URL)"
+        )
     curves = Curves(
         lake, Replicas(lake, settings.home / "serving"), freshness_s=settings.api.freshness_s
     )
@@ -83,6 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         query=Query(lake),
         cache=open_cache(settings.cache),
         metrics=Metrics(),
+        auth=Authenticator(settings.auth, store),
+        limiter=open_rate_limiter(
+            settings.rate_limit.per_s, settings.rate_limit.burst, _limiter_url(settings)
+        ),
     )
 
     @asynccontextmanager
@@ -110,12 +129,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
+    from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
     from aurum.api.routes import curves as curve_routes
-    from aurum.api.routes import exports, ingest, metadata, ops
 
-    for router in (
-        curve_routes.router, metadata.router, ingest.router, exports.router, ops.router,
-    ):  # fmt: skip
+    routers = (
+        curve_routes.router, metadata.router, ingest.router, exports.router,
+        *objects.DOCUMENT_ROUTES, objects.model_runs, admin.me, admin.router, ops.router,
+    )  # fmt: skip
+    check_routes(routers)
+    for router in routers:
         app.include_router(router)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
@@ -124,6 +146,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body=int(settings.api.max_upload_mb * 1024 * 1024) + 64 * 1024,
     )
     return app
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def check_dev_mode(mode: str, host: str) -> None:
+    """Dev mode (no authentication) only on a loopback address: refuse anything else."""
+    loopback = host in _LOOPBACK or host.startswith("127.")
+    if mode == "dev" and not loopback:
+        raise ConfigError(
+            "dev_mode_exposed",
+            f"dev mode has no authentication and listens on loopback only, not {host!r}:"
+            " set AURUM_AUTH__MODE=on (with API keys or OIDC) to serve other hosts",
+        )
+
+
+def _ensure_tenant(store: Store, tenant_id: str) -> None:
+    try:
+        store.tenant(tenant_id)
+    except NotFound:
+        with contextlib.suppress(Conflict):  # another worker created it meanwhile
+            store.create_tenant(tenant_id, "Development")
+
+
+def _limiter_url(settings: Settings) -> str | None:
+    url = settings.rate_limit.url or settings.cache.url
+    return url if url and url.startswith(("redis://", "rediss://")) else None
 
 
 def _keep_fresh(services: Services, stop: threading.Event, every_s: float = 2.0) -> None:
@@ -136,6 +185,10 @@ def _keep_fresh(services: Services, stop: threading.Event, every_s: float = 2.0)
             continue
         if report is not None:
             services.metrics.replica_builds.inc()
+            try:
+                services.store.sync_instruments(services.curves.instruments())
+            except Exception:  # the instrument list catches up on the next build
+                log.exception("syncing instruments failed")
             log.info(
                 "replica of snapshot %s: %d of %d days rebuilt in %.2f s",
                 report.snapshot_id, report.partitions_changed, report.partitions_total,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from starlette.responses import Response
 
@@ -12,10 +14,13 @@ from aurum.api.app import Services
 from aurum.api.models import Problem
 from aurum.api.render import FORMATS, Reader, answer
 
-__all__ = ["READ_RESPONSES", "ServicesDep", "read"]
+if TYPE_CHECKING:
+    from aurum.auth.principal import Principal
+
+__all__ = ["READ_RESPONSES", "ServicesDep", "audit", "envelope", "objects", "read"]
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -50,9 +55,12 @@ def read(
     """Answer a read route: pin the snapshot (a cursor's or ``as_at``'s), then page, cache,
     ETag and render (``aurum.api.render.answer``)."""
     api = services.settings.api
+    principal = getattr(request.state, "principal", None)
+    vendors = principal.vendors if principal is not None else frozenset()
     return answer(
         request,
         reader,
+        scope="*" if vendors is None else ",".join(sorted(vendors)),
         pin=pin or (lambda snapshot: services.curves.pin(as_at, snapshot)),
         cache=services.cache,
         limit=limit or api.page_size,
@@ -60,3 +68,29 @@ def read(
         pinned_by_request=as_at is not None,
         meta={"as_at": as_at, **meta} if as_at else meta,
     )
+
+
+def envelope(data: list[Any], status: int = 200, **meta: Any) -> Response:
+    """A ``{meta, data}`` JSON answer of the operational routes (runs, objects, keys, audit)."""
+    body = orjson.dumps(
+        {"meta": {"count": len(data), **meta}, "data": data},
+        option=orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def objects(values: Iterable[Any], status: int = 200, **meta: Any) -> Response:
+    """``envelope`` of dataclass values."""
+    return envelope([dataclasses.asdict(value) for value in values], status, **meta)
+
+
+def audit(
+    request: Request, principal: Principal, action: str, target: str | None, **details: Any
+) -> None:
+    """Record ``action`` in the audit log with the caller, its tenant and the request id."""
+    services: Services = request.app.state.services
+    services.store.audit(
+        action, actor=principal.actor, tenant_id=principal.tenant_id, target=target,
+        request_id=request.state.request_id, details=details,
+    )  # fmt: skip

@@ -9,9 +9,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "AsofDate", "CurveInfo", "CurveRow", "DiffRow", "Envelope", "IngestResult", "IngestRun",
-    "LatestRow", "LogEnvelope", "LogMeta",
-    "Meta", "Problem", "QaCheck", "StripRow", "Vendor",
+    "ApiKeyOut", "AsofDate", "AssumptionIn", "AssumptionOut", "AuditEntryOut", "CurveInfo",
+    "CurveRow", "DiffRow", "DocumentIn", "DocumentOut", "DocumentPatch", "Envelope",
+    "IngestResult", "IngestRun", "IssuedKeyOut", "KeyIn", "LatestRow", "LogEnvelope", "LogMeta",
+    "Me", "Meta", "ModelRunOut", "Problem", "QaCheck", "StripRow", "Vendor",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -226,3 +227,111 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     diagnostics: dict[str, Any] | None = None
+
+
+# -- tenants' own objects, keys, audit -----------------------------------------------------------
+
+_NAME_RULES: dict[str, Any] = {"min_length": 1, "max_length": 200, "pattern": r"^[^\x00-\x1f]+$"}
+_NAME = Field(**_NAME_RULES)
+
+
+class DocumentIn(BaseModel):
+    """A scenario, PPA contract or curve definition to create."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = _NAME
+    description: str = Field("", max_length=10_000)
+    spec: dict[str, Any] = Field(default_factory=dict, description="The object's definition.")
+
+
+class DocumentPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, **_NAME_RULES)
+    description: str | None = Field(None, max_length=10_000)
+    spec: dict[str, Any] | None = None
+
+
+class DocumentOut(BaseModel):
+    id: str
+    kind: str
+    tenant_id: str
+    name: str
+    description: str
+    spec: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AssumptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = _NAME
+    value: Any = Field(description="Any JSON value.")
+
+
+class AssumptionOut(BaseModel):
+    id: str
+    scenario_id: str
+    tenant_id: str
+    name: str
+    value: Any
+    created_by: str
+    created_at: datetime
+
+
+class ModelRunOut(BaseModel):
+    id: str
+    tenant_id: str
+    kind: str
+    subject_id: str | None
+    status: str
+    params: dict[str, Any]
+    result: Any
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(description="aurum-admin, aurum-ops or aurum-analyst.", max_length=32)
+    name: str = _NAME
+    expires_in_days: int | None = Field(None, ge=1, le=3660)
+
+
+class ApiKeyOut(BaseModel):
+    prefix: str
+    tenant_id: str
+    role: str
+    name: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class IssuedKeyOut(ApiKeyOut):
+    token: str = Field(description="The key itself: shown this once, stored only as a hash.")
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    tenant_id: str | None
+    actor: str
+    action: str
+    target: str | None
+    request_id: str | None
+    details: dict[str, Any]
+
+
+class Me(BaseModel):
+    subject: str
+    tenant_id: str
+    roles: list[str]
+    vendors: list[str] | None = Field(description="Entitled vendors (null: all, dev mode).")
+    via: str

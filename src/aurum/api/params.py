@@ -7,23 +7,29 @@ silently ignored would return the wrong curve.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 
 from aurum.api.problems import ApiError
 from aurum.domain.tenors import TenorType
-from aurum.query.curves import FILTER_FIELDS, Asof
+from aurum.errors import Forbidden
+from aurum.query.curves import FILTER_FIELDS, Asof, CurveFilter
 
 __all__ = [
     "AsAtParam",
     "FormatParam",
     "Identity",
+    "IdentityDep",
     "Paging",
+    "PagingDep",
     "Tenors",
+    "TenorsDep",
+    "entitled",
     "parse_asof",
     "parse_date",
     "parse_month",
@@ -90,76 +96,116 @@ FormatParam = Annotated[
 ]
 
 
+@dataclass(frozen=True)
 class Identity:
-    """Identity filters (case-insensitive equality) and curve keys."""
+    """Identity filters (case-insensitive equality), curve keys, and the caller's vendors."""
 
-    def __init__(
-        self,
-        vendor: Annotated[str | None, Query(description="EUGP, RP, PW …", **_TEXT)] = None,
-        asset_class: Annotated[str | None, Query(**_TEXT)] = None,
-        iso: Annotated[str | None, Query(**_TEXT)] = None,
-        region: Annotated[str | None, Query(**_TEXT)] = None,
-        location: Annotated[str | None, Query(**_TEXT)] = None,
-        market: Annotated[str | None, Query(**_TEXT)] = None,
-        product: Annotated[str | None, Query(**_TEXT)] = None,
-        block: Annotated[str | None, Query(**_TEXT)] = None,
-        spark_location: Annotated[str | None, Query(**_TEXT)] = None,
-        price_type: Annotated[str | None, Query(**_TEXT)] = None,
-        currency: Annotated[str | None, Query(**_TEXT)] = None,
-        per_unit: Annotated[str | None, Query(**_TEXT)] = None,
-        curve_key: Annotated[
-            list[str] | None,
-            Query(description="One or more curve keys (repeat the parameter); at most 500."),
-        ] = None,
-    ) -> None:
-        given = locals()
-        self.fields = {
-            name: given[name] for name in FILTER_FIELDS if given.get(name) not in (None, "")
-        }
-        keys = tuple(dict.fromkeys(curve_key or ()))
-        if len(keys) > 500:
-            raise ApiError("parameter_invalid", f"at most 500 curve_key values, not {len(keys)}")
-        if any(len(key) > 128 for key in keys):
-            raise ApiError("parameter_invalid", "a curve_key is at most 128 characters")
-        self.curve_keys = keys
+    fields: dict[str, str] = field(default_factory=dict)
+    curve_keys: tuple[str, ...] = ()
+    vendors: frozenset[str] | None = None  # entitled vendors (None: all)
+
+    def where(self, **more: Any) -> CurveFilter:
+        return CurveFilter(
+            fields=self.fields, curve_keys=self.curve_keys, vendors=self.vendors, **more
+        )
 
 
+@dataclass(frozen=True)
 class Tenors:
-    """Tenor type and contract-month range (a tenor inside [month_from, month_to])."""
+    """Tenor types and a contract-month range (a tenor inside [month_from, month_to])."""
 
-    def __init__(
-        self,
-        tenor_type: Annotated[list[TenorType] | None, Query()] = None,
-        month_from: Annotated[
-            str | None, Query(description="First delivery month, YYYY-MM.", max_length=7)
-        ] = None,
-        month_to: Annotated[
-            str | None, Query(description="Last delivery month, YYYY-MM.", max_length=7)
-        ] = None,
-    ) -> None:
-        self.tenor_types = tuple(str(t) for t in tenor_type or ())
-        self.month_from = parse_month(month_from, "month_from") if month_from else None
-        self.month_to = parse_month(month_to, "month_to") if month_to else None
+    tenor_types: tuple[str, ...] = ()
+    month_from: date | None = None
+    month_to: date | None = None
 
 
+@dataclass(frozen=True)
 class Paging:
-    def __init__(
-        self,
-        limit: Annotated[
-            int | None,
-            Query(ge=1, description="Rows per page; capped at the server's maximum."),
-        ] = None,
-        cursor: Annotated[
-            str | None,
-            Query(description="`meta.next_cursor` of the previous page.", max_length=512),
-        ] = None,
-        format: FormatParam = None,
-    ) -> None:
-        self.limit = limit
-        self.cursor = cursor
+    limit: int | None = None
+    cursor: str | None = None
 
 
-def reject_unknown(request: Request) -> None:
+# The dependencies below are coroutines so that FastAPI calls them on the event loop: a plain
+# function or class would cost a worker-thread round trip each, per request.
+
+
+def entitled(request: Request, vendor: str | None = None) -> frozenset[str] | None:
+    """The vendors the caller may read (None: all); 403 when ``vendor`` is not one of them."""
+    principal = getattr(request.state, "principal", None)
+    vendors = principal.vendors if principal is not None else frozenset()
+    if vendor and vendors is not None and vendor.upper() not in vendors:
+        raise Forbidden(
+            "vendor_not_entitled", f"your tenant is not entitled to {vendor.upper()} curves"
+        )
+    return vendors
+
+
+async def identity(
+    request: Request,
+    vendor: Annotated[str | None, Query(description="EUGP, RP, PW …", **_TEXT)] = None,
+    asset_class: Annotated[str | None, Query(**_TEXT)] = None,
+    iso: Annotated[str | None, Query(**_TEXT)] = None,
+    region: Annotated[str | None, Query(**_TEXT)] = None,
+    location: Annotated[str | None, Query(**_TEXT)] = None,
+    market: Annotated[str | None, Query(**_TEXT)] = None,
+    product: Annotated[str | None, Query(**_TEXT)] = None,
+    block: Annotated[str | None, Query(**_TEXT)] = None,
+    spark_location: Annotated[str | None, Query(**_TEXT)] = None,
+    price_type: Annotated[str | None, Query(**_TEXT)] = None,
+    currency: Annotated[str | None, Query(**_TEXT)] = None,
+    per_unit: Annotated[str | None, Query(**_TEXT)] = None,
+    curve_key: Annotated[
+        list[str] | None,
+        Query(description="One or more curve keys (repeat the parameter); at most 500."),
+    ] = None,
+) -> Identity:
+    given = locals()
+    keys = tuple(dict.fromkeys(curve_key or ()))
+    if len(keys) > 500:
+        raise ApiError("parameter_invalid", f"at most 500 curve_key values, not {len(keys)}")
+    if any(len(key) > 128 for key in keys):
+        raise ApiError("parameter_invalid", "a curve_key is at most 128 characters")
+    return Identity(
+        {name: given[name] for name in FILTER_FIELDS if given.get(name) not in (None, "")},
+        keys,
+        entitled(request, vendor),
+    )
+
+
+async def tenors(
+    tenor_type: Annotated[list[TenorType] | None, Query()] = None,
+    month_from: Annotated[
+        str | None, Query(description="First delivery month, YYYY-MM.", max_length=7)
+    ] = None,
+    month_to: Annotated[
+        str | None, Query(description="Last delivery month, YYYY-MM.", max_length=7)
+    ] = None,
+) -> Tenors:
+    return Tenors(
+        tuple(str(t) for t in tenor_type or ()),
+        parse_month(month_from, "month_from") if month_from else None,
+        parse_month(month_to, "month_to") if month_to else None,
+    )
+
+
+async def paging(
+    limit: Annotated[
+        int | None, Query(ge=1, description="Rows per page; capped at the server's maximum.")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(description="`meta.next_cursor` of the previous page.", max_length=512)
+    ] = None,
+    format: FormatParam = None,
+) -> Paging:
+    return Paging(limit, cursor)
+
+
+IdentityDep = Annotated[Identity, Depends(identity)]
+TenorsDep = Annotated[Tenors, Depends(tenors)]
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+async def reject_unknown(request: Request) -> None:
     """Refuse query parameters the route does not declare."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)

@@ -7,6 +7,7 @@ a message for a person, the request id and the error's small diagnostics. Never 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import orjson
@@ -17,11 +18,14 @@ from starlette.responses import Response
 
 from aurum.errors import (
     AurumError,
+    AuthError,
     ConfigError,
     Conflict,
+    Forbidden,
     IngestError,
     NotFound,
     NotInstalledError,
+    RateLimited,
     ValidationFailed,
 )
 
@@ -42,6 +46,7 @@ _STATUS = {
     "asof_invalid": 400,
     "sql_invalid": 400,
     "upload_invalid": 400,
+    "idp_unreachable": 503,
     "curve_unknown": 404,
     "asof_unknown": 404,
     "snapshot_unknown": 404,
@@ -59,9 +64,10 @@ _STATUS = {
     "not_ready": 503,
 }
 _TITLES = {
-    400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
-    409: "Conflict", 410: "Gone", 413: "Content Too Large", 415: "Unsupported Media Type",
-    422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 410: "Gone",
+    413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+    429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
 }  # fmt: skip
 
 
@@ -74,6 +80,12 @@ class ApiError(AurumError):
 def status_for(error: AurumError) -> int:
     if error.code in _STATUS:
         return _STATUS[error.code]
+    if isinstance(error, AuthError):
+        return 401
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, RateLimited):
+        return 429
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Conflict):
@@ -111,7 +123,15 @@ def install(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
-        return problem(request, status, exc.code, exc.message, diagnostics=exc.diagnostics)
+        response = problem(request, status, exc.code, exc.message, diagnostics=exc.diagnostics)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer error="invalid_token", code="{exc.code}"'
+            )
+        if status == 429:
+            wait = float(exc.diagnostics.get("retry_after_s", 1))
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

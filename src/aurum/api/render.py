@@ -115,11 +115,14 @@ def answer(
     limit: int,
     max_limit: int,
     pinned_by_request: bool,
+    scope: str = "*",
     meta: Mapping[str, Any] | None = None,
 ) -> Response:
     """Run ``read(snapshot_id, limit, offset)`` for this request, or answer from cache / 304.
 
-    ``pin(cursor_snapshot)`` resolves the snapshot before anything is read.
+    ``pin(cursor_snapshot)`` resolves the snapshot before anything is read. ``scope`` names
+    what the caller may see (its entitled vendors): callers of different scopes never share a
+    cache entry or an ETag.
     """
     fmt = negotiate(request)
     params = {k: request.query_params.getlist(k) for k in request.query_params}
@@ -130,7 +133,7 @@ def answer(
     capped = min(limit, max_limit)
     snapshot = pin(cursor.snapshot_id if cursor else None)
     offset = cursor.offset if cursor else 0
-    key = f"{__version__}|{digest}|{snapshot}|{offset}|{capped}|{fmt}"
+    key = f"{__version__}|{digest}|{snapshot}|{offset}|{capped}|{fmt}|{scope}"
     etag = '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
     immutable = pinned_by_request or cursor is not None
     headers = {

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from aurum import __version__
 from aurum.config import Settings, describe_settings
+from aurum.errors import AurumError
 
 if TYPE_CHECKING:
     from aurum.ingest.pipeline import ParseResult
@@ -246,19 +247,22 @@ def ingest(
     """
     from rich.progress import Progress
 
-    from aurum.ingest.runner import ingest_file, recover_abandoned
+    from aurum.ingest.runner import Requester, ingest_file, recover_abandoned
     from aurum.lake import Lake
     from aurum.store import Store
 
     settings = Settings()
     files = _workbooks(inputs)
-    lake, store = Lake(settings), Store.open(settings.store_url)
+    lake, store = Lake(settings), Store.connect(settings)
     _recover(recover_abandoned(lake, store, older_than=ABANDONED_AFTER))
     reports = []
     with Progress(console=errors, transient=True, disable=as_json or len(files) < 3) as progress:
         task = progress.add_task("Ingesting", total=len(files))
         for path in files:
-            report = ingest_file(path, lake=lake, store=store, settings=settings, vendor=vendor)
+            report = ingest_file(
+                path, lake=lake, store=store, settings=settings, vendor=vendor,
+                requester=Requester(actor=_cli_actor()),
+            )  # fmt: skip
             reports.append(report)
             progress.advance(task)
             if not as_json:
@@ -323,17 +327,17 @@ def backfill(
     files = [p for p in candidates if in_range(p)]
     if len(files) < len(candidates) and not as_json:
         errors.print(f"{len(candidates) - len(files)} file(s) outside --start/--end, not ingested")
-    from aurum.ingest.runner import recover_abandoned
+    from aurum.ingest.runner import Requester, recover_abandoned
 
     settings = Settings()
-    lake, store = Lake(settings), Store.open(settings.store_url)
+    lake, store = Lake(settings), Store.connect(settings)
     _recover(recover_abandoned(lake, store, older_than=ABANDONED_AFTER))
     started = datetime.now(UTC)
     with Progress(console=errors, transient=True, disable=as_json) as progress:
         task = progress.add_task("Backfilling", total=len(files))
         reports = run_backfill(
             files, lake=lake, store=store, settings=settings, workers=workers,
-            progress=lambda _: progress.advance(task),
+            progress=lambda _: progress.advance(task), requester=Requester(actor=_cli_actor()),
         )  # fmt: skip
     store.close()
     if as_json:
@@ -376,7 +380,7 @@ def watch(
             f"{s['file']}: {s['status']}" + (f" {s['tag']}" if s["tag"] else ""), highlight=False
         )
 
-    with Store.open(settings.store_url) as store:
+    with Store.connect(settings) as store:
         watcher = Watcher(folder, Lake(settings), store, settings, settle=settle, on_report=show)
         errors.print(f"watching {folder} every {interval:g} s (Ctrl-C stops)")
         try:
@@ -430,7 +434,7 @@ def runs(
     """The ingest log, newest first."""
     from aurum.store import Store
 
-    with Store.open(Settings().store_url) as store:
+    with Store.connect(Settings()) as store:
         found = store.runs(vendor=vendor.upper() if vendor else None, status=status, limit=limit)
     view = Table("started (UTC)", "status", "as-of", "rows", "tag, or error", box=None)
     for column in view.columns:
@@ -579,16 +583,123 @@ def serve(
     """Serve the REST API (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
+    from aurum.api.app import check_dev_mode
+
     settings = Settings()
+    host = host or settings.api.host
+    check_dev_mode(settings.auth.mode, host)  # raises: dev mode is loopback only
+    os.environ["AURUM_API__HOST"] = host  # the workers' create_app checks the same address
     uvicorn.run(
         "aurum.api.app:create_app",
         factory=True,
-        host=host or settings.api.host,
+        host=host,
         port=port or settings.api.port,
         workers=workers or settings.api.workers,
         log_level="info",
         access_log=False,
     )
+
+
+tenants = typer.Typer(help="Tenants and their vendor entitlements.", no_args_is_help=True)
+keys = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(tenants, name="tenants")
+app.add_typer(keys, name="keys")
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+@tenants.command("create")
+def tenants_create(
+    tenant_id: Annotated[str, typer.Argument(help="Lowercase letters, digits, dashes.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    vendor: Annotated[
+        list[str] | None, typer.Option("--vendor", help="Entitle to a vendor (repeatable).")
+    ] = None,
+) -> None:
+    """Create a tenant, optionally entitled to vendors' curves."""
+    from aurum.store import Store
+
+    with Store.connect(Settings()) as store:
+        store.create_tenant(tenant_id, name or tenant_id)
+        tenant = store.entitle(tenant_id, [v.upper() for v in vendor or []])
+        store.audit("tenant.create", actor=_cli_actor(), tenant_id=tenant_id,
+                    details={"vendors": list(tenant.vendors)})  # fmt: skip
+    console.print(f"tenant {tenant.tenant_id} entitled to {', '.join(tenant.vendors) or 'none'}")
+
+
+@tenants.command("entitle")
+def tenants_entitle(
+    tenant_id: str,
+    vendor: Annotated[list[str], typer.Option("--vendor", help="Vendor (repeatable).")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Withdraw instead of grant.")] = False,
+) -> None:
+    """Grant (or with --revoke withdraw) a tenant's right to read vendors' curves."""
+    from aurum.store import Store
+
+    with Store.connect(Settings()) as store:
+        tenant = store.entitle(tenant_id, [v.upper() for v in vendor], grant=not revoke)
+        store.audit("tenant.entitle", actor=_cli_actor(), tenant_id=tenant_id,
+                    details={"vendors": list(tenant.vendors)})  # fmt: skip
+    console.print(f"tenant {tenant.tenant_id} entitled to {', '.join(tenant.vendors) or 'none'}")
+
+
+@tenants.command("list")
+def tenants_list() -> None:
+    """Tenants and their entitlements."""
+    from aurum.store import Store
+
+    with Store.connect(Settings()) as store:
+        for tenant in store.tenants():
+            state = "active" if tenant.active else "inactive"
+            console.print(f"{tenant.tenant_id}\t{state}\t{','.join(tenant.vendors)}")
+
+
+@keys.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="The key's tenant.")],
+    role: Annotated[str, typer.Option(help="aurum-admin, aurum-ops or aurum-analyst.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    expires_days: Annotated[int | None, typer.Option(min=1, help="Days until it expires.")] = None,
+) -> None:
+    """Issue an API key. It is printed once, here; only its hash is kept."""
+    from aurum.store import Store
+
+    with Store.connect(Settings()) as store:
+        issued = store.create_key(
+            tenant_id=tenant, role=role, name=name, created_by=_cli_actor(),
+            expires_in=timedelta(days=expires_days) if expires_days else None,
+        )  # fmt: skip
+        store.audit("key.create", actor=_cli_actor(), tenant_id=tenant, target=issued.key.prefix,
+                    details={"role": role, "name": name})  # fmt: skip
+    errors.print(f"API key {issued.key.prefix} ({role}, tenant {tenant}); shown once:")
+    print(issued.token)
+
+
+@keys.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix.")]) -> None:
+    """Revoke an API key (running servers drop it within AURUM_AUTH__CACHE_S)."""
+    from aurum.store import Store
+
+    with Store.connect(Settings()) as store:
+        key = store.revoke_key(prefix)
+        store.audit("key.revoke", actor=_cli_actor(), tenant_id=key.tenant_id, target=prefix)
+    console.print(f"revoked {key.prefix} (tenant {key.tenant_id}, {key.role})")
+
+
+@keys.command("list")
+def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None) -> None:
+    """API keys (prefixes, never the keys)."""
+    from aurum.store import Store
+
+    with Store.connect(Settings()) as store:
+        for key in store.keys(tenant):
+            state = "revoked" if key.revoked_at else "active"
+            expires = key.expires_at.isoformat() if key.expires_at else "never"
+            console.print(f"{key.prefix}\t{key.tenant_id}\t{key.role}\t{state}\t{expires}")
 
 
 @app.command("settings")
@@ -613,6 +724,9 @@ def main() -> None:
     try:
         app()
         code = 0
+    except AurumError as exc:  # e.g. settings that cannot work: one line, never a traceback
+        errors.print(f"[red]error[/red] {exc.code}: {exc.message}", soft_wrap=True, highlight=False)
+        code = 2
     except SystemExit as exc:
         if isinstance(exc.code, str):
             errors.print(exc.code)

@@ -30,7 +30,7 @@ from aurum.lake.tables import TABLES
 from aurum.store import Store
 
 __all__ = [
-    "IngestReport", "backfill", "ingest_file", "ingest_parsed", "recover_abandoned",
+    "IngestReport", "Requester", "backfill", "ingest_file", "ingest_parsed", "recover_abandoned",
 ]  # fmt: skip
 
 _SCHEMAS = {definition.name: definition.schema for definition in TABLES}
@@ -59,6 +59,15 @@ class IngestReport:
         }
 
 
+@dataclass(frozen=True)
+class Requester:
+    """Who asked for an ingest: recorded on the run and in the audit log."""
+
+    actor: str = "aurum"  # "cli:<user>", "watcher", or an API principal "subject@tenant"
+    tenant_id: str | None = None
+    request_id: str | None = None
+
+
 def ingest_file(
     path: Path | str,
     *,
@@ -68,10 +77,14 @@ def ingest_file(
     vendor: str | None = None,
     asof: Any = None,
     pause: Callable[[Stage], None] | None = None,
+    requester: Requester = Requester(),
 ) -> IngestReport:
     """Parse ``path`` and ingest it (see :func:`ingest_parsed`)."""
     result = parse_workbook(path, vendor=vendor, asof=asof, settings=settings)
-    return ingest_parsed(Path(path), result, lake=lake, store=store, settings=settings, pause=pause)
+    return ingest_parsed(
+        Path(path), result, lake=lake, store=store, settings=settings, pause=pause,
+        requester=requester,
+    )  # fmt: skip
 
 
 def ingest_parsed(
@@ -82,12 +95,42 @@ def ingest_parsed(
     store: Store,
     settings: Settings,
     pause: Callable[[Stage], None] | None = None,
+    requester: Requester = Requester(),
 ) -> IngestReport:
-    """Ingest an already parsed file: archive, record, write-audit-publish, log the run."""
+    """Ingest an already parsed file: archive, record, write-audit-publish, log the run, and
+    say who asked in the audit log."""
+    report = _ingest(path, result, lake, store, settings, pause, requester)
+    store.audit(
+        "ingest", actor=requester.actor, tenant_id=requester.tenant_id, target=report.run_id,
+        request_id=requester.request_id,
+        details={
+            "file": result.file, "status": report.status, "vendor": result.vendor,
+            "asof": result.asof.isoformat() if result.asof else None,
+            "version": report.publication.version if report.publication else None,
+            "error": report.error,
+        },
+    )  # fmt: skip
+    return report
+
+
+def _ingest(
+    path: Path,
+    result: ParseResult,
+    lake: Lake,
+    store: Store,
+    settings: Settings,
+    pause: Callable[[Stage], None] | None,
+    requester: Requester,
+) -> IngestReport:
     started = time.perf_counter() - result.seconds
     run = store.start_run(
         file=result.file, sha256=result.sha256, vendor=result.vendor, asof=result.asof
     )
+    if requester.tenant_id or requester.request_id or requester.actor != Requester.actor:
+        run = store.update_run(
+            run.run_id, tenant_id=requester.tenant_id, requested_by=requester.actor,
+            request_id=requester.request_id,
+        )  # fmt: skip
     counts = {
         "rows": result.observations.num_rows,
         "quarantined": result.quarantine.num_rows,
@@ -239,6 +282,7 @@ def backfill(
     vendor: str | None = None,
     workers: int = 2,
     progress: Callable[[IngestReport], None] | None = None,
+    requester: Requester = Requester(),
 ) -> list[IngestReport]:
     """Ingest many files: parsed in parallel processes, published one by one in as-of order
     (so day-over-day gates compare each day with the one before it)."""
@@ -253,7 +297,9 @@ def backfill(
     )
     reports = []
     for i in order:
-        report = ingest_parsed(paths[i], parsed[i], lake=lake, store=store, settings=settings)
+        report = ingest_parsed(
+            paths[i], parsed[i], lake=lake, store=store, settings=settings, requester=requester
+        )
         reports.append(report)
         if progress is not None:
             progress(report)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aurum.config import Settings
-from aurum.ingest.runner import IngestReport, ingest_file
+from aurum.ingest.runner import IngestReport, Requester, ingest_file
 from aurum.lake import Lake
 from aurum.store import Store
 
@@ -66,7 +66,10 @@ class Watcher:
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
             if self.store.runs(sha256=sha, limit=1):
                 continue  # this content was ingested before (maybe before a restart)
-            report = ingest_file(path, lake=self.lake, store=self.store, settings=self.settings)
+            report = ingest_file(
+                path, lake=self.lake, store=self.store, settings=self.settings,
+                requester=Requester(actor="watcher"),
+            )  # fmt: skip
             reports.append(report)
             if self.on_report is not None:
                 self.on_report(report)

@@ -66,6 +66,8 @@ class CurveFilter:
     month_from: date | None = None
     month_to: date | None = None
     asof: Asof = None
+    # The vendors the caller is entitled to read (None: every vendor); rows of others never match.
+    vendors: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.fields) - set(FILTER_FIELDS))
@@ -223,7 +225,7 @@ class Curves:
                 [*clause.params, limit + 1, offset],
             )
             if not rows.num_rows and where.curve_keys and offset == 0:
-                self._require_curves(cursor, where.curve_keys)
+                self._require_curves(cursor, where.curve_keys, where.vendors)
         return _page(rows, pinned, limit, started)
 
     def latest(
@@ -242,12 +244,15 @@ class Curves:
         started = time.perf_counter()
         pinned = self.pin(as_at, snapshot_id)
         with self.source(pinned, where) as cursor:
+            scope = _Where()
+            _entitled(scope, where.vendors)
+            if where.vendor:
+                scope.add("vendor = ?", where.vendor.upper())
             newest = (
                 on
                 or cursor.execute(
-                    "SELECT max(asof_date) FROM replica_partition"
-                    + (" WHERE vendor = ?" if where.vendor else ""),
-                    [where.vendor] if where.vendor else [],
+                    f"SELECT max(asof_date) FROM replica_partition WHERE {scope.sql()}",
+                    scope.params,
                 ).fetchall()[0][0]
             )
             if newest is None:  # nothing published: the same query, answering no rows
@@ -453,19 +458,27 @@ class Curves:
         return _page(rows, pinned, limit, started)
 
     def asof_dates(
-        self, vendor: str | None = None, *, as_at: AsAt = None, snapshot_id: int | None = None
+        self,
+        vendor: str | None = None,
+        *,
+        vendors: frozenset[str] | None = None,
+        as_at: AsAt = None,
+        snapshot_id: int | None = None,
     ) -> Page:
-        """Every (vendor, as-of) at the snapshot, with its row count and published version."""
+        """Every (vendor, as-of) at the snapshot, with its row count and published version
+        (of the entitled ``vendors`` only, when given)."""
         started = time.perf_counter()
         pinned = self.pin(as_at, snapshot_id)
         table = self.table()
-        with self.source(pinned, CurveFilter(fields={"vendor": vendor} if vendor else {})) as c:
+        where = CurveFilter(fields={"vendor": vendor} if vendor else {}, vendors=vendors)
+        with self.source(pinned, where) as c:
+            clause = _Where()
+            _identity_clauses(clause, where)
             rows = _arrow(
                 c,
-                "SELECT vendor, asof_date, rows FROM replica_partition"
-                + (" WHERE vendor = ?" if vendor else "")
-                + " ORDER BY vendor, asof_date",
-                [vendor] if vendor else [],
+                f"SELECT vendor, asof_date, rows FROM replica_partition WHERE {clause.sql()}"
+                " ORDER BY vendor, asof_date",
+                clause.params,
             )
         versions = _versions(table, pinned)
         rows = rows.append_column(
@@ -482,17 +495,45 @@ class Curves:
         )
         return Page(rows, pinned, False, time.perf_counter() - started)
 
-    def vendors(self, *, as_at: AsAt = None, snapshot_id: int | None = None) -> Page:
+    def vendors(
+        self,
+        *,
+        vendors: frozenset[str] | None = None,
+        as_at: AsAt = None,
+        snapshot_id: int | None = None,
+    ) -> Page:
+        """Each vendor's as-of days and rows (of the entitled ``vendors`` only, when given)."""
         started = time.perf_counter()
         pinned = self.pin(as_at, snapshot_id)
-        with self.source(pinned, CurveFilter()) as cursor:
+        with self.source(pinned, CurveFilter(vendors=vendors)) as cursor:
+            clause = _Where()
+            _entitled(clause, vendors)
             rows = _arrow(
                 cursor,
                 "SELECT vendor, count(*) AS asof_count, min(asof_date) AS first_asof,"
                 " max(asof_date) AS last_asof, sum(rows)::BIGINT AS rows"
-                " FROM replica_partition GROUP BY vendor ORDER BY vendor",
+                f" FROM replica_partition WHERE {clause.sql()} GROUP BY vendor ORDER BY vendor",
+                clause.params,
             )
         return Page(rows, pinned, False, time.perf_counter() - started)
+
+    def instruments(self) -> list[dict[str, Any]]:
+        """Every curve of main's current snapshot as an ``instrument`` row of the store."""
+        pinned = self.pin()
+        with self.source(pinned, CurveFilter()) as cursor:
+            rows = _arrow(
+                cursor,
+                f"SELECT curve_key, vendor, {', '.join(IDENTITY)}, price_type, currency,"
+                " per_unit, units_raw, first_asof, last_asof FROM curve ORDER BY curve_key",
+            ).to_pylist()
+        return [
+            {
+                **{k: row[k] for k in ("curve_key", "vendor", "price_type", "currency")},
+                **{k: row[k] for k in ("per_unit", "units_raw", "first_asof", "last_asof")},
+                "identity": {k: row[k] for k in IDENTITY},
+            }
+            for row in rows
+        ]
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -530,12 +571,15 @@ class Curves:
         return clause
 
     @staticmethod
-    def _require_curves(cursor: Any, keys: Sequence[str]) -> None:
+    def _require_curves(cursor: Any, keys: Sequence[str], vendors: frozenset[str] | None) -> None:
+        """404 for keys no curve has (or none the caller may read: no existence leaks)."""
+        scope = _Where()
+        _entitled(scope, vendors)
+        scope.add(f"curve_key IN ({', '.join('?' * len(keys))})", *keys)
         known = {
             row[0]
             for row in cursor.execute(
-                f"SELECT curve_key FROM curve WHERE curve_key IN ({', '.join('?' * len(keys))})",
-                list(keys),
+                f"SELECT curve_key FROM curve WHERE {scope.sql()}", scope.params
             ).fetchall()
         }
         missing = sorted(set(keys) - known)
@@ -646,6 +690,7 @@ def _arrow(cursor: Any, statement: str, params: Sequence[Any] = ()) -> pa.Table:
 
 
 def _identity_clauses(clause: _Where, where: CurveFilter) -> None:
+    _entitled(clause, where.vendors)
     for name, value in sorted(where.fields.items()):
         if name == "vendor":
             clause.add("vendor = ?", value.upper())
@@ -653,6 +698,14 @@ def _identity_clauses(clause: _Where, where: CurveFilter) -> None:
             clause.add(f"lower({name}) = ?", value.strip().casefold())
     if where.curve_keys:
         clause.add(f"curve_key IN ({', '.join('?' * len(where.curve_keys))})", *where.curve_keys)
+
+
+def _entitled(clause: _Where, vendors: frozenset[str] | None) -> None:
+    if vendors is not None:
+        if vendors:
+            clause.add(f"vendor IN ({', '.join('?' * len(vendors))})", *sorted(vendors))
+        else:
+            clause.add("FALSE")
 
 
 def _escape_like(word: str) -> str:

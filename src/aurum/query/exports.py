@@ -41,14 +41,16 @@ def export_day(
     fmt: ExportFormat = "parquet",
     vendor: str | None = None,
     tenant: str = "default",
+    vendors: frozenset[str] | None = None,
     as_at: AsAt = None,
     snapshot_id: int | None = None,
 ) -> tuple[Path, int, int]:
-    """Write the day's rows; returns (path, rows, snapshot id). No rows: ``asof_unknown``."""
+    """Write the day's rows (of the entitled ``vendors`` only, when given) under the tenant's
+    folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``."""
     if fmt not in EXPORT_FORMATS:
         raise QueryError("format_unsupported", f"export format must be one of {EXPORT_FORMATS}")
     page = curves.curves(
-        CurveFilter(fields={"vendor": vendor} if vendor else {}, asof=asof),
+        CurveFilter(fields={"vendor": vendor} if vendor else {}, asof=asof, vendors=vendors),
         as_at=as_at,
         snapshot_id=snapshot_id,
         columns=COLUMNS,

@@ -70,6 +70,9 @@ class IngestRun:
     gate_failures: list[str]
     started_at: datetime
     finished_at: datetime | None
+    tenant_id: str | None = None  # who asked for the run (None: the platform, e.g. a watcher)
+    requested_by: str | None = None
+    request_id: str | None = None
 
 
 class IngestRunRecord(Base):
@@ -110,6 +113,9 @@ class IngestRunRecord(Base):
     gate_failures: Mapped[list[str]] = mapped_column(sa.JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tenant_id: Mapped[str | None] = mapped_column(sa.String(63))
+    requested_by: Mapped[str | None] = mapped_column(sa.String(320))
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 _HINTS: Mapping[str, Any] = get_type_hints(IngestRun)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -12,10 +12,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from aurum.config import Settings
 from aurum.errors import Conflict, StoreError
-from aurum.store import ingest_log
+from aurum.store import ingest_log, tenancy
 from aurum.store.engine import create_engine, migrate, writer
 from aurum.store.ingest_log import IngestRun
+from aurum.store.tenancy import (
+    ApiKey,
+    Assumption,
+    AuditEntry,
+    Document,
+    DocumentKind,
+    IssuedKey,
+    ModelRun,
+    Tenant,
+)
 
 __all__ = ["Store"]
 
@@ -39,17 +50,33 @@ class Store:
         self._engine = engine
         self._reads = sessionmaker(engine, expire_on_commit=False)
         self._writes = sessionmaker(writer(engine), expire_on_commit=False)
+        self._postgres = engine.dialect.name == "postgresql"
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to the store at ``url`` (see :func:`~aurum.store.engine.create_engine`)."""
+    def open(cls, url: str, *, owner_url: str | None = None) -> Store:
+        """Connect to the store at ``url`` (see :func:`~aurum.store.engine.create_engine`).
+
+        With ``owner_url`` (PostgreSQL), migrations run as that role, which owns the tables, and
+        the role of ``url`` is granted only the right to read and write rows: row-level security
+        then applies to the application whatever a query forgets.
+        """
         store = cls(create_engine(url))
         try:
-            store.migrate()
+            if owner_url:
+                with Store(create_engine(owner_url)) as owner:
+                    owner.migrate()
+                    owner.grant(store.engine.url.username or "")
+            else:
+                store.migrate()
         except BaseException:
             store.close()
             raise
         return store
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Store:
+        """The store ``settings`` name (``AURUM_STORE__URL``, ``__OWNER_URL``), migrated."""
+        return cls.open(settings.store_url, owner_url=settings.store.owner_url)
 
     @property
     def engine(self) -> Engine:
@@ -112,12 +139,178 @@ class Store:
         with self._session() as session:
             return ingest_log.stale_runs(session, older_than=older_than)
 
+    def grant(self, role: str) -> None:
+        """PostgreSQL: let ``role`` read and write the rows of the store's schema, not own it."""
+        if not self._postgres or not role:
+            return
+        quote = self._engine.dialect.identifier_preparer.quote
+        with self._errors(), self._engine.begin() as connection:
+            schema = quote(connection.exec_driver_sql("SELECT current_schema()").scalar_one())
+            for statement in (
+                f"GRANT USAGE ON SCHEMA {schema} TO {quote(role)}",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema}"
+                f" TO {quote(role)}",
+                f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {quote(role)}",
+            ):
+                connection.exec_driver_sql(statement)
+
+    def row_security(self) -> str:
+        """How tenant rows are guarded here: ``rls`` (PostgreSQL policies apply to this role),
+        ``bypassed`` (a superuser or BYPASSRLS role: only the service layer scopes) or
+        ``service`` (SQLite: the service layer scopes every query)."""
+        if not self._postgres:
+            return "service"
+        with self._session() as session:
+            bypass = session.execute(
+                sa.text(
+                    "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+                )
+            ).scalar_one()
+        return "bypassed" if bypass else "rls"
+
+    # -- tenants, entitlements, keys -------------------------------------------------------------
+
+    def create_tenant(self, tenant_id: str, name: str) -> Tenant:
+        with self._session(write=True) as session:
+            return tenancy.create_tenant(session, tenant_id, name)
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.get_tenant(session, tenant_id)
+
+    def tenants(self) -> list[Tenant]:
+        with self._session() as session:
+            ids = tenancy.list_tenants(session)
+        return [self.tenant(tenant_id) for tenant_id in ids]
+
+    def entitle(self, tenant_id: str, vendors: list[str], *, grant: bool = True) -> Tenant:
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.entitle(session, tenant_id, vendors, grant=grant)
+
+    def create_key(
+        self, *, tenant_id: str, role: str, name: str, created_by: str,
+        expires_in: timedelta | None = None,
+    ) -> IssuedKey:  # fmt: skip
+        """A new API key; its token is in the answer and nowhere else."""
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.create_key(
+                session, tenant_id=tenant_id, role=role, name=name, created_by=created_by,
+                expires_in=expires_in,
+            )  # fmt: skip
+
+    def verify_key(self, token: str) -> ApiKey:
+        with self._session() as session:
+            return tenancy.verify_key(session, token, datetime.now(UTC))
+
+    def revoke_key(self, prefix: str, *, tenant_id: str | None = None) -> ApiKey:
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.revoke_key(session, prefix, tenant_id)
+
+    def keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.list_keys(session, tenant_id)
+
+    # -- tenant-owned objects ----------------------------------------------------------------------
+
+    def create_document(
+        self, kind: DocumentKind, tenant_id: str, *, name: str, description: str,
+        spec: dict[str, Any], created_by: str,
+    ) -> Document:  # fmt: skip
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.create_document(
+                session, kind, tenant_id, name=name, description=description, spec=spec,
+                created_by=created_by,
+            )  # fmt: skip
+
+    def document(self, kind: DocumentKind, tenant_id: str, id_: str) -> Document:
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.get_document(session, kind, tenant_id, id_)
+
+    def documents(
+        self, kind: DocumentKind, tenant_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[Document]:
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.list_documents(session, kind, tenant_id, limit=limit, offset=offset)
+
+    def update_document(
+        self, kind: DocumentKind, tenant_id: str, id_: str, changes: Mapping[str, Any]
+    ) -> Document:
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.update_document(session, kind, tenant_id, id_, changes)
+
+    def delete_document(self, kind: DocumentKind, tenant_id: str, id_: str) -> Document:
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.delete_document(session, kind, tenant_id, id_)
+
+    def create_assumption(
+        self, tenant_id: str, scenario_id: str, *, name: str, value: Any, created_by: str
+    ) -> Assumption:
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.create_assumption(
+                session, tenant_id, scenario_id, name=name, value=value, created_by=created_by
+            )
+
+    def assumptions(self, tenant_id: str, scenario_id: str) -> list[Assumption]:
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.list_assumptions(session, tenant_id, scenario_id)
+
+    def create_model_run(
+        self, tenant_id: str, *, kind: str, subject_id: str | None, params: dict[str, Any],
+        created_by: str,
+    ) -> ModelRun:  # fmt: skip
+        with self._session(write=True, tenant=tenant_id) as session:
+            return tenancy.create_model_run(
+                session, tenant_id, kind=kind, subject_id=subject_id, params=params,
+                created_by=created_by,
+            )  # fmt: skip
+
+    def model_run(self, tenant_id: str, id_: str) -> ModelRun:
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.get_model_run(session, tenant_id, id_)
+
+    def model_runs(self, tenant_id: str, *, limit: int = 100, offset: int = 0) -> list[ModelRun]:
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.list_model_runs(session, tenant_id, limit=limit, offset=offset)
+
+    # -- audit log and instruments -----------------------------------------------------------------
+
+    def audit(
+        self, action: str, *, actor: str, tenant_id: str | None, target: str | None = None,
+        request_id: str | None = None, details: Mapping[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Record who did what, for which tenant, in which request."""
+        with self._session(write=True, tenant=tenant_id) as session:
+            tenancy.audit(
+                session, tenant_id=tenant_id, actor=actor, action=action, target=target,
+                request_id=request_id, details=details,
+            )  # fmt: skip
+
+    def audit_log(
+        self, tenant_id: str | None, *, action: str | None = None, since: datetime | None = None,
+        before_id: int | None = None, limit: int = 100,
+    ) -> list[AuditEntry]:  # fmt: skip
+        with self._session(tenant=tenant_id) as session:
+            return tenancy.list_audit(
+                session, tenant_id, action=action, since=since, before_id=before_id, limit=limit
+            )
+
+    def sync_instruments(self, rows: list[dict[str, Any]]) -> int:
+        with self._session(write=True) as session:
+            return tenancy.sync_instruments(session, rows)
+
     # -- plumbing ------------------------------------------------------------------------------
 
     @contextmanager
-    def _session(self, *, write: bool = False) -> Iterator[Session]:
+    def _session(self, *, write: bool = False, tenant: str | None = None) -> Iterator[Session]:
+        """One transaction; with ``tenant``, PostgreSQL's row-level security sees that tenant
+        (``app.current_tenant``, local to the transaction, so a pooled connection forgets it)."""
         factory = self._writes if write else self._reads
         with self._errors(), factory.begin() as session:
+            if self._postgres:
+                session.execute(
+                    sa.text("SELECT set_config('app.current_tenant', :tenant, true)"),
+                    {"tenant": tenant or ""},
+                )
             yield session
 
     @contextmanager

@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, read
@@ -16,29 +16,32 @@ from aurum.api.params import (
     AsAtParam,
     AsofParam,
     Identity,
-    Paging,
+    IdentityDep,
+    PagingDep,
     Tenors,
+    TenorsDep,
     parse_asof,
     parse_date,
     parse_month,
 )
 from aurum.api.problems import ApiError
+from aurum.api.security import requires
+from aurum.auth.principal import ANALYST, OPS
 from aurum.domain.strips import StripKind
 from aurum.query.curves import COLUMNS, CurveFilter, StripRequest
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/curves", tags=["curves"], responses=READ_RESPONSES)
-
-IdentityDep = Annotated[Identity, Depends()]
-TenorsDep = Annotated[Tenors, Depends()]
-PagingDep = Annotated[Paging, Depends()]
+router = APIRouter(
+    prefix="/v1/curves",
+    tags=["curves"],
+    responses=READ_RESPONSES,
+    dependencies=[requires(ANALYST, OPS)],
+)
 
 
 def _filter(identity: Identity, tenors: Tenors, asof: str | None = None) -> CurveFilter:
-    return CurveFilter(
-        fields=identity.fields,
-        curve_keys=identity.curve_keys,
+    return identity.where(
         tenor_types=tenors.tenor_types,
         month_from=tenors.month_from,
         month_to=tenors.month_to,

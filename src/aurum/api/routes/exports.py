@@ -5,11 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import FileResponse
 
-from aurum.api.deps import READ_RESPONSES, ServicesDep
-from aurum.api.params import AsAtParam, parse_date
+from aurum.api.deps import READ_RESPONSES, ServicesDep, audit
+from aurum.api.params import AsAtParam, entitled, parse_date
+from aurum.api.security import PrincipalDep, requires
+from aurum.auth.principal import ANALYST, OPS
 from aurum.query.exports import export_day, export_path
 
 __all__ = ["router"]
@@ -41,25 +43,36 @@ class ExportFormat(StrEnum):
     },
     response_class=FileResponse,
     summary="Export one as-of day",
+    dependencies=[requires(ANALYST, OPS)],
 )
 def curve_observation(
+    request: Request,
     services: ServicesDep,
+    principal: PrincipalDep,
     asof: Annotated[str, Query(description="YYYY-MM-DD", max_length=10)],
     vendor: Annotated[str | None, Query(max_length=64)] = None,
     format: ExportFormat = ExportFormat.parquet,
     as_at: AsAtParam = None,
 ) -> FileResponse:
-    """The day's rows (one vendor or all) as a file, kept under
-    `$AURUM_HOME/exports/default/asof=YYYY-MM-DD/` and reused while the snapshot is current."""
+    """The day's rows (one vendor or all the tenant is entitled to) as a file, kept under
+    `$AURUM_HOME/exports-cache/{snapshot}/exports/{tenant}/asof=YYYY-MM-DD/` and reused while
+    the snapshot is current."""
     day = parse_date(asof, "asof")
+    vendors = entitled(request, vendor)
     curves = services.curves
     snapshot = curves.pin(as_at)
     out = services.settings.home / "exports-cache" / str(snapshot)
-    path = export_path(out, day, vendor, format.value)
+    tenant = principal.tenant_id
+    path = export_path(out, day, vendor, format.value, tenant)
     if not path.exists():
         path, _, _ = export_day(
-            curves, day, out=out, fmt=format.value, vendor=vendor, snapshot_id=snapshot
-        )
+            curves, day, out=out, fmt=format.value, vendor=vendor, tenant=tenant,
+            vendors=vendors, snapshot_id=snapshot,
+        )  # fmt: skip
+    audit(
+        request, principal, "export", path.name,
+        asof=day.isoformat(), vendor=vendor, format=format.value,
+    )  # fmt: skip
     return FileResponse(
         path,
         media_type=_MEDIA[format.value],

@@ -6,38 +6,30 @@ import dataclasses
 import re
 import shutil
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo
 from starlette.responses import Response
 
-from aurum.api.deps import READ_RESPONSES, ServicesDep
+from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, objects
 from aurum.api.models import IngestResult, IngestRun, LogEnvelope, Problem, QaCheck
 from aurum.api.params import parse_date
 from aurum.api.problems import ApiError
-from aurum.ingest.runner import ingest_file
+from aurum.api.security import PrincipalDep, requires
+from aurum.auth.principal import ANALYST, OPS
+from aurum.ingest.runner import Requester, ingest_file
 from aurum.store.ingest_log import RUN_STATUSES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_JSON = orjson.OPT_NON_STR_KEYS
-
-
-def _envelope(data: Any, status: int = 200, **meta: Any) -> Response:
-    body = orjson.dumps({"meta": meta, "data": data}, option=_JSON, default=str)
-    return Response(body, status_code=status, media_type="application/json")
-
-
-def _run(run: Any) -> dict[str, Any]:
-    return dataclasses.asdict(run)
 
 
 @router.get(
     "/ingest/runs",
+    dependencies=[requires(OPS)],
     response_model=LogEnvelope[IngestRun],
     responses={400: READ_RESPONSES[400]},
     summary="The ingest log",
@@ -63,21 +55,23 @@ def runs(
         sha256=sha256,
         limit=capped,
     )
-    return _envelope([_run(r) for r in found], count=len(found), limit=capped)
+    return objects(found, limit=capped)
 
 
 @router.get(
     "/ingest/runs/{run_id}",
+    dependencies=[requires(OPS)],
     response_model=LogEnvelope[IngestRun],
     responses={404: READ_RESPONSES[404]},
     summary="One ingest run",
 )
 def run(services: ServicesDep, run_id: Annotated[str, Path(max_length=64)]) -> Response:
-    return _envelope([_run(services.store.get_run(run_id))], count=1)
+    return objects([services.store.get_run(run_id)])
 
 
 @router.post(
     "/ingest",
+    dependencies=[requires(OPS)],
     response_model=LogEnvelope[IngestResult],
     status_code=201,
     responses={
@@ -89,7 +83,9 @@ def run(services: ServicesDep, run_id: Annotated[str, Path(max_length=64)]) -> R
     summary="Upload a workbook",
 )
 def upload(
+    request: Request,
     services: ServicesDep,
+    principal: PrincipalDep,
     file: Annotated[UploadFile, File(description="A vendor workbook (.xlsx).")],
     vendor: Annotated[str | None, Form(max_length=64)] = None,
     asof: Annotated[str | None, Form(description="YYYY-MM-DD when the file lacks it")] = None,
@@ -113,6 +109,7 @@ def upload(
             settings=settings,
             vendor=vendor.upper() if vendor else None,
             asof=day,
+            requester=Requester(principal.actor, principal.tenant_id, request.state.request_id),
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the raw archive keeps the bytes
@@ -123,14 +120,15 @@ def upload(
         **report.summary(),
         "error": report.error,
         "conservation": {**dataclasses.asdict(conservation), "holds": conservation.holds},
-        "run": _run(services.store.get_run(report.run_id)),
+        "run": dataclasses.asdict(services.store.get_run(report.run_id)),
     }
     status = {"published": 201, "duplicate": 200}.get(report.status, 422)
-    return _envelope([data], status=status, count=1)
+    return envelope([data], status)
 
 
 @router.get(
     "/qa/checks",
+    dependencies=[requires(OPS, ANALYST)],
     response_model=LogEnvelope[QaCheck],
     responses={400: READ_RESPONSES[400]},
     tags=["qa"],
@@ -161,4 +159,4 @@ def qa_checks(
         data = [row for row in data if row["failed"]]
     data.sort(key=lambda row: (row["checked_at"], row["rule"]), reverse=True)
     capped = min(limit, services.settings.api.max_page_size)
-    return _envelope(data[:capped], count=min(len(data), capped), snapshot_id=snapshot)
+    return envelope(data[:capped], snapshot_id=snapshot)

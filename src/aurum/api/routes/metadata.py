@@ -4,25 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, read
 from aurum.api.models import AsofDate, CurveInfo, Envelope, Vendor
-from aurum.api.params import AsAtParam, FormatParam, Identity, Paging
-from aurum.query.curves import CurveFilter
+from aurum.api.params import AsAtParam, FormatParam, IdentityDep, PagingDep, entitled
+from aurum.api.security import requires
+from aurum.auth.principal import ANALYST, OPS
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/metadata", tags=["metadata"], responses=READ_RESPONSES)
+router = APIRouter(
+    prefix="/v1/metadata",
+    tags=["metadata"],
+    responses=READ_RESPONSES,
+    dependencies=[requires(ANALYST, OPS)],
+)
 
 
 @router.get("/curves", response_model=Envelope[CurveInfo], summary="Curves, searchable")
 def curves(
     request: Request,
     services: ServicesDep,
-    identity: Annotated[Identity, Depends()],
-    paging: Annotated[Paging, Depends()],
+    identity: IdentityDep,
+    paging: PagingDep,
     q: Annotated[
         str | None,
         Query(
@@ -33,7 +39,7 @@ def curves(
     as_at: AsAtParam = None,
 ) -> Response:
     """One row per curve: identity, units, first and last as-of, tenor coverage."""
-    where = CurveFilter(fields=identity.fields, curve_keys=identity.curve_keys)
+    where = identity.where()
     return read(
         request, services,
         lambda snapshot, limit, offset: services.curves.metadata_curves(
@@ -52,10 +58,11 @@ def asof_dates(
     as_at: AsAtParam = None,
 ) -> Response:
     """Every (vendor, as-of) at the snapshot, with rows and the newest published version."""
+    vendors = entitled(request, vendor)
     return read(
         request, services,
         lambda snapshot, limit, offset: services.curves.asof_dates(
-            vendor.upper() if vendor else None, snapshot_id=snapshot
+            vendor.upper() if vendor else None, vendors=vendors, snapshot_id=snapshot
         ),
         as_at=as_at, limit=None,
     )  # fmt: skip
@@ -69,8 +76,11 @@ def vendors(
     as_at: AsAtParam = None,
 ) -> Response:
     """Each vendor's as-of count, first and last as-of and rows."""
+    vendors = entitled(request)
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.vendors(snapshot_id=snapshot),
+        lambda snapshot, limit, offset: services.curves.vendors(
+            vendors=vendors, snapshot_id=snapshot
+        ),
         as_at=as_at, limit=None,
     )  # fmt: skip

@@ -11,6 +11,8 @@ from starlette.responses import Response
 
 from aurum import __version__
 from aurum.api.deps import ServicesDep
+from aurum.api.security import requires
+from aurum.auth.principal import OPS
 from aurum.errors import AurumError
 
 __all__ = ["router"]
@@ -25,6 +27,7 @@ def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
+    dependencies=[requires(OPS)],
     summary="Readiness: lake, store, cache and serving replica",
     responses={503: {"description": "Not ready; the body says which check failed."}},
 )
@@ -35,6 +38,8 @@ def ready(services: ServicesDep) -> Response:
         ("lake", lambda: services.curves.table().metadata.refs["main"].snapshot_id),
         ("store", lambda: len(services.store.runs(limit=1))),
         ("cache", lambda: services.cache.ping() or services.cache.name),
+        ("rate_limit", lambda: services.limiter.ping() or services.limiter.name),
+        ("row_security", services.store.row_security),
         ("replica", lambda: services.curves.replicas.has(services.curves.pin())),
     ):
         try:
@@ -49,6 +54,11 @@ def ready(services: ServicesDep) -> Response:
     return Response(body, status_code=200 if ok else 503, media_type="application/json")
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[requires(OPS)],
+)
 def metrics(services: ServicesDep) -> Response:
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,95 @@
+"""``/v1/me`` (who am I), and ``/v1/admin``: the audit log and the tenant's API keys."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from aurum.api.deps import ServicesDep, audit, envelope, objects
+from aurum.api.models import ApiKeyOut, AuditEntryOut, IssuedKeyOut, KeyIn, LogEnvelope, Me
+from aurum.api.params import parse_date
+from aurum.api.problems import ApiError
+from aurum.api.routes.objects import RESPONSES
+from aurum.api.security import PrincipalDep, requires
+from aurum.auth.principal import ADMIN, ANALYST, OPS
+from aurum.store.tenancy import ROLES
+
+__all__ = ["me", "router"]
+
+me = APIRouter(tags=["admin"])
+
+
+@me.get("/v1/me", response_model=Me, summary="The caller", dependencies=[requires(ANALYST, OPS)])
+def whoami(principal: PrincipalDep) -> Me:
+    """Subject, tenant, roles and entitled vendors of the credential sent."""
+    return Me(
+        subject=principal.subject,
+        tenant_id=principal.tenant_id,
+        roles=sorted(principal.roles),
+        vendors=sorted(principal.vendors) if principal.vendors is not None else None,
+        via=principal.via,
+    )
+
+
+router = APIRouter(
+    prefix="/v1/admin", tags=["admin"], dependencies=[requires(ADMIN)], responses=RESPONSES
+)
+
+
+@router.get("/audit", response_model=LogEnvelope[AuditEntryOut], summary="The audit log")
+def audit_log(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[str | None, Query(description="YYYY-MM-DD (UTC)", max_length=10)] = None,
+    before_id: Annotated[int | None, Query(ge=1, description="Page: entries older than")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Ingests, exports, key creation and revocation, and changes to tenant objects, newest
+    first: your tenant's entries and the platform's (no tenant)."""
+    day = parse_date(since, "since") if since else None
+    entries = services.store.audit_log(
+        principal.tenant_id, action=action, before_id=before_id, limit=limit,
+        since=datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None,
+    )  # fmt: skip
+    return objects(entries, limit=limit)
+
+
+@router.get("/keys", response_model=LogEnvelope[ApiKeyOut], summary="Your tenant's API keys")
+def keys(services: ServicesDep, principal: PrincipalDep) -> Response:
+    return objects(services.store.keys(principal.tenant_id))
+
+
+@router.post(
+    "/keys", response_model=LogEnvelope[IssuedKeyOut], status_code=201, summary="Issue an API key"
+)
+def create_key(
+    request: Request, services: ServicesDep, principal: PrincipalDep, body: KeyIn
+) -> Response:
+    """A key of your tenant; `token` is in this answer only."""
+    if body.role not in ROLES:
+        raise ApiError("parameter_invalid", f"role must be one of {', '.join(ROLES)}")
+    issued = services.store.create_key(
+        tenant_id=principal.tenant_id, role=body.role, name=body.name,
+        created_by=principal.actor,
+        expires_in=timedelta(days=body.expires_in_days) if body.expires_in_days else None,
+    )  # fmt: skip
+    audit(request, principal, "key.create", issued.key.prefix, role=body.role, name=body.name)
+    return envelope([{**dataclasses.asdict(issued.key), "token": issued.token}], 201)
+
+
+@router.delete("/keys/{prefix}", response_model=LogEnvelope[ApiKeyOut], summary="Revoke an API key")
+def revoke_key(
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    prefix: Annotated[str, Path(max_length=16)],
+) -> Response:
+    key = services.store.revoke_key(prefix, tenant_id=principal.tenant_id)
+    services.auth.forget_key(prefix)
+    audit(request, principal, "key.revoke", prefix)
+    return objects([key])

@@ -1,0 +1,114 @@
+"""Authentication, roles and rate limits at the HTTP edge.
+
+Every route declares the roles it needs with ``dependencies=[requires(...)]``; ``create_app``
+refuses to start if a route other than ``/health`` declares none (``check_routes``), and each
+operation's OpenAPI carries ``security`` and ``x-aurum-roles``. The dependency authenticates the
+bearer credential (``aurum.auth.principal``), takes a token from the caller's rate-limit bucket
+and checks the role; handlers then read the principal with ``PrincipalDep``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from aurum.api.models import Problem
+from aurum.auth.principal import Principal
+from aurum.errors import Forbidden, RateLimited
+from aurum.store.tenancy import Role
+
+__all__ = ["PUBLIC", "PrincipalDep", "Require", "check_routes", "requires"]
+
+# Routes anyone may call: liveness only (a load balancer has no credentials).
+PUBLIC = frozenset({"/health"})
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An OIDC access token (JWT) from the identity provider, or an Aurum API key"
+    " (`aurum_…`, from `aurum keys create`).",
+)
+
+
+class Require:
+    """A route dependency: an authenticated principal holding one of ``roles`` (admin: all)."""
+
+    def __init__(self, roles: Iterable[Role]) -> None:
+        self.roles: tuple[Role, ...] = tuple(roles)
+
+    async def __call__(
+        self,
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        services = request.app.state.services
+        auth = services.auth
+        token = credentials.credentials if credentials else None
+        tenant = request.headers.get("x-aurum-tenant")
+        cached = auth.peek(token)
+        principal: Principal = (  # a database or JWKS lookup runs off the event loop
+            cached
+            if cached is not None
+            else await run_in_threadpool(auth.authenticate, token, tenant)
+        )
+        request.state.principal = principal
+        if principal.via != "dev":
+            decision = services.limiter.take(principal.rate_key)
+            if not decision.allowed:
+                raise RateLimited(
+                    "rate_limited",
+                    f"more than {decision.limit} requests at once; retry in"
+                    f" {decision.retry_after_s:.1f} s",
+                    retry_after_s=decision.retry_after_s,
+                )
+        if not principal.has_any(self.roles):
+            raise Forbidden(
+                "role_missing", f"this route needs one of the roles {', '.join(self.roles)}"
+            )
+        return principal
+
+
+def requires(*roles: Role) -> Any:
+    """``dependencies=[requires(ANALYST, OPS)]`` on a route or router."""
+    return Depends(Require(roles))
+
+
+async def _principal(request: Request) -> Principal:
+    principal: Principal = request.state.principal  # set by Require, which runs first
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+_PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+_SECURED: dict[int | str, dict[str, Any]] = {
+    401: {**_PROBLEM, "description": "No valid credential (missing, expired, revoked, forged)."},
+    403: {**_PROBLEM, "description": "A role or vendor entitlement is missing."},
+    429: {**_PROBLEM, "description": "Rate limit: retry after `Retry-After` seconds."},
+}
+
+
+def check_routes(routers: Iterable[APIRouter]) -> None:
+    """Every route of ``routers`` but ``PUBLIC`` ones declares its roles (else the app does not
+    start); the roles and the 401/403/429 answers go into the OpenAPI."""
+    for route in (r for router in routers for r in router.routes):
+        if not isinstance(route, APIRoute):
+            raise RuntimeError(f"{route!r} is not an API route: its access cannot be checked")
+        declared = [d.dependency for d in route.dependencies if isinstance(d.dependency, Require)]
+        if route.path in PUBLIC:
+            continue
+        if len(declared) != 1:
+            raise RuntimeError(
+                f"route {sorted(route.methods or ())} {route.path} must declare its roles once with"
+                " requires(...)"
+            )
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-aurum-roles": list(
+            declared[0].roles
+        )}  # fmt: skip
+        route.responses = {**_SECURED, **route.responses}
