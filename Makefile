@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/lake.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/auth.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache

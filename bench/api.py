@@ -58,7 +58,8 @@ Summary = list[tuple[str, str, str, str]]  # figure, value, target, verdict
 
 # Picks a random path per request; prints wrk's own summary as one JSON line at the end.
 LUA = """
-local paths = {%s}
+local paths = {%(paths)s}
+local headers = {%(headers)s}
 local n = 0
 function setup(thread)
   n = n + 1
@@ -68,7 +69,7 @@ function init(args)
   math.randomseed(os.time() * 1000 + seed)
 end
 function request()
-  return wrk.format("GET", paths[math.random(#paths)], {["Cache-Control"] = "no-cache"})
+  return wrk.format("GET", paths[math.random(#paths)], headers)
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -79,6 +80,15 @@ function done(summary, latency, requests)
     e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
+
+
+def lua_script(paths: list[str], headers: dict[str, str] | None = None) -> str:
+    """wrk script: a random path of ``paths`` per request, uncached, with ``headers``."""
+    sent = {**NO_CACHE, **(headers or {})}
+    return LUA % {
+        "paths": ", ".join(json.dumps(p) for p in paths),
+        "headers": ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in sent.items()),
+    }
 
 
 def verdict(ok: bool) -> str:
@@ -103,13 +113,16 @@ def get(url: str, headers: dict[str, str] | None = None, timeout: float = 60) ->
 class Server:
     """`aurum serve` as a child process in its own process group, stopped on exit."""
 
-    def __init__(self, home: Path, workers: int, log: Path) -> None:
+    def __init__(
+        self, home: Path, workers: int, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
             "AURUM_HOME": str(home),
             "AURUM_API__MAX_PAGE_SIZE": str(BIG),  # so one request can return a whole answer
+            **(env or {}),
         }
         self.log = log
         self._log_file = log.open("wb")
@@ -119,13 +132,13 @@ class Server:
             env=env, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
-    def wait_ready(self, timeout: float = 120) -> float:
+    def wait_ready(self, timeout: float = 120, headers: dict[str, str] | None = None) -> float:
         started = time.perf_counter()
         while time.perf_counter() - started < timeout:
             if self.process.poll() is not None:
                 raise SystemExit(f"aurum serve exited ({self.process.returncode}):\n{self.tail()}")
             try:
-                status, _ = get(self.base + "/ready", timeout=5)
+                status, _ = get(self.base + "/ready", headers, timeout=5)
                 if status == 200:
                     return time.perf_counter() - started
             except OSError:
@@ -146,8 +159,8 @@ class Server:
                 self.process.wait()
         self._log_file.close()
 
-    def json(self, path: str) -> Any:
-        status, body = get(self.base + path, NO_CACHE)
+    def json(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        status, body = get(self.base + path, {**NO_CACHE, **(headers or {})})
         if status != 200:
             raise SystemExit(f"GET {path}: {status} {body[:300]!r}")
         return json.loads(body)
@@ -169,16 +182,18 @@ def cpu_busy(seconds: float = 1.0) -> float | None:
     return 1 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
-def combinations(server: Server, count: int, rng: random.Random) -> list[Combo]:
+def combinations(
+    server: Server, count: int, rng: random.Random, headers: dict[str, str] | None = None
+) -> list[Combo]:
     """Random (vendor, curve key, as-of) taken from the API's own metadata, each as-of inside
     the curve's [first, last] as-of and published for its vendor."""
     days: dict[str, list[date]] = {}
-    for row in server.json("/v1/metadata/asof-dates")["data"]:
+    for row in server.json("/v1/metadata/asof-dates", headers)["data"]:
         days.setdefault(row["vendor"], []).append(date.fromisoformat(row["asof_date"]))
     curves = [
         (row["vendor"], row["curve_key"], row["first_asof"], row["last_asof"])
         for vendor in ("RP", "EUGP")
-        for row in server.json(f"/v1/metadata/curves?vendor={vendor}&limit=200")["data"]
+        for row in server.json(f"/v1/metadata/curves?vendor={vendor}&limit=200", headers)["data"]
     ]
     picked = []
     for _ in range(count):
@@ -231,7 +246,7 @@ def api_latency(
     paths = [path_of(*c) for c in combos]
     sizes = [len(server.json(path)["data"]) for path in paths[:20]]
     script = scratch / "paths.lua"
-    script.write_text(LUA % ", ".join(json.dumps(p) for p in paths))
+    script.write_text(lua_script(paths))
     print(f"\n2. GET /v1/curves, one curve at one as-of, uncached: {len(set(combos))} random"
           f" (vendor, curve, as-of), {min(sizes)}-{max(sizes)} rows (sample of 20)")  # fmt: skip
     wrk(server.base, script, 2, 32, 3)  # warm every worker and its threads' replica cursors
