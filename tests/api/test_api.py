@@ -281,3 +281,22 @@ def test_health_ready_metrics(real):
 def test_checked_in_openapi_matches_the_app(real):
     """Regenerate with: python -m aurum.api.openapi > openapi.json"""
     assert json.loads(OPENAPI.read_text()) == real.app.openapi()
+
+
+def test_a_served_slice_answers_as_the_query_does(real):
+    """One curve at one as-of in JSON comes from the served slice; Parquet runs the query."""
+    key = german_base(real)
+    params = {"vendor": "EUGP", "curve_key": key, "asof": "2025-09-17"}
+    served = real.get("/v1/curves", params=params, headers={"Cache-Control": "no-cache"})
+    queried = real.get("/v1/curves", params={**params, "format": "parquet"},
+                       headers={"Cache-Control": "no-cache"})  # fmt: skip
+    table = pq.read_table(io.BytesIO(queried.content))
+    expected = [
+        {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+        for row in table.to_pylist()
+    ]
+    body = served.json()
+    assert body["data"] == expected and body["meta"]["count"] == len(expected) > 10
+    assert body["meta"]["has_more"] is False and body["meta"]["next_cursor"] is None
+    replicas = real.app.state.services.curves.replicas
+    assert replicas.slice(int(served.headers["x-aurum-snapshot"]), "EUGP", date(2025, 9, 17), key)

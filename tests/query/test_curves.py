@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -222,3 +223,71 @@ def test_a_publish_builds_the_next_replica_from_the_changed_day_only(build_lake,
     old = curves.asof_dates(snapshot_id=before).table["asof_date"].to_pylist()
     assert old == [date(2025, 10, 1)]
     assert math.isfinite(built.seconds)
+
+
+def served(settings: Settings) -> Curves:
+    lake = Lake(settings)
+    return Curves(lake, Replicas(lake, settings.home / "serving", slice_columns=COLUMNS))
+
+
+def every_slice(curves: Curves) -> list[tuple[str, date, str]]:
+    rows = curves.curves(CurveFilter(), columns=("vendor", "asof_date", "curve_key"),
+                         limit=10_000_000).table.to_pylist()  # fmt: skip
+    return sorted({(r["vendor"], r["asof_date"], r["curve_key"]) for r in rows})
+
+
+def assert_slices_equal_the_query(curves: Curves) -> int:
+    """Every served slice is byte for byte the JSON the API makes from the query's rows."""
+    import orjson
+
+    checked = 0
+    for vendor, day, key in every_slice(curves):
+        where = CurveFilter(fields={"vendor": vendor.lower()}, curve_keys=(key,), asof=day)
+        fast = curves.curves(where, json=True)
+        slow = curves.curves(where)
+        assert fast.served is not None and slow.served is None, (vendor, day, key)
+        assert fast.rows == slow.rows == slow.table.num_rows > 0
+        assert fast.served.json == orjson.dumps(slow.table.to_pylist()), (vendor, day, key)
+        checked += 1
+    return checked
+
+
+def test_served_slices_are_the_querys_rows_byte_for_byte(build_lake, synthetic_days):
+    paths = [*synthetic_days("PW", date(2025, 9, 1), 2), *synthetic_days("RP", date(2025, 9, 1), 1)]
+    curves = served(build_lake("slices", paths))
+    assert assert_slices_equal_the_query(curves) > 100
+    vendor, day, key = every_slice(curves)[0]
+    where = CurveFilter(fields={"vendor": vendor}, curve_keys=(key,), asof=day)
+    # anything but the whole slice of every column goes to the query
+    for other in (
+        {"columns": ("curve_key", "mid")},
+        {"offset": 1},
+        {"limit": 1},
+        {"where": replace(where, tenor_types=("MONTHLY",))},
+        {"where": replace(where, asof=(day, day))},
+    ):
+        options = {"where": where, **other}
+        assert curves.curves(json=True, **options).served is None, other
+    with pytest.raises(QueryError, match="no curve"):  # not entitled to the vendor: not served
+        curves.curves(replace(where, vendors=frozenset({"NOPE"})), json=True)
+
+
+def test_slices_follow_publishes_incrementally_and_come_to_older_replicas(
+    build_lake, synthetic_days
+):
+    first, second = synthetic_days("EUGP", date(2025, 10, 1), 2)
+    settings = build_lake("slices-incremental", [first])
+    plain = services(settings)
+    plain.pin()  # a replica built without slices (as before they existed)
+    before = plain.pin()
+    curves = served(settings)
+    assert not curves.replicas.slices_path(before).exists()
+    curves.refresh()  # adds the slices of the existing replica
+    assert curves.replicas.slices_path(before).exists()
+    with Store.connect(settings) as store:
+        assert ingest_file(second, lake=curves.lake, store=store, settings=settings).status == (
+            "published"
+        )
+    assert curves.refresh().partitions_changed == 1
+    assert assert_slices_equal_the_query(curves) > 0
+    assert {day for _, day, _ in every_slice(curves)} == {date(2025, 10, 1), date(2025, 10, 2)}

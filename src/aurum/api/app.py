@@ -32,7 +32,7 @@ from aurum.auth.principal import Authenticator
 from aurum.config import Settings
 from aurum.errors import ConfigError, Conflict, NotFound
 from aurum.lake.catalog import Lake
-from aurum.query.curves import Curves
+from aurum.query.curves import COLUMNS, Curves
 from aurum.query.engine import Query
 from aurum.query.replica import Replicas
 from aurum.store import Store
@@ -87,9 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "the operational store's role is a superuser or BYPASSRLS: row-level security does"
             " not bind it, only the service layer scopes tenants (see AURUM_STORE__OWNER_URL)"
         )
-    curves = Curves(
-        lake, Replicas(lake, settings.home / "serving"), freshness_s=settings.api.freshness_s
-    )
+    replicas = Replicas(lake, settings.home / "serving", slice_columns=COLUMNS)
+    curves = Curves(lake, replicas, freshness_s=settings.api.freshness_s)
     services = Services(
         settings=settings,
         lake=lake,

@@ -36,7 +36,7 @@ from aurum.domain import calendar, strips
 from aurum.errors import QueryError
 from aurum.lake.catalog import Lake
 from aurum.query.engine import AsAt, resolve_snapshot
-from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas
+from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas, Slice
 
 __all__ = [
     "COLUMNS", "FILTER_FIELDS", "IDENTITY", "CurveFilter", "Curves", "Page", "StripRequest",
@@ -98,6 +98,12 @@ class Page:
     has_more: bool
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+    # A served slice: the rows already as a JSON array (``table`` is then empty).
+    served: Slice | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.served.rows if self.served is not None else self.table.num_rows
 
 
 @dataclass(frozen=True)
@@ -209,13 +215,21 @@ class Curves:
         columns: Sequence[str] = COLUMNS,
         limit: int = 1000,
         offset: int = 0,
+        json: bool = False,
     ) -> Page:
-        """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor)."""
+        """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor).
+
+        With ``json``, an answer that is exactly one served slice (one vendor's curve at one
+        as-of, every column, the whole of it) comes back as its JSON instead (``Page.served``).
+        """
         started = time.perf_counter()
         unknown = sorted(set(columns) - set(COLUMNS))
         if unknown:
             raise QueryError("fields_unknown", f"no such fields: {', '.join(unknown)}")
         pinned = self.pin(as_at, snapshot_id)
+        served = self._served(pinned, where, columns, offset) if json else None
+        if served is not None and served.rows <= limit:
+            return Page(_EMPTY, pinned, False, time.perf_counter() - started, served=served)
         with self.source(pinned, where) as cursor:
             clause = self._where(cursor, where)
             rows = _arrow(
@@ -537,6 +551,27 @@ class Curves:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def _served(
+        self, snapshot_id: int, where: CurveFilter, columns: Sequence[str], offset: int
+    ) -> Slice | None:
+        """The served slice answering ``where`` whole, if the question has that shape."""
+        if (
+            self.replicas is None
+            or offset
+            or tuple(columns) != COLUMNS
+            or set(where.fields) != {"vendor"}
+            or len(where.curve_keys) != 1
+            or where.tenor_types
+            or where.month_from
+            or where.month_to
+            or not isinstance(where.asof, date)
+        ):
+            return None
+        vendor = where.fields["vendor"].upper()
+        if where.vendors is not None and vendor not in where.vendors:
+            return None
+        return self.replicas.slice(snapshot_id, vendor, where.asof, where.curve_keys[0])
+
     def _where(self, cursor: Any, where: CurveFilter) -> _Where:
         clause = _Where()
         _identity_clauses(clause, where)
@@ -683,6 +718,9 @@ _STRIP_MONTH = pa.schema(
 _HOURS = pa.schema(
     [("market", pa.string()), ("block", pa.string()), ("month", pa.date32()), ("hours", pa.int64())]
 )
+
+
+_EMPTY = pa.table({})
 
 
 def _arrow(cursor: Any, statement: str, params: Sequence[Any] = ()) -> pa.Table:

@@ -70,8 +70,9 @@ def curves(
     columns = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else COLUMNS
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.curves(
-            where, snapshot_id=snapshot, columns=columns, limit=limit, offset=offset
+        lambda snapshot, limit, offset, fmt: services.curves.curves(
+            where, snapshot_id=snapshot, columns=columns, limit=limit, offset=offset,
+            json=fmt == "json",
         ),
         as_at=as_at, limit=paging.limit,
     )  # fmt: skip
@@ -98,7 +99,7 @@ def latest(
     day = parse_date(on, "on") if on else None
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.latest(
+        lambda snapshot, limit, offset, fmt: services.curves.latest(
             where, on=day, lookback_days=lookback_days, snapshot_id=snapshot, limit=limit,
             offset=offset,
         ),
@@ -123,7 +124,7 @@ def diff(
     first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.diff(
+        lambda snapshot, limit, offset, fmt: services.curves.diff(
             where, first, second, snapshot_id=snapshot, limit=limit, offset=offset
         ),
         as_at=as_at, limit=paging.limit,
@@ -186,7 +187,7 @@ def strips(
         raise ApiError("parameter_invalid", "at most 24 custom strips")
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.strips(
+        lambda snapshot, limit, offset, fmt: services.curves.strips(
             where, request_, snapshot_id=snapshot, limit=limit, offset=offset
         ),
         as_at=as_at, limit=paging.limit,

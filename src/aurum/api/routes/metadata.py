@@ -42,7 +42,7 @@ def curves(
     where = identity.where()
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.metadata_curves(
+        lambda snapshot, limit, offset, fmt: services.curves.metadata_curves(
             where, search=q, snapshot_id=snapshot, limit=limit, offset=offset
         ),
         as_at=as_at, limit=paging.limit,
@@ -61,7 +61,7 @@ def asof_dates(
     vendors = entitled(request, vendor)
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.asof_dates(
+        lambda snapshot, limit, offset, fmt: services.curves.asof_dates(
             vendor.upper() if vendor else None, vendors=vendors, snapshot_id=snapshot
         ),
         as_at=as_at, limit=None,
@@ -79,7 +79,7 @@ def vendors(
     vendors = entitled(request)
     return read(
         request, services,
-        lambda snapshot, limit, offset: services.curves.vendors(
+        lambda snapshot, limit, offset, fmt: services.curves.vendors(
             vendors=vendors, snapshot_id=snapshot
         ),
         as_at=as_at, limit=None,
