@@ -21,7 +21,6 @@ import argparse
 import json
 import random
 import shutil
-import statistics
 import tempfile
 import threading
 import time
@@ -37,7 +36,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from api import Server, combinations, lua_script, path_of, wrk
+from api import Server, combinations, lua_script, p50_ms, p99_ms, path_of, timed, wrk
 from aurum.auth.principal import Authenticator
 from aurum.config import AuthSettings, Settings
 from aurum.store import Store
@@ -79,15 +78,9 @@ def token(key: Any, kid: str, alg: str) -> str:
 
 
 def micros(fn: Callable[[], object], rounds: int = 2000) -> tuple[float, float]:
-    for _ in range(50):
-        fn()
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    times.sort()
-    return statistics.median(times) * 1e6, times[int(0.99 * (len(times) - 1))] * 1e6
+    """p50 and p99 of ``fn``, in microseconds."""
+    times = timed(fn, rounds, warmup=50)
+    return p50_ms(times) * 1000, p99_ms(times) * 1000
 
 
 def prepare_store(store: Store) -> str:

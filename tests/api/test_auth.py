@@ -81,8 +81,10 @@ def as_(secured: Any, who: str | None) -> Caller:
 # -- every route needs credentials ---------------------------------------------------------------
 
 
-def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
-    spec = client.get("/openapi.json").json()
+def _operations(client: TestClient, token: str) -> list[tuple[str, str, dict[str, Any]]]:
+    assert client.get("/openapi.json").status_code == 401  # described to callers only
+    assert client.get("/docs").status_code == 404
+    spec = client.get("/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
     return [
         (method, path, operation)
         for path, item in spec["paths"].items()
@@ -91,8 +93,8 @@ def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def test_every_route_but_health_requires_authentication(secured):
-    client, _, _ = secured
-    operations = _operations(client)
+    client, tokens, _ = secured
+    operations = _operations(client, tokens["acme/analyst"])
     assert len(operations) > 25
     for method, path, operation in operations:
         if path == "/health":
@@ -158,6 +160,28 @@ def test_a_revoked_key_is_refused_at_once(secured):
 
 
 # -- roles and entitlements ----------------------------------------------------------------------
+
+
+def test_a_cached_key_is_refused_once_it_expires(secured):
+    import time
+    from datetime import timedelta
+
+    from aurum.auth.principal import Authenticator
+    from aurum.config import AuthSettings
+    from aurum.errors import AuthError
+
+    _, _, settings = secured
+    with Store.connect(settings) as store:
+        issued = store.create_key(tenant_id="acme", role="aurum-ops", name="short",
+                                  created_by="t", expires_in=timedelta(seconds=1))  # fmt: skip
+        auth = Authenticator(AuthSettings(mode="on", cache_s=60), store)
+        assert auth.authenticate(issued.token).actor == f"key:{issued.key.prefix}@acme"
+        assert auth.peek(issued.token) is not None
+        time.sleep(1.1)
+        assert auth.peek(issued.token) is None
+        with pytest.raises(AuthError) as error:
+            auth.authenticate(issued.token)
+        assert error.value.code == "key_expired"
 
 
 def test_roles_gate_routes(secured):
@@ -314,6 +338,27 @@ def test_documents_crud_and_bad_bodies(secured):
     assert sneaky.status_code == 404
 
 
+HOSTILE = ("' OR '1'='1", "x'; DROP TABLE scenario; --", "%", "../../etc/passwd", "é\u202e", "1e9")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_injection_in_every_tenant_object_parameter(secured, text):
+    acme = as_(secured, "acme/analyst")
+    for path in (*DOCUMENT_PATHS, "/v1/model-runs"):
+        assert acme.get(f"{path}/{text}").status_code in (404, 405), path
+        assert acme.get(path, params={"limit": text}).status_code == 400
+    body = {"name": f"n {text} {uuid.uuid4().hex[:4]}", "description": text, "spec": {text: text}}
+    created = acme.post("/v1/scenarios", json=body)
+    assert created.status_code == 201
+    found = acme.get(f"/v1/scenarios/{created.json()['data'][0]['id']}").json()["data"][0]
+    assert found["description"] == text and found["spec"] == {text: text}
+    if text.isascii():  # an API key's tenant is the key's: the header is moot
+        assert acme.get("/v1/me", headers={"X-Aurum-Tenant": text}).status_code == 200
+    admin = as_(secured, "acme/admin")
+    assert admin.get("/v1/admin/audit", params={"action": text}).json()["data"] == []
+    assert admin.delete(f"/v1/admin/keys/{text}").status_code in (400, 404, 405)
+
+
 def test_the_audit_log_records_who_did_what_in_which_request(secured):
     admin, analyst = as_(secured, "acme/admin"), as_(secured, "acme/analyst")
     created = admin.post("/v1/admin/keys", json={"role": "aurum-analyst", "name": "bot"},
@@ -335,6 +380,9 @@ def test_the_audit_log_records_who_did_what_in_which_request(secured):
     assert all(e["tenant_id"] in ("acme", None) for e in entries)
     bolt = as_(secured, "bolt/admin").get("/v1/admin/audit").json()["data"]
     assert all(e["tenant_id"] in ("bolt", None) for e in bolt)
+    # the platform's ingests are shown only for the vendors a tenant is entitled to
+    ingests = admin.get("/v1/admin/audit", params={"action": "ingest"}).json()["data"]
+    assert ingests and {e["details"]["vendor"] for e in ingests if e["tenant_id"] is None} == {"PW"}
     assert admin.get("/v1/admin/audit", params={"since": "yesterday"}).status_code == 400
 
 
@@ -375,6 +423,57 @@ def test_an_oversized_body_is_413_before_authentication(secured):
     assert response.status_code == 413
 
 
+def test_instruments_are_synced_from_the_curves(build_lake, lake_paths):
+    import time
+
+    settings = build_lake("instruments", lake_paths)
+    with TestClient(create_app(settings)) as client:
+        keys = {
+            c["curve_key"] for c in client.get("/v1/metadata/curves?limit=10000").json()["data"]
+        }
+        store = client.app.state.services.store
+        deadline = time.monotonic() + 30
+        while {i["curve_key"] for i in store.instruments()} != keys:
+            assert time.monotonic() < deadline, "instruments were not synced"
+            time.sleep(0.2)
+        pw = store.instruments("PW")
+        assert pw and all(i["identity"]["iso"] for i in pw) and pw[0]["last_asof"] == DAY
+
+
+def test_the_ingest_log_and_quality_history_are_scoped(secured, synthetic_days):
+    acme, bolt = as_(secured, "acme/ops"), as_(secured, "bolt/ops")
+    upload = synthetic_days("RP", date(2025, 10, 8), 1)[0]
+    with upload.open("rb") as handle:
+        posted = bolt.post("/v1/ingest", files={"file": (upload.name, handle)})
+    assert posted.status_code == 201, posted.text
+    run = posted.json()["data"][0]["run"]
+    assert (run["tenant_id"], run["requested_by"]) == ("bolt", run["requested_by"])
+    assert bolt.get(f"/v1/ingest/runs/{run['run_id']}").status_code == 200
+    hidden = acme.get(f"/v1/ingest/runs/{run['run_id']}")
+    assert hidden.status_code == 404 and hidden.json()["code"] == "run_not_found"
+    acme_runs = acme.get("/v1/ingest/runs").json()["data"]
+    assert acme_runs and {r["vendor"] for r in acme_runs} == {"PW"}  # platform runs, entitled
+    assert all(r["tenant_id"] in (None, "acme") for r in acme_runs)
+    assert run["run_id"] in {r["run_id"] for r in bolt.get("/v1/ingest/runs").json()["data"]}
+    checks = acme.get("/v1/qa/checks").json()["data"]
+    assert checks and {c["vendor"] for c in checks} == {"PW"}
+    assert acme.get("/v1/qa/checks", params={"vendor": "RP"}).status_code == 403
+
+
+def test_no_credential_is_refused_before_the_body_is_read(secured):
+    client, tokens, _ = secured
+    anonymous = client.post("/v1/scenarios", content=b"{" * 500_000,
+                            headers={"Content-Type": "application/json"})  # fmt: skip
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"
+    acme = Caller(client, tokens["acme/analyst"])
+    big = acme.post("/v1/scenarios", content=b"{" * 2_000_000,
+                    headers={"Content-Type": "application/json"})  # fmt: skip
+    assert big.status_code == 413 and big.json()["code"] == "upload_too_large"
+    nan = acme.post("/v1/scenarios", content=b'{"name": "nan", "spec": {"x": NaN}}',
+                    headers={"Content-Type": "application/json"})  # fmt: skip
+    assert nan.status_code == 400
+
+
 # -- dev mode ------------------------------------------------------------------------------------
 
 
@@ -389,6 +488,16 @@ def test_dev_mode_refuses_a_non_loopback_address(build_lake, lake_paths):
     with TestClient(create_app(settings)) as client:  # loopback: open, as the dev admin
         me = client.get("/v1/me").json()
         assert (me["subject"], me["tenant_id"], me["via"]) == ("dev", "default", "dev")
+    for host in ("127.0.0.1.nip.io", "127.evil.com", "localhost.evil.com", "0.0.0.0", "::"):
+        bound = settings.model_copy(update={"api": settings.api.model_copy(update={"host": host})})
+        with pytest.raises(ConfigError):
+            create_app(bound)
+    app = create_app(settings)  # started by hand on another interface: each request is checked
+    with TestClient(app, base_url="http://10.1.2.3:8095") as exposed:
+        refused = exposed.get("/v1/me")
+        assert refused.status_code == 403 and refused.json()["code"] == "dev_mode_exposed"
+    with TestClient(app, base_url="http://127.0.0.1:8095") as local:
+        assert local.get("/v1/me").status_code == 200
 
 
 # -- OIDC bearer tokens over HTTP (a local JWKS endpoint serves the provider's keys) -------------

@@ -79,3 +79,11 @@ def test_secrets_come_from_files_and_never_show_in_errors(tmp_path: Path, capsys
     monkeypatch.setenv("AURUM_STORE__URL_FILE", str(tmp_path / "missing"))
     status, output = run_main(["runs"], monkeypatch, capsys)
     assert status == 2 and "setting_file_unreadable" in output and "Traceback" not in output
+
+
+def test_an_invalid_setting_says_which_without_echoing_it(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setenv("AURUM_HOME", str(tmp_path))
+    monkeypatch.setenv("AURUM_AUTH__MODE", "s3cr3t-mode")
+    status, output = run_main(["runs"], monkeypatch, capsys)
+    assert status == 2 and "settings_invalid: auth.mode" in output
+    assert "s3cr3t-mode" not in output and "Traceback" not in output

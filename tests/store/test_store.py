@@ -68,7 +68,7 @@ def test_open_migrates_an_empty_database_to_head(store_url):
     if store_url.startswith("sqlite"):
         assert not Path(database).parent.exists()  # Store.open creates the folder
     with Store.open(store_url) as store:
-        assert current_revision(store.engine) == head_revision() == "0003"
+        assert current_revision(store.engine) == head_revision() == "0004"
         tables = schema(store.engine)
     assert sorted(tables) == [
         "alembic_version", "api_key", "assumption", "audit_log", "curve_def", "entitlement",

@@ -164,10 +164,12 @@ def test_row_level_security_hides_other_tenants_from_an_unscoped_query(store_url
                     created_by=tenant,
                 )  # fmt: skip
         store.entitle("bolt", ["RP"])
+        keys = {t: store.create_key(tenant_id=t, role="aurum-ops", name="k", created_by="t")
+                for t in ("acme", "bolt")}  # fmt: skip
         engine = store.engine
         with engine.begin() as connection:
             connection.execute(sa.text("SELECT set_config('app.current_tenant', 'acme', true)"))
-            for table in ("scenario", "ppa_contract", "curve_def", "entitlement"):
+            for table in ("scenario", "ppa_contract", "curve_def", "entitlement", "api_key"):
                 tenants = connection.execute(sa.text(f"SELECT tenant_id FROM {table}")).scalars()
                 assert set(tenants) <= {"acme"}, table
             assert connection.execute(sa.text("SELECT count(*) FROM scenario")).scalar() == 1
@@ -181,10 +183,19 @@ def test_row_level_security_hides_other_tenants_from_an_unscoped_query(store_url
                 )
         with engine.begin() as connection:  # no tenant set: no rows at all
             assert connection.execute(sa.text("SELECT count(*) FROM scenario")).scalar() == 0
+            assert connection.execute(sa.text("SELECT count(*) FROM api_key")).scalar() == 0
             assert connection.execute(sa.text("UPDATE scenario SET name = 'x'")).rowcount == 0
-        # the app role owns nothing and cannot lift RLS
-        with engine.begin() as connection, pytest.raises(sa.exc.ProgrammingError):
-            connection.execute(sa.text("ALTER TABLE scenario DISABLE ROW LEVEL SECURITY"))
+        # keys are still found by their prefix, listed per tenant and revoked from the CLI
+        assert store.verify_key(keys["bolt"].token).tenant_id == "bolt"
+        assert {k.tenant_id for k in store.api_keys()} == {"acme", "bolt"}
+        assert store.revoke_key(keys["bolt"].key.prefix).revoked_at is not None
+        # the app role owns nothing: it cannot lift RLS, nor move the schema's version
+        for statement in (
+            "ALTER TABLE scenario DISABLE ROW LEVEL SECURITY",
+            "UPDATE alembic_version SET version_num = '0001'",
+        ):
+            with engine.begin() as connection, pytest.raises(sa.exc.ProgrammingError):
+                connection.execute(sa.text(statement))
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)

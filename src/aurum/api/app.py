@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aurum import __version__
@@ -27,8 +28,8 @@ from aurum.api.cache import Cache, open_cache
 from aurum.api.params import reject_unknown
 from aurum.api.problems import ApiError
 from aurum.api.ratelimit import RateLimiter, open_rate_limiter
-from aurum.api.security import check_routes
-from aurum.auth.principal import Authenticator
+from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
+from aurum.auth.principal import ANALYST, OPS, Authenticator
 from aurum.config import Settings
 from aurum.errors import ConfigError, Conflict, NotFound
 from aurum.lake.catalog import Lake
@@ -82,10 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = Store.connect(settings)
     if settings.auth.mode == "dev":
         _ensure_tenant(store, settings.auth.dev_tenant)
-    elif store.row_security() == "bypassed":
+    elif (security := store.row_security()) in ("bypassed", "rls-owner"):
         log.warning(
-            "the operational store's role is a superuser or BYPASSRLS: row-level security does"
-            " not bind it, only the service layer scopes tenants (see AURUM_STORE__OWNER_URL)"
+            "the operational store's role %s row-level security: only the service layer is"
+            " sure to scope tenants; connect as a role that owns nothing (AURUM_STORE__URL) and"
+            " migrate as the owner (AURUM_STORE__OWNER_URL)",
+            "bypasses" if security == "bypassed" else "owns the tables and could lift",
         )
     replicas = Replicas(lake, settings.home / "serving", slice_columns=COLUMNS)
     curves = Curves(lake, replicas, freshness_s=settings.api.freshness_s)
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             curves.replicas.close()
             store.close()
 
+    secured = settings.auth.mode == "on"
     app = FastAPI(
         title="Aurum",
         version=__version__,
@@ -125,7 +129,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=_DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown)],
+        # with authentication on, the API's description is for callers only (and /docs, which
+        # loads its script from a CDN, is off)
+        openapi_url=None if secured else "/openapi.json",
+        docs_url=None if secured else "/docs",
+        redoc_url=None if secured else "/redoc",
     )
+    if secured:
+
+        @app.get("/openapi.json", include_in_schema=False, dependencies=[requires(ANALYST, OPS)])
+        async def openapi() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
     app.state.services = services
     problems.install(app)
     from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
@@ -143,17 +158,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContext,
         metrics=services.metrics,
         max_body=int(settings.api.max_upload_mb * 1024 * 1024) + 64 * 1024,
+        credentials_required=settings.auth.mode == "on",
     )
     return app
 
 
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
-
 def check_dev_mode(mode: str, host: str) -> None:
-    """Dev mode (no authentication) only on a loopback address: refuse anything else."""
-    loopback = host in _LOOPBACK or host.startswith("127.")
-    if mode == "dev" and not loopback:
+    """Dev mode (no authentication) only on a loopback address: refuse anything else. (Each
+    request is checked too, against the socket it arrived on: see ``security.Require``.)"""
+    if mode == "dev" and not is_loopback(host):
         raise ConfigError(
             "dev_mode_exposed",
             f"dev mode has no authentication and listens on loopback only, not {host!r}:"
@@ -175,33 +188,45 @@ def _limiter_url(settings: Settings) -> str | None:
 
 
 def _keep_fresh(services: Services, stop: threading.Event, every_s: float = 2.0) -> None:
-    """Build the replica of each new snapshot soon after it is published, off the request path."""
-    while not stop.wait(every_s):
+    """Build the replica of each new snapshot soon after it is published, off the request path,
+    and keep the store's instruments in step with the curves of the newest snapshot."""
+    synced: int | None = None
+    while True:
         try:
             report = services.curves.refresh()
+            snapshot = services.curves.pin()
+            if snapshot != synced:
+                services.store.sync_instruments(services.curves.instruments())
+                synced = snapshot
         except Exception:  # the next tick retries; requests still read Iceberg meanwhile
-            log.exception("building the serving replica failed")
-            continue
+            log.exception("refreshing the serving replica or the instruments failed")
+            report = None
         if report is not None:
             services.metrics.replica_builds.inc()
-            try:
-                services.store.sync_instruments(services.curves.instruments())
-            except Exception:  # the instrument list catches up on the next build
-                log.exception("syncing instruments failed")
             log.info(
                 "replica of snapshot %s: %d of %d days rebuilt in %.2f s",
                 report.snapshot_id, report.partitions_changed, report.partitions_total,
                 report.seconds,
             )  # fmt: skip
+        if stop.wait(every_s):
+            return
+
+
+# JSON bodies (tenant objects, keys) are small documents; only uploads may be large.
+MAX_JSON_BODY = 1024 * 1024
 
 
 class RequestContext:
-    """Request id on every response, request metrics, and the request body bound (413)."""
+    """Request id on every response, request metrics, and the request body bound (413); with
+    authentication on, a request with no credential at all is refused before its body is read."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, max_body: int, credentials_required: bool
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
+        self.credentials_required = credentials_required
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -212,10 +237,24 @@ class RequestContext:
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        limit = self.max_body
+        if (_header(scope, b"content-type") or "").startswith("application/json"):
+            limit = min(limit, MAX_JSON_BODY)
         length = _header(scope, b"content-length")
-        if length and length.isdigit() and int(length) > self.max_body:
-            await _too_large(send, request_id, self.max_body)
+        if length and length.isdigit() and int(length) > limit:
+            await _refuse(send, request_id, 413, "upload_too_large",
+                          f"the request body exceeds {limit:,} bytes")  # fmt: skip
             self._observe(scope, "413", started)
+            return
+        if (
+            self.credentials_required
+            and scope["path"] not in PUBLIC
+            and not _header(scope, b"authorization")
+            and scope["method"] not in ("GET", "HEAD")  # those have no body to spare
+        ):
+            await _refuse(send, request_id, 401, "unauthenticated",
+                          "this route needs a bearer token or an API key")  # fmt: skip
+            self._observe(scope, "401", started)
             return
         seen = 0
 
@@ -223,10 +262,8 @@ class RequestContext:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise ApiError(
-                    "upload_too_large", f"the request body exceeds {self.max_body:,} bytes"
-                )
+            if seen > limit:
+                raise ApiError("upload_too_large", f"the request body exceeds {limit:,} bytes")
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -257,30 +294,28 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _too_large(send: Send, request_id: str, limit: int) -> None:
+async def _refuse(send: Send, request_id: str, status: int, code: str, detail: str) -> None:
+    """A problem answer sent before the app (and before reading the body)."""
     import orjson
 
     body = orjson.dumps(
         {
-            "type": "https://aurum.dev/problems/upload_too_large",
-            "title": "Content Too Large",
-            "status": 413,
-            "code": "upload_too_large",
-            "detail": f"the request body exceeds {limit:,} bytes",
+            "type": f"https://aurum.dev/problems/{code}",
+            "title": problems.title(status),
+            "status": status,
+            "code": code,
+            "detail": detail,
             "request_id": request_id,
         }
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", problems.PROBLEM.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", problems.PROBLEM.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="aurum"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

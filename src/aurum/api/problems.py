@@ -29,7 +29,7 @@ from aurum.errors import (
     ValidationFailed,
 )
 
-__all__ = ["PROBLEM", "ApiError", "install", "problem", "status_for"]
+__all__ = ["PROBLEM", "ApiError", "install", "problem", "status_for", "title"]
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("aurum.api")
@@ -97,10 +97,14 @@ def status_for(error: AurumError) -> int:
     return 400
 
 
+def title(status: int) -> str:
+    return _TITLES.get(status, "Error")
+
+
 def problem(request: Request, status: int, code: str, detail: str, **extra: Any) -> Response:
     body = {
         "type": f"https://aurum.dev/problems/{code}",
-        "title": _TITLES.get(status, "Error"),
+        "title": title(status),
         "status": status,
         "code": code,
         "detail": detail,

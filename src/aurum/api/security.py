@@ -9,6 +9,7 @@ and checks the role; handlers then read the principal with ``PrincipalDep``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Annotated, Any
 
@@ -57,6 +58,8 @@ class Require:
             else await run_in_threadpool(auth.authenticate, token, tenant)
         )
         request.state.principal = principal
+        if principal.via == "dev" and not _arrived_on_loopback(request):
+            raise Forbidden("dev_mode_exposed", "dev mode answers on a loopback address only")
         if principal.via != "dev":
             decision = services.limiter.take(principal.rate_key)
             if not decision.allowed:
@@ -71,6 +74,29 @@ class Require:
                 "role_missing", f"this route needs one of the roles {', '.join(self.roles)}"
             )
         return principal
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``); no other name."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _arrived_on_loopback(request: Request) -> bool:
+    """Whether the connection came in on a loopback address of this server (a server bound to
+    0.0.0.0 by hand, past ``aurum serve``'s check, still refuses other interfaces). A socket
+    that is not TCP (a Unix socket, an in-process test transport) is local by nature."""
+    server = request.scope.get("server")
+    if not server:
+        return True
+    try:
+        return ipaddress.ip_address(str(server[0]).strip("[]")).is_loopback
+    except ValueError:
+        return True
 
 
 def requires(*roles: Role) -> Any:

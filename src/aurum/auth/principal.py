@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from aurum.auth.oidc import OidcVerifier
@@ -41,18 +42,25 @@ class Principal:
     roles: frozenset[Role]
     vendors: frozenset[str] | None  # None: every vendor (dev mode)
     via: Literal["jwt", "api_key", "dev"]
+    expires_at: datetime | None = None  # an API key's expiry (a cached key is checked again)
 
     def has_any(self, roles: Iterable[Role]) -> bool:
         return ADMIN in self.roles or not self.roles.isdisjoint(roles)
 
     @property
     def actor(self) -> str:
-        """How the audit log names this principal."""
-        return f"{self.subject}@{self.tenant_id}"
+        """How the audit log names this principal: ``key:<prefix>@t``, ``user:<sub>@t``, or
+        ``dev@t`` (a token's subject cannot pass for a key)."""
+        kind = "user:" if self.via == "jwt" else ""
+        return f"{kind}{self.subject}@{self.tenant_id}"
 
     @property
     def rate_key(self) -> str:
         return f"{self.via}:{self.tenant_id}:{self.subject}"
+
+
+def _expired(principal: Principal) -> bool:
+    return principal.expires_at is not None and principal.expires_at <= datetime.now(UTC)
 
 
 class _Ttl:
@@ -138,7 +146,8 @@ class Authenticator:
             return self.dev_principal()
         if credential and credential.startswith("aurum_"):
             cached = self._keys.peek(hashlib.sha256(credential.encode()).hexdigest())
-            return cached if isinstance(cached, Principal) else None
+            if isinstance(cached, Principal) and not _expired(cached):
+                return cached
         return None
 
     def forget_key(self, prefix: str) -> None:
@@ -154,10 +163,16 @@ class Authenticator:
             tenant = self._tenant(key.tenant_id)
             vendors = frozenset(tenant.vendors)
             return Principal(
-                f"key:{key.prefix}", key.tenant_id, frozenset({key.role}), vendors, "api_key"
-            )
+                f"key:{key.prefix}", key.tenant_id, frozenset({key.role}), vendors, "api_key",
+                key.expires_at,
+            )  # fmt: skip
 
-        return self._keys.get(digest, load)
+        principal = self._keys.get(digest, load)
+        if _expired(principal):  # expired while cached
+            raise AuthError(
+                "key_expired", f"API key {principal.subject.removeprefix('key:')} expired"
+            )
+        return principal
 
     def _by_token(self, token: str, tenant_header: str | None) -> Principal:
         assert self.verifier is not None

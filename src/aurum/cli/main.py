@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -696,7 +697,7 @@ def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.
     from aurum.store import Store
 
     with Store.connect(Settings()) as store:
-        for key in store.keys(tenant):
+        for key in store.api_keys(tenant):
             state = "revoked" if key.revoked_at else "active"
             expires = key.expires_at.isoformat() if key.expires_at else "never"
             console.print(f"{key.prefix}\t{key.tenant_id}\t{key.role}\t{state}\t{expires}")
@@ -726,6 +727,12 @@ def main() -> None:
         code = 0
     except AurumError as exc:  # e.g. settings that cannot work: one line, never a traceback
         errors.print(f"[red]error[/red] {exc.code}: {exc.message}", soft_wrap=True, highlight=False)
+        code = 2
+    except ValidationError as exc:  # a setting's value: where and why, never the value itself
+        for problem in exc.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            errors.print(f"[red]error[/red] settings_invalid: {where}: {problem['msg']}",
+                         soft_wrap=True, highlight=False)  # fmt: skip
         code = 2
     except SystemExit as exc:
         if isinstance(exc.code, str):

@@ -30,6 +30,7 @@ __all__ = [
     "IngestRun",
     "IngestRunRecord",
     "RunStatus",
+    "Viewer",
     "get_run",
     "list_runs",
     "stale_runs",
@@ -156,9 +157,31 @@ def update_run(session: Session, run_id: str, changes: Mapping[str, Any]) -> Ing
     return _to_run(record)
 
 
-def get_run(session: Session, run_id: str) -> IngestRun:
-    record = session.get(IngestRunRecord, run_id)
-    if record is None:
+@dataclass(frozen=True)
+class Viewer:
+    """Whose view of the ingest log: a tenant sees the platform's runs (no tenant) and its own,
+    of the vendors it is entitled to (``None``: every vendor) and of files of no known vendor."""
+
+    tenant_id: str
+    vendors: frozenset[str] | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        conditions = [
+            sa.or_(IngestRunRecord.tenant_id.is_(None), IngestRunRecord.tenant_id == self.tenant_id)
+        ]
+        if self.vendors is not None:
+            conditions.append(
+                sa.or_(IngestRunRecord.vendor.is_(None), IngestRunRecord.vendor.in_(self.vendors))
+            )
+        return conditions
+
+
+def get_run(session: Session, run_id: str, viewer: Viewer | None = None) -> IngestRun:
+    query = sa.select(IngestRunRecord).where(IngestRunRecord.run_id == run_id)
+    if viewer is not None:
+        query = query.where(*viewer.where())
+    record = session.scalars(query).one_or_none()
+    if record is None:  # another tenant's run is answered like one that never existed
         raise NotFound("run_not_found", f"no ingest run {run_id!r}", run_id=run_id)
     return _to_run(record)
 
@@ -171,11 +194,14 @@ def list_runs(
     status: str | None = None,
     sha256: str | None = None,
     limit: int = 100,
+    viewer: Viewer | None = None,
 ) -> list[IngestRun]:
-    """Runs matching every given filter, newest first."""
+    """Runs matching every given filter (and visible to ``viewer``), newest first."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise StoreError("limit_invalid", f"limit must be a positive integer, not {limit!r}")
     query = sa.select(IngestRunRecord)
+    if viewer is not None:
+        query = query.where(*viewer.where())
     if vendor is not None:
         query = query.where(IngestRunRecord.vendor == vendor)
     if asof is not None:

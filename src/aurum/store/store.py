@@ -16,7 +16,7 @@ from aurum.config import Settings
 from aurum.errors import Conflict, StoreError
 from aurum.store import ingest_log, tenancy
 from aurum.store.engine import create_engine, migrate, writer
-from aurum.store.ingest_log import IngestRun
+from aurum.store.ingest_log import IngestRun, Viewer
 from aurum.store.tenancy import (
     ApiKey,
     Assumption,
@@ -115,9 +115,9 @@ class Store:
         with self._session(write=True) as session:
             return ingest_log.update_run(session, run_id, changes)
 
-    def get_run(self, run_id: str) -> IngestRun:
+    def get_run(self, run_id: str, *, viewer: Viewer | None = None) -> IngestRun:
         with self._session() as session:
-            return ingest_log.get_run(session, run_id)
+            return ingest_log.get_run(session, run_id, viewer)
 
     def runs(
         self,
@@ -127,12 +127,15 @@ class Store:
         status: str | None = None,
         sha256: str | None = None,
         limit: int = 100,
+        viewer: Viewer | None = None,
     ) -> list[IngestRun]:
-        """The newest ``limit`` runs matching every filter given, newest first."""
+        """The newest ``limit`` runs matching every filter given (and that ``viewer`` may
+        see: see :class:`~aurum.store.ingest_log.Viewer`), newest first."""
         with self._session() as session:
             return ingest_log.list_runs(
-                session, vendor=vendor, asof=asof, status=status, sha256=sha256, limit=limit
-            )
+                session, vendor=vendor, asof=asof, status=status, sha256=sha256, limit=limit,
+                viewer=viewer,
+            )  # fmt: skip
 
     def stale_runs(self, *, older_than: timedelta) -> list[IngestRun]:
         """Runs still ``running``/``staged`` that started more than ``older_than`` ago."""
@@ -151,22 +154,28 @@ class Store:
                 f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema}"
                 f" TO {quote(role)}",
                 f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {quote(role)}",
+                # the schema's version is the owner's to change, by migrating
+                f"REVOKE INSERT, UPDATE, DELETE ON {schema}.alembic_version FROM {quote(role)}",
             ):
                 connection.exec_driver_sql(statement)
 
     def row_security(self) -> str:
-        """How tenant rows are guarded here: ``rls`` (PostgreSQL policies apply to this role),
-        ``bypassed`` (a superuser or BYPASSRLS role: only the service layer scopes) or
-        ``service`` (SQLite: the service layer scopes every query)."""
+        """How tenant rows are guarded here: ``rls`` (PostgreSQL policies bind this role, which
+        owns nothing), ``rls-owner`` (they bind it, but as the tables' owner it could lift them:
+        set AURUM_STORE__OWNER_URL), ``bypassed`` (a superuser or BYPASSRLS role: only the
+        service layer scopes) or ``service`` (SQLite: the service layer scopes every query)."""
         if not self._postgres:
             return "service"
         with self._session() as session:
-            bypass = session.execute(
+            bypass, owner = session.execute(
                 sa.text(
-                    "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+                    "SELECT r.rolsuper OR r.rolbypassrls,"
+                    " EXISTS (SELECT 1 FROM pg_tables t WHERE t.schemaname = current_schema()"
+                    "   AND t.tablename = 'scenario' AND t.tableowner = current_user)"
+                    " FROM pg_roles r WHERE r.rolname = current_user"
                 )
-            ).scalar_one()
-        return "bypassed" if bypass else "rls"
+            ).one()
+        return "bypassed" if bypass else "rls-owner" if owner else "rls"
 
     # -- tenants, entitlements, keys -------------------------------------------------------------
 
@@ -199,16 +208,26 @@ class Store:
             )  # fmt: skip
 
     def verify_key(self, token: str) -> ApiKey:
-        with self._session() as session:
+        """The key ``token`` is, if valid now (the transaction may see that prefix's row only)."""
+        with self._session(key_prefix=tenancy.key_prefix(token)) as session:
             return tenancy.verify_key(session, token, datetime.now(UTC))
 
     def revoke_key(self, prefix: str, *, tenant_id: str | None = None) -> ApiKey:
+        """Revoke a key of ``tenant_id`` (an API admin), or of whichever tenant (the CLI)."""
+        if tenant_id is None:
+            with self._session(key_prefix=prefix) as session:
+                tenant_id = tenancy.key_tenant(session, prefix)
         with self._session(write=True, tenant=tenant_id) as session:
             return tenancy.revoke_key(session, prefix, tenant_id)
 
-    def keys(self, tenant_id: str | None = None) -> list[ApiKey]:
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.list_keys(session, tenant_id)
+    def api_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        """The keys of ``tenant_id``, or of every tenant."""
+        tenants = [tenant_id] if tenant_id else [t.tenant_id for t in self.tenants()]
+        found: list[ApiKey] = []
+        for tenant in tenants:
+            with self._session(tenant=tenant) as session:
+                found += tenancy.list_keys(session, tenant)
+        return found
 
     # -- tenant-owned objects ----------------------------------------------------------------------
 
@@ -294,6 +313,11 @@ class Store:
                 session, tenant_id, action=action, since=since, before_id=before_id, limit=limit
             )
 
+    def instruments(self, vendor: str | None = None) -> list[dict[str, Any]]:
+        """The curves the lake holds, as last synced (identity, units, first/last as-of)."""
+        with self._session() as session:
+            return tenancy.list_instruments(session, vendor)
+
     def sync_instruments(self, rows: list[dict[str, Any]]) -> int:
         with self._session(write=True) as session:
             return tenancy.sync_instruments(session, rows)
@@ -301,15 +325,21 @@ class Store:
     # -- plumbing ------------------------------------------------------------------------------
 
     @contextmanager
-    def _session(self, *, write: bool = False, tenant: str | None = None) -> Iterator[Session]:
+    def _session(
+        self, *, write: bool = False, tenant: str | None = None, key_prefix: str | None = None
+    ) -> Iterator[Session]:
         """One transaction; with ``tenant``, PostgreSQL's row-level security sees that tenant
-        (``app.current_tenant``, local to the transaction, so a pooled connection forgets it)."""
+        (``app.current_tenant``, local to the transaction, so a pooled connection forgets it);
+        with ``key_prefix``, that one API key row too (``app.key_prefix``)."""
         factory = self._writes if write else self._reads
         with self._errors(), factory.begin() as session:
             if self._postgres:
                 session.execute(
-                    sa.text("SELECT set_config('app.current_tenant', :tenant, true)"),
-                    {"tenant": tenant or ""},
+                    sa.text(
+                        "SELECT set_config('app.current_tenant', :tenant, true),"
+                        " set_config('app.key_prefix', :prefix, true)"
+                    ),
+                    {"tenant": tenant or "", "prefix": key_prefix or ""},
                 )
             yield session
 

@@ -347,6 +347,19 @@ def create_key(
     return IssuedKey(_to_key(record), f"aurum_{prefix}_{secret}")
 
 
+def key_prefix(token: str) -> str:
+    """The prefix of a well-formed key (``""`` otherwise: nothing is looked up)."""
+    match = _KEY.match(token)
+    return match.group(1) if match else ""
+
+
+def key_tenant(session: Session, prefix: str) -> str:
+    record = session.get(ApiKeyRecord, prefix)
+    if record is None:
+        raise NotFound("key_unknown", f"no API key {prefix!r}")
+    return record.tenant_id
+
+
 def verify_key(session: Session, token: str, now: datetime) -> ApiKey:
     """The key ``token`` is, if it is valid now; otherwise ``AuthError`` (never echoing it)."""
     match = _KEY.match(token)
@@ -623,6 +636,16 @@ def list_audit(
 
 
 # -- instruments ---------------------------------------------------------------------------------
+
+
+def list_instruments(session: Session, vendor: str | None) -> list[dict[str, Any]]:
+    query = sa.select(InstrumentRecord).order_by(InstrumentRecord.curve_key)
+    if vendor is not None:
+        query = query.where(InstrumentRecord.vendor == vendor)
+    return [
+        {column.key: getattr(record, column.key) for column in InstrumentRecord.__table__.columns}
+        for record in session.scalars(query)
+    ]
 
 
 def sync_instruments(session: Session, rows: list[dict[str, Any]]) -> int:

@@ -46,22 +46,33 @@ def audit_log(
     principal: PrincipalDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[str | None, Query(description="YYYY-MM-DD (UTC)", max_length=10)] = None,
-    before_id: Annotated[int | None, Query(ge=1, description="Page: entries older than")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Page: entries older than this id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Ingests, exports, key creation and revocation, and changes to tenant objects, newest
-    first: your tenant's entries and the platform's (no tenant)."""
+    first: your tenant's entries and the platform's (no tenant) about vendors your tenant is
+    entitled to (a page can hold fewer than `limit`: page on with `before_id`)."""
     day = parse_date(since, "since") if since else None
     entries = services.store.audit_log(
         principal.tenant_id, action=action, before_id=before_id, limit=limit,
         since=datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None,
     )  # fmt: skip
-    return objects(entries, limit=limit)
+    vendors = principal.vendors
+    visible = [
+        entry
+        for entry in entries
+        if entry.tenant_id is not None
+        or vendors is None
+        or entry.details.get("vendor") in (None, *vendors)
+    ]
+    return objects(visible, limit=limit, next_before_id=entries[-1].id if entries else None)
 
 
 @router.get("/keys", response_model=LogEnvelope[ApiKeyOut], summary="Your tenant's API keys")
 def keys(services: ServicesDep, principal: PrincipalDep) -> Response:
-    return objects(services.store.keys(principal.tenant_id))
+    return objects(services.store.api_keys(principal.tenant_id))
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from typing import Annotated
 
@@ -55,13 +56,21 @@ def curve_observation(
     as_at: AsAtParam = None,
 ) -> FileResponse:
     """The day's rows (one vendor or all the tenant is entitled to) as a file, kept under
-    `$AURUM_HOME/exports-cache/{snapshot}/exports/{tenant}/asof=YYYY-MM-DD/` and reused while
-    the snapshot is current."""
+    `$AURUM_HOME/exports-cache/{snapshot}/{entitlement}/exports/{tenant}/asof=YYYY-MM-DD/` and
+    reused while the snapshot and the tenant's entitlements stay."""
     day = parse_date(asof, "asof")
     vendors = entitled(request, vendor)
     curves = services.curves
     snapshot = curves.pin(as_at)
-    out = services.settings.home / "exports-cache" / str(snapshot)
+    # one cached file per (snapshot, vendors the tenant may read): a withdrawn entitlement
+    # never serves a file made under the old one
+    scope = "all" if vendors is None else hashlib.sha256(",".join(sorted(vendors)).encode())
+    out = (
+        services.settings.home
+        / "exports-cache"
+        / str(snapshot)
+        / (scope if isinstance(scope, str) else scope.hexdigest()[:16])
+    )
     tenant = principal.tenant_id
     path = export_path(out, day, vendor, format.value, tenant)
     if not path.exists():

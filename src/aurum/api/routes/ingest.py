@@ -14,12 +14,12 @@ from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, objects
 from aurum.api.models import IngestResult, IngestRun, LogEnvelope, Problem, QaCheck
-from aurum.api.params import parse_date
+from aurum.api.params import entitled, parse_date
 from aurum.api.problems import ApiError
 from aurum.api.security import PrincipalDep, requires
-from aurum.auth.principal import ANALYST, OPS
+from aurum.auth.principal import ANALYST, OPS, Principal
 from aurum.ingest.runner import Requester, ingest_file
-from aurum.store.ingest_log import RUN_STATUSES
+from aurum.store.ingest_log import RUN_STATUSES, Viewer
 
 __all__ = ["router"]
 
@@ -35,7 +35,9 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
     summary="The ingest log",
 )
 def runs(
+    request: Request,
     services: ServicesDep,
+    principal: PrincipalDep,
     vendor: Annotated[str | None, Query(max_length=64)] = None,
     asof: Annotated[str | None, Query(description="YYYY-MM-DD", max_length=10)] = None,
     status: Annotated[
@@ -44,7 +46,8 @@ def runs(
     sha256: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, description="Newest runs first; capped.")] = 100,
 ) -> Response:
-    """Ingest runs, newest first, with their counts, version, tag and errors."""
+    """Ingest runs, newest first, with their counts, version, tag and errors: the platform's
+    and your tenant's, of the vendors your tenant is entitled to."""
     if status is not None and status not in RUN_STATUSES:
         raise ApiError("parameter_invalid", f"status must be one of {', '.join(RUN_STATUSES)}")
     capped = min(limit, services.settings.api.max_page_size)
@@ -54,8 +57,13 @@ def runs(
         status=status,
         sha256=sha256,
         limit=capped,
+        viewer=_viewer(request, principal, vendor),
     )
     return objects(found, limit=capped)
+
+
+def _viewer(request: Request, principal: Principal, vendor: str | None = None) -> Viewer:
+    return Viewer(principal.tenant_id, entitled(request, vendor))
 
 
 @router.get(
@@ -65,8 +73,13 @@ def runs(
     responses={404: READ_RESPONSES[404]},
     summary="One ingest run",
 )
-def run(services: ServicesDep, run_id: Annotated[str, Path(max_length=64)]) -> Response:
-    return objects([services.store.get_run(run_id)])
+def run(
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    run_id: Annotated[str, Path(max_length=64)],
+) -> Response:
+    return objects([services.store.get_run(run_id, viewer=_viewer(request, principal))])
 
 
 @router.post(
@@ -135,6 +148,7 @@ def upload(
     summary="Quality history",
 )
 def qa_checks(
+    request: Request,
     services: ServicesDep,
     run_id: Annotated[str | None, Query(max_length=64)] = None,
     vendor: Annotated[str | None, Query(max_length=64)] = None,
@@ -143,7 +157,9 @@ def qa_checks(
     failed_only: bool = False,
     limit: Annotated[int, Query(ge=1)] = 1000,
 ) -> Response:
-    """Every rule's and gate's outcome per ingest run, newest first."""
+    """Every rule's and gate's outcome per ingest run, newest first (of the vendors your
+    tenant is entitled to)."""
+    vendors = entitled(request, vendor)
     conditions: list[BooleanExpression] = []
     for column, value in (("run_id", run_id), ("vendor", vendor), ("rule", rule)):
         if value:
@@ -155,6 +171,8 @@ def qa_checks(
         expression = condition if isinstance(expression, AlwaysTrue) else And(expression, condition)
     rows, snapshot = services.query.scan("qa_checks", row_filter=expression)
     data = rows.to_pylist()
+    if vendors is not None:
+        data = [row for row in data if row["vendor"] in vendors]
     if failed_only:
         data = [row for row in data if row["failed"]]
     data.sort(key=lambda row: (row["checked_at"], row["rule"]), reverse=True)

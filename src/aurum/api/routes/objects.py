@@ -7,9 +7,9 @@ security): another tenant's id is a 404 exactly like an id that never existed.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
@@ -44,10 +44,15 @@ OffsetQuery = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def _check_size(spec: Any) -> None:
-    if (
-        spec is not None
-        and len(orjson.dumps(spec, option=orjson.OPT_NON_STR_KEYS)) > MAX_SPEC_BYTES
-    ):
+    """Plain JSON of bounded size: NaN and Infinity (which Python's parser lets through) are
+    refused, as PostgreSQL would refuse them."""
+    if spec is None:
+        return
+    try:
+        encoded = json.dumps(spec, allow_nan=False)
+    except ValueError:
+        raise ApiError("parameter_invalid", "NaN and Infinity are not JSON numbers") from None
+    if len(encoded) > MAX_SPEC_BYTES:
         raise ApiError("parameter_invalid", f"spec is larger than {MAX_SPEC_BYTES:,} bytes")
 
 

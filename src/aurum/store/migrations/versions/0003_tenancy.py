@@ -24,7 +24,7 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 # Tables whose rows belong to one tenant: scoped in the service layer and, on PostgreSQL, by RLS.
-# ``api_key`` is scoped in the service layer only: a key is looked up before its tenant is known.
+# ``api_key`` gets its own policy in 0004: a key is looked up before its tenant is known.
 TENANT_TABLES = (
     "entitlement", "curve_def", "scenario", "assumption", "model_run", "ppa_contract",
 )  # fmt: skip
