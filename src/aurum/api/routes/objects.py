@@ -29,7 +29,7 @@ from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST
 from aurum.store.tenancy import DocumentKind
 
-__all__ = ["DOCUMENT_ROUTES", "document_router", "model_runs"]
+__all__ = ["DOCUMENT_ROUTES", "RESPONSES", "document_router", "model_runs"]
 
 MAX_SPEC_BYTES = 256 * 1024
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
