@@ -458,6 +458,9 @@ def test_the_ingest_log_and_quality_history_are_scoped(secured, synthetic_days):
     checks = acme.get("/v1/qa/checks").json()["data"]
     assert checks and {c["vendor"] for c in checks} == {"PW"}
     assert acme.get("/v1/qa/checks", params={"vendor": "RP"}).status_code == 403
+    with upload.open("rb") as handle:  # acme may not publish RP curves into the shared lake
+        refused = acme.post("/v1/ingest", files={"file": (upload.name, handle)})
+    assert refused.status_code == 403 and refused.json()["code"] == "vendor_not_entitled"
 
 
 def test_no_credential_is_refused_before_the_body_is_read(secured):

@@ -18,7 +18,8 @@ from aurum.api.params import entitled, parse_date
 from aurum.api.problems import ApiError
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST, OPS, Principal
-from aurum.ingest.runner import Requester, ingest_file
+from aurum.ingest.pipeline import parse_workbook
+from aurum.ingest.runner import Requester, ingest_parsed
 from aurum.store.ingest_log import RUN_STATUSES, Viewer
 
 __all__ = ["router"]
@@ -105,7 +106,8 @@ def upload(
 ) -> Response:
     """Ingest one workbook: parse, gate, publish (write-audit-publish). 201 when a version was
     published, 200 for an identical re-delivery, 422 when the file was dead-lettered or a gate
-    failed; the body always carries the run and its conservation report."""
+    failed; the body always carries the run and its conservation report. 403 (nothing
+    recorded) for a vendor your tenant is not entitled to."""
     settings = services.settings
     name = _SAFE_NAME.sub("_", (file.filename or "upload.xlsx").rsplit("/", 1)[-1])[:200]
     folder = settings.home / "uploads" / uuid.uuid4().hex
@@ -115,15 +117,16 @@ def upload(
         shutil.copyfileobj(file.file, out, 1 << 20)
     day = parse_date(asof, "asof") if asof else None
     try:
-        report = ingest_file(
-            path,
-            lake=services.lake,
-            store=services.store,
-            settings=settings,
-            vendor=vendor.upper() if vendor else None,
-            asof=day,
-            requester=Requester(principal.actor, principal.tenant_id, request.state.request_id),
+        parsed = parse_workbook(
+            path, vendor=vendor.upper() if vendor else None, asof=day, settings=settings
         )
+        # a tenant publishes only the vendors it is entitled to (the lake is every tenant's)
+        if parsed.vendor is not None:
+            entitled(request, parsed.vendor)
+        report = ingest_parsed(
+            path, parsed, lake=services.lake, store=services.store, settings=settings,
+            requester=Requester(principal.actor, principal.tenant_id, request.state.request_id),
+        )  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the raw archive keeps the bytes
     if report.publication is not None:
