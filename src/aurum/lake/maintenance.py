@@ -19,12 +19,12 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo
+from pyiceberg.expressions import BooleanExpression, EqualTo
 from pyiceberg.table import Table
 
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import backoff, is_conflict
-from aurum.lake.tables import TABLES
+from aurum.lake.tables import TABLES, all_of
 
 __all__ = ["MaintenanceReport", "maintain"]
 
@@ -56,11 +56,10 @@ def maintain(
 
 
 def _partition_filter(partition: dict[str, object]) -> BooleanExpression:
-    expression: BooleanExpression = AlwaysTrue()
-    for column, value in partition.items():
-        condition = EqualTo(column, value.isoformat() if hasattr(value, "isoformat") else value)
-        expression = condition if isinstance(expression, AlwaysTrue) else And(expression, condition)
-    return expression
+    return all_of(
+        EqualTo(column, value.isoformat() if hasattr(value, "isoformat") else value)
+        for column, value in partition.items()
+    )
 
 
 def _compact(table: Table, min_files: int) -> int:

@@ -6,13 +6,15 @@ logs keyed by run: what was quarantined, which files were dead-lettered, every r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
 
 from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
 
-__all__ = ["CURVE_OBSERVATION_TABLE", "TABLES", "TableDef"]
+__all__ = ["CURVE_OBSERVATION_TABLE", "TABLES", "TableDef", "all_of"]
 
 
 def _field(name: str, kind: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
@@ -88,3 +90,15 @@ TABLES: tuple[TableDef, ...] = (
         "Every rule's and gate's outcome in every run: the quality history.",
     ),
 )
+
+
+def all_of(conditions: Iterable[BooleanExpression]) -> BooleanExpression:
+    """A scan filter that holds when every condition does (none: every row).
+
+    >>> all_of([])
+    AlwaysTrue()
+    """
+    expression: BooleanExpression = AlwaysTrue()
+    for condition in conditions:
+        expression = condition if isinstance(expression, AlwaysTrue) else And(expression, condition)
+    return expression

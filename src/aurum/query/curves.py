@@ -22,8 +22,6 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 from pyiceberg.expressions import (
-    AlwaysTrue,
-    And,
     BooleanExpression,
     EqualTo,
     GreaterThanOrEqual,
@@ -35,6 +33,7 @@ from pyiceberg.table import Table
 from aurum.domain import calendar, strips
 from aurum.errors import QueryError
 from aurum.lake.catalog import Lake
+from aurum.lake.tables import all_of
 from aurum.query.engine import AsAt, resolve_snapshot
 from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas, Slice
 
@@ -803,10 +802,7 @@ def _iceberg_filter(where: CurveFilter, index: pa.Table) -> BooleanExpression:
         conditions.append(EqualTo("asof_date", asof.isoformat()))
     if where.curve_keys:
         conditions.append(In("curve_key", set(where.curve_keys)))
-    expression: BooleanExpression = AlwaysTrue()
-    for condition in conditions:
-        expression = condition if isinstance(expression, AlwaysTrue) else And(expression, condition)
-    return expression
+    return all_of(conditions)
 
 
 def _versions(table: Table, snapshot_id: int) -> dict[tuple[str, date], int]:

@@ -19,7 +19,6 @@ import duckdb
 import pyarrow as pa
 from pyiceberg.expressions import (
     AlwaysTrue,
-    And,
     BooleanExpression,
     EqualTo,
     GreaterThanOrEqual,
@@ -31,7 +30,7 @@ from pyiceberg.table import Table
 from aurum.errors import QueryError
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import partition_days
-from aurum.lake.tables import TABLES
+from aurum.lake.tables import TABLES, all_of
 
 __all__ = ["AsAt", "Query", "QueryResult", "resolve_snapshot"]
 
@@ -149,13 +148,8 @@ class Query:
             conditions.append(EqualTo("curve_key", curve_key))
         elif curve_key is not None:
             conditions.append(In("curve_key", set(curve_key)))
-        row_filter: BooleanExpression = AlwaysTrue()
-        for condition in conditions:
-            row_filter = (
-                condition if isinstance(row_filter, AlwaysTrue) else And(row_filter, condition)
-            )
         rows, _ = self.scan(
-            "curve_observation", row_filter=row_filter, as_at=as_at, columns=columns
+            "curve_observation", row_filter=all_of(conditions), as_at=as_at, columns=columns
         )
         return rows
 

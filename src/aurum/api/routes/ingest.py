@@ -9,7 +9,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo
+from pyiceberg.expressions import BooleanExpression, EqualTo
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, objects
@@ -20,6 +20,7 @@ from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST, OPS, Principal
 from aurum.ingest.pipeline import parse_workbook
 from aurum.ingest.runner import Requester, ingest_parsed
+from aurum.lake.tables import all_of
 from aurum.store.ingest_log import RUN_STATUSES, Viewer
 
 __all__ = ["router"]
@@ -169,10 +170,7 @@ def qa_checks(
             conditions.append(EqualTo(column, value.upper() if column == "vendor" else value))
     if asof:
         conditions.append(EqualTo("asof_date", parse_date(asof, "asof").isoformat()))
-    expression: BooleanExpression = AlwaysTrue()
-    for condition in conditions:
-        expression = condition if isinstance(expression, AlwaysTrue) else And(expression, condition)
-    rows, snapshot = services.query.scan("qa_checks", row_filter=expression)
+    rows, snapshot = services.query.scan("qa_checks", row_filter=all_of(conditions))
     data = rows.to_pylist()
     if vendors is not None:
         data = [row for row in data if row["vendor"] in vendors]
