@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/lake.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/resilience.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache

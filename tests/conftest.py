@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -225,3 +226,80 @@ def server() -> Iterator[Jwks]:
     yield state
     httpd.shutdown()
     httpd.server_close()
+
+
+# -- a TCP proxy that can be cut (a dependency going away) -----------------------------------
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:``port`` to ``target``; ``cut()`` closes the listener and every open
+    connection, as when a database's network path disappears (the server keeps running)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[Any] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.close()
+
+    def cut(self) -> None:
+        import socket
+
+        # shutdown wakes the accepting thread (a plain close would leave it listening)
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def tcp_proxy() -> Iterator[Callable[[tuple[str, int]], TcpProxy]]:
+    """``tcp_proxy((host, port))``: a :class:`TcpProxy` to that server, cut after the test."""
+    made: list[TcpProxy] = []
+
+    def make(target: tuple[str, int]) -> TcpProxy:
+        made.append(TcpProxy(target))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.cut()

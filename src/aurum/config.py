@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -27,6 +27,7 @@ __all__ = [
     "ApiSettings",
     "AuthSettings",
     "CacheSettings",
+    "FileSettings",
     "GateSettings",
     "IngestSettings",
     "LakeSettings",
@@ -59,6 +60,13 @@ class IngestSettings(BaseModel):
         5_000_000,
         gt=0,
         description="Most cells (all sheets, empty ones included) read from one workbook.",
+    )
+    abandoned_after_s: float = Field(
+        1800.0,
+        gt=0,
+        description="A run still running or staged this long after it started is taken for dead"
+        " and recovered by the next ingest, backfill, watch or the server (one file takes"
+        " seconds).",
     )
     mid_bidask_tolerance: float = Field(
         0.0005,
@@ -135,12 +143,29 @@ class ApiSettings(BaseModel):
     max_upload_mb: float = Field(
         100.0, gt=0, description="Largest workbook accepted by POST /v1/ingest, in MiB."
     )
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        (),
+        description='Reverse proxies (IPs or CIDRs, JSON list: ["10.0.0.0/8"]) whose'
+        " X-Forwarded-For names the client; the client is the rightmost address that is not one"
+        " of them. Default: none (the client is the connection's peer).",
+    )
     freshness_s: float = Field(
         1.0,
         ge=0,
         description="How long requests may reuse the last seen lake snapshot before asking the"
         " catalog again (0: every request asks, ~1 ms each; an ingest through this API is seen"
         " at once).",
+    )
+    cursor_key: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Secret (16+ characters) that signs pagination cursors; default: a random"
+        " key kept in AURUM_HOME/cursor.key, shared by the workers and restarts of that home.",
+    )
+    cursor_previous_key: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="The cursor key before a rotation: cursors it signed are still accepted.",
     )
 
 
@@ -160,6 +185,19 @@ class CacheSettings(BaseModel):
     )
     ttl_s: int = Field(
         3600, ge=1, description="Seconds an entry lives (entries never go stale, this bounds size)."
+    )
+    redis_timeout_s: float = Field(
+        0.25,
+        gt=0,
+        le=10,
+        description="Longest wait for Redis per call (cache and rate limiter); a call that fails"
+        " opens the circuit breaker.",
+    )
+    redis_cooldown_s: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds Redis is skipped after a failure (requests go uncached and"
+        " unlimited), before one request probes it again.",
     )
 
 
@@ -206,6 +244,28 @@ class RateLimitSettings(BaseModel):
         description="redis://... to share buckets across workers and hosts; default: the"
         " cache's Redis when AURUM_CACHE__URL is one, else in-process per worker.",
     )
+    failed_auth_per_s: float = Field(
+        1.0,
+        ge=0,
+        description="Failed authentications per second refilled per client address (0: no"
+        " limit); past the burst, that address gets 429 before any credential is looked up.",
+    )
+    failed_auth_burst: int = Field(
+        20, ge=1, description="Failed authentications a client address may make at once."
+    )
+
+
+class FileSettings(BaseModel):
+    """Files Aurum writes for people: exports, the API's CSV answers, CLI outputs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    neutralise_formulas: bool = Field(
+        True,
+        description="CSV text cells starting with = + - @ tab or CR get a leading ' so"
+        " spreadsheets show them as text instead of running them (numbers keep their sign);"
+        " XLSX always writes them as text.",
+    )
 
 
 class Settings(BaseSettings):
@@ -237,6 +297,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="Rate limits."
     )
+    files: FileSettings = Field(default_factory=FileSettings, description="Files for people.")
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,8 @@ optional ``diagnostics`` (small, JSON-serialisable facts that help someone fix t
     │   ├── NotFound
     │   └── Conflict
     ├── QueryError
+    ├── Unavailable            a service Aurum depends on (store, catalog) cannot be reached:
+    │                          retry later (HTTP 503 with Retry-After; details only in the log)
     ├── AuthError              no valid credentials (bad token or key): 401
     ├── Forbidden              valid credentials, not allowed (role, entitlement): 403
     ├── RateLimited            too many requests for this principal: 429
@@ -44,6 +46,7 @@ __all__ = [
     "RateLimited",
     "ScenarioError",
     "StoreError",
+    "Unavailable",
     "ValidationFailed",
     "ValuationError",
     "WorkbookError",
@@ -109,6 +112,18 @@ class Conflict(StoreError):
 
 class QueryError(AurumError):
     default_code = "query_invalid"
+
+
+class Unavailable(AurumError):
+    """A dependency is down or unreachable. ``message`` may name it (hosts, ports) for operators;
+    ``public`` is what a remote caller is told."""
+
+    default_code = "unavailable"
+
+    @property
+    def public(self) -> str:
+        what = self.diagnostics.get("dependency", "a service Aurum depends on")
+        return f"{what} is unavailable right now; retry shortly"
 
 
 class AuthError(AurumError):

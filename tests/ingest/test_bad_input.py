@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import math
+import random
 import re
 import struct
 import subprocess
@@ -336,6 +337,45 @@ def test_zip_bomb_is_refused_by_the_compression_ratio(bomb: Path) -> None:
     assert_dead_letter(
         parse(bomb), "zip_bomb", "refusing to decompress", "xl/worksheets/sheet1.xml", "expands"
     )
+
+
+_SHEET = (
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>{}</t></is></c></row></sheetData></worksheet>'
+)
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    + "]>" + _SHEET.format("&lol9;")
+)  # fmt: skip
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    + _SHEET.format("&xxe;")
+)
+# 70 KB of incompressible comment before the DTD (past the 64 KiB the prolog check reads)
+PADDED = XXE.replace("?><!DOCTYPE", f"?><!--{random.Random(7).randbytes(35_000).hex()}--><!DOCTYPE")
+
+
+@pytest.mark.parametrize(
+    ("member", "xml"),
+    [
+        ("xl/worksheets/sheet1.xml", LAUGHS),
+        ("xl/worksheets/sheet1.xml", XXE),
+        ("xl/styles.xml", XXE),
+        ("xl/worksheets/sheet1.xml", PADDED),  # a DTD past the prolog scan: calamine refuses it
+    ],
+    ids=["billion-laughs", "xxe", "xxe-in-styles", "dtd-after-padding"],
+)
+def test_xml_bombs_and_external_entities_are_named_as_such(
+    generated: Callable[..., Path], tmp_path: Path, member: str, xml: str
+) -> None:
+    with zipfile.ZipFile(generated("EUGP")) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    assert member in members
+    path = tmp_path / EUGP_NAME
+    path.write_bytes(zip_of({**members, member: xml}))
+    letter = assert_dead_letter(parse(path), "xml_entities")
+    assert "Cannot detect file format" not in letter.message
 
 
 def test_total_uncompressed_size_is_bounded_even_at_modest_ratios(

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from aurum.config import GateSettings, Settings
-from aurum.ingest.runner import backfill, ingest_file, recover_abandoned
+from aurum.ingest.runner import Recovered, backfill, ingest_file, recover_abandoned
 from aurum.lake import Lake
 from aurum.query import Query
 from aurum.store import Store
@@ -179,7 +179,9 @@ def test_abandoned_runs_are_closed_and_their_branches_dropped(env, tmp_path):
         f"eod_pw_20250917_{dead.run_id}"
     ]
     assert recover_abandoned(lake, store, older_than=timedelta(hours=1)) == []  # too recent
-    assert recover_abandoned(lake, store, older_than=timedelta(0)) == [dead.run_id]
+    assert recover_abandoned(lake, store, older_than=timedelta(0)) == [
+        Recovered(dead.run_id, "failed")
+    ]
     table.refresh()
     assert not [b for b in table.metadata.refs if b.startswith("eod_")]
     assert (store.get_run(dead.run_id).status, store.get_run(dead.run_id).error_code) == (

@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import aurum.store
-from aurum.errors import ConfigError, NotFound, NotInstalledError, StoreError
+from aurum.errors import ConfigError, NotFound, NotInstalledError, StoreError, Unavailable
 from aurum.store import RUN_STATUSES, IngestRun, Store
 from aurum.store import engine as store_engine
 from aurum.store.base import Base
@@ -382,8 +382,8 @@ def test_a_url_that_is_not_a_url_is_a_config_error():
     assert raised.value.code == "store_url_invalid"
 
 
-def test_an_unreachable_database_is_a_store_error():
-    with pytest.raises(StoreError) as raised:
+def test_an_unreachable_database_is_unavailable():
+    with pytest.raises(Unavailable) as raised:
         Store.open("postgresql+psycopg://postgres:secret@127.0.0.1:1/aurum?connect_timeout=2")
     assert raised.value.code == "store_unavailable"
     assert "secret" not in str(raised.value)

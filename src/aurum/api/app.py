@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import os
 import re
+import secrets
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -24,21 +30,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aurum import __version__
 from aurum.api import problems
+from aurum.api.breaker import Breaker
 from aurum.api.cache import Cache, open_cache
 from aurum.api.params import reject_unknown
 from aurum.api.problems import ApiError
-from aurum.api.ratelimit import RateLimiter, open_rate_limiter
+from aurum.api.ratelimit import FailureLimiter, RateLimiter, open_rate_limiter
+from aurum.api.render import CursorCodec
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
 from aurum.auth.principal import ANALYST, OPS, Authenticator
 from aurum.config import Settings
 from aurum.errors import ConfigError, Conflict, NotFound
+from aurum.ingest.runner import recover_abandoned
 from aurum.lake.catalog import Lake
 from aurum.query.curves import COLUMNS, Curves
 from aurum.query.engine import Query
 from aurum.query.replica import Replicas
 from aurum.store import Store
 
-__all__ = ["Services", "check_dev_mode", "create_app"]
+__all__ = ["Services", "check_dev_mode", "create_app", "housekeeping"]
 
 log = logging.getLogger("aurum.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -55,6 +64,8 @@ class Services:
     metrics: Metrics
     auth: Authenticator
     limiter: RateLimiter
+    auth_failures: FailureLimiter
+    cursors: CursorCodec
 
 
 class Metrics:
@@ -92,18 +103,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     replicas = Replicas(lake, settings.home / "serving", slice_columns=COLUMNS)
     curves = Curves(lake, replicas, freshness_s=settings.api.freshness_s)
+    cache, limiter, auth_failures = _redis_users(settings)
     services = Services(
         settings=settings,
         lake=lake,
         store=store,
         curves=curves,
         query=Query(lake),
-        cache=open_cache(settings.cache),
+        cache=cache,
         metrics=Metrics(),
         auth=Authenticator(settings.auth, store),
-        limiter=open_rate_limiter(
-            settings.rate_limit.per_s, settings.rate_limit.burst, _limiter_url(settings)
-        ),
+        limiter=limiter,
+        auth_failures=auth_failures,
+        cursors=CursorCodec(cursor_keys(settings)),
     )
 
     @asynccontextmanager
@@ -182,16 +194,90 @@ def _ensure_tenant(store: Store, tenant_id: str) -> None:
             store.create_tenant(tenant_id, "Development")
 
 
+def cursor_keys(settings: Settings) -> tuple[bytes, ...]:
+    """The keys that sign (first) and accept cursors: the configured key, or the one kept in
+    ``AURUM_HOME/cursor.key`` (made on first use, readable by its owner only); then the key
+    before a rotation, if any."""
+    api = settings.api
+    if api.cursor_key is not None:
+        current = api.cursor_key.get_secret_value().encode()
+    else:
+        current = _home_key(settings.home / "cursor.key")
+    previous = api.cursor_previous_key
+    return (current,) if previous is None else (current, previous.get_secret_value().encode())
+
+
+def _home_key(path: Path) -> bytes:
+    """The key in ``path``, made on first use: written beside it and linked into place, so
+    workers starting together all read the one key that won."""
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(secrets.token_hex(32))
+    try:
+        os.link(scratch, path)
+    except FileExistsError:
+        pass  # another worker's key won
+    finally:
+        scratch.unlink(missing_ok=True)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    key = path.read_text(encoding="ascii").strip().encode()
+    if len(key) < 16:
+        raise ConfigError(
+            "cursor_key_invalid",
+            f"{path} holds no usable cursor key (16+ characters): delete it to make a new one",
+        )
+    return key
+
+
+def _redis_users(settings: Settings) -> tuple[Cache, RateLimiter, FailureLimiter]:
+    """The response cache, the rate limiter and the failed-authentication limiter. Those on the
+    same Redis share one circuit breaker, so a hung Redis costs a request one deadline at most."""
+    limits, timeout_s = settings.rate_limit, settings.cache.redis_timeout_s
+    cooldown_s = settings.cache.redis_cooldown_s
+    breaker = Breaker("Redis", cooldown_s=cooldown_s)
+    url = _limiter_url(settings)
+    shared = (
+        breaker if url == settings.cache.url else Breaker("Redis (limits)", cooldown_s=cooldown_s)
+    )
+    limiter = open_rate_limiter(
+        limits.per_s, limits.burst, url, breaker=shared, timeout_s=timeout_s
+    )
+    failures = open_rate_limiter(
+        limits.failed_auth_per_s, limits.failed_auth_burst, url, breaker=shared,
+        timeout_s=timeout_s,
+    )  # fmt: skip
+    return open_cache(settings.cache, breaker), limiter, FailureLimiter(failures)
+
+
 def _limiter_url(settings: Settings) -> str | None:
     url = settings.rate_limit.url or settings.cache.url
     return url if url and url.startswith(("redis://", "rediss://")) else None
 
 
-def _keep_fresh(services: Services, stop: threading.Event, every_s: float = 2.0) -> None:
+def _keep_fresh(
+    services: Services, stop: threading.Event, every_s: float = 2.0, chores_every_s: float = 60.0
+) -> None:
     """Build the replica of each new snapshot soon after it is published, off the request path,
-    and keep the store's instruments in step with the curves of the newest snapshot."""
+    and keep the store's instruments in step with the curves of the newest snapshot; at start
+    and then every ``chores_every_s``, do the server's chores (``housekeeping``)."""
     synced: int | None = None
+    chores_at = -math.inf
     while True:
+        if time.monotonic() - chores_at >= chores_every_s:
+            chores_at = time.monotonic()
+            try:
+                housekeeping(services)
+            except Exception:  # the next round retries
+                log.exception("the server's housekeeping failed")
         try:
             report = services.curves.refresh()
             snapshot = services.curves.pin()
@@ -210,6 +296,24 @@ def _keep_fresh(services: Services, stop: threading.Event, every_s: float = 2.0)
             )  # fmt: skip
         if stop.wait(every_s):
             return
+
+
+def housekeeping(services: Services) -> None:
+    """What a crash leaves behind, cleared by the server as by the CLI: runs left ``running`` or
+    ``staged`` (recorded as published if the catalog has them, else failed), scratch files of a
+    replica build, and upload folders older than a run may live."""
+    settings = services.settings
+    older_than = timedelta(seconds=settings.ingest.abandoned_after_s)
+    for run in recover_abandoned(services.lake, services.store, older_than=older_than):
+        log.warning("recovered abandoned ingest run %s: %s", run.run_id, run.status)
+    for path in services.curves.replicas.sweep() if services.curves.replicas else ():
+        log.warning("removed %s, left by a replica build that died", path.name)
+    uploads = settings.home / "uploads"
+    cutoff = time.time() - older_than.total_seconds()
+    for folder in uploads.iterdir() if uploads.is_dir() else ():
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.warning("removed the abandoned upload %s", folder.name)
 
 
 # JSON bodies (tenant objects, keys) are small documents; only uploads may be large.
@@ -267,8 +371,9 @@ class RequestContext:
             return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
@@ -276,8 +381,18 @@ class RequestContext:
                 ]  # fmt: skip
             await send(message)
 
+        started_response = False
         try:
             await self.app(scope, bounded_receive, send_with_id)
+        except Exception:
+            # Answered here, not re-raised: the server would otherwise close the connection
+            # and a keep-alive client's next request would fail too.
+            if started_response:
+                raise
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            status = 500
+            detail = "an unexpected error; it has been logged with the request id"
+            await _refuse(send, request_id, 500, "internal_error", detail)
         finally:
             self._observe(scope, str(status), started)
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from aurum.api.breaker import Breaker
 from aurum.config import CacheSettings
 from aurum.errors import ConfigError, NotInstalledError
 
-__all__ = ["Cache", "MemoryCache", "NoCache", "RedisCache", "open_cache"]
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["Cache", "MemoryCache", "NoCache", "RedisCache", "open_cache", "redis_client"]
 
 
 class Cache(Protocol):
@@ -79,45 +83,75 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Redis ``SET key body EX ttl``; a Redis outage makes requests uncached, never failed."""
+    """Redis ``SET key body EX ttl``; a Redis outage makes requests uncached, never failed.
+
+    Each call waits at most ``timeout_s`` (no retries), and a failure opens ``breaker``: Redis
+    is then skipped for a while (see :mod:`aurum.api.breaker`).
+    """
 
     name = "redis"
 
-    def __init__(self, url: str, max_bytes: int, ttl_s: int, prefix: str = "aurum:cache:") -> None:
-        try:
-            import redis
-        except ModuleNotFoundError:
-            raise NotInstalledError(
-                "not_installed", "the Redis cache needs: pip install 'aurum[redis]'"
-            ) from None
+    def __init__(
+        self, url: str, max_bytes: int, ttl_s: int, *, breaker: Breaker | None = None,
+        timeout_s: float = 0.25, prefix: str = "aurum:cache:",
+    ) -> None:  # fmt: skip
+        self.client = redis_client(url, timeout_s, "the Redis cache")
+        import redis  # installed: redis_client said so
+
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.breaker = breaker or Breaker("Redis")
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self.prefix = prefix
         self.failures = 0
 
     def get(self, key: str) -> bytes | None:
+        if not self.breaker.allow():
+            return None
         try:
             value = self.client.get(self.prefix + key)
         except self._errors:
-            self.failures += 1
+            self._failed()
             return None
+        self.breaker.success()
         return value if isinstance(value, bytes) else None
 
     def set(self, key: str, body: bytes) -> None:
-        if len(body) > self.max_bytes:
+        if len(body) > self.max_bytes or not self.breaker.allow():
             return
         try:
             self.client.set(self.prefix + key, body, ex=self.ttl_s)
         except self._errors:
-            self.failures += 1
+            self._failed()
+            return
+        self.breaker.success()
 
     def ping(self) -> None:
         self.client.ping()
 
+    def _failed(self) -> None:
+        self.failures += 1
+        self.breaker.failure()
 
-def open_cache(settings: CacheSettings) -> Cache:
+
+def redis_client(url: str, timeout_s: float, what: str) -> redis.Redis:
+    """A Redis client that waits at most ``timeout_s`` per call (connect, then read), with
+    redis-py's retries off: a request must not wait on Redis longer than one deadline."""
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+    except ModuleNotFoundError:
+        raise NotInstalledError(
+            "not_installed", f"{what} needs: pip install 'aurum[redis]'"
+        ) from None
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0)
+    )
+
+
+def open_cache(settings: CacheSettings, breaker: Breaker | None = None) -> Cache:
+    """The cache ``settings`` ask for; a Redis one skips Redis while ``breaker`` is open."""
     url = settings.url
     max_bytes = settings.max_entry_kb * 1024
     if url is None:
@@ -125,7 +159,10 @@ def open_cache(settings: CacheSettings) -> Cache:
     if url == "none":
         return NoCache()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisCache(url, max_bytes, settings.ttl_s)
+        return RedisCache(
+            url, max_bytes, settings.ttl_s, timeout_s=settings.redis_timeout_s,
+            breaker=breaker or Breaker("Redis", cooldown_s=settings.redis_cooldown_s),
+        )  # fmt: skip
     raise ConfigError(
         "cache_url_invalid", "AURUM_CACHE__URL must be redis://…, rediss://…, unix://… or none"
     )

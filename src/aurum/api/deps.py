@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from aurum.auth.principal import Principal
 
 __all__ = ["READ_RESPONSES", "ServicesDep", "audit", "envelope", "objects", "read"]
+
+log = logging.getLogger("aurum.api")
 
 
 async def _services(request: Request) -> Services:
@@ -63,6 +67,8 @@ def read(
         scope="*" if vendors is None else ",".join(sorted(vendors)),
         pin=pin or (lambda snapshot: services.curves.pin(as_at, snapshot)),
         cache=services.cache,
+        cursors=services.cursors,
+        neutralised=services.settings.files.neutralise_formulas,
         limit=limit or api.page_size,
         max_limit=api.max_page_size,
         pinned_by_request=as_at is not None,
@@ -72,12 +78,19 @@ def read(
 
 def envelope(data: list[Any], status: int = 200, **meta: Any) -> Response:
     """A ``{meta, data}`` JSON answer of the operational routes (runs, objects, keys, audit)."""
-    body = orjson.dumps(
-        {"meta": {"count": len(data), **meta}, "data": data},
-        option=orjson.OPT_NON_STR_KEYS,
-        default=str,
-    )
+    document = {"meta": {"count": len(data), **meta}, "data": data}
+    try:
+        body = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS, default=str)
+    except orjson.JSONEncodeError:
+        # Stored before today's checks (an integer beyond 64 bits, a lone surrogate): the
+        # standard library writes it as valid JSON text, so the list stays readable.
+        log.warning("a stored value orjson cannot encode; answered with the slower encoder")
+        body = json.dumps(document, default=_text).encode("ascii")
     return Response(body, status_code=status, media_type="application/json")
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def objects(values: Iterable[Any], status: int = 200, **meta: Any) -> Response:

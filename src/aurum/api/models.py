@@ -3,10 +3,11 @@ these models say what those rows hold, and schemathesis checks that the answers 
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "ApiKeyOut", "AsofDate", "AssumptionIn", "AssumptionOut", "AuditEntryOut", "CurveInfo",
@@ -233,6 +234,50 @@ class Problem(BaseModel):
 
 _NAME_RULES: dict[str, Any] = {"min_length": 1, "max_length": 200, "pattern": r"^[^\x00-\x1f]+$"}
 _NAME = Field(**_NAME_RULES)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def plain_json(value: Any) -> Any:
+    """``value`` if every part of it can be stored and written back as JSON by any backend and
+    any client: integers within 64 bits, finite numbers, text without lone surrogates (which
+    UTF-8 cannot hold). Anything else is refused (400) before it is stored, so a stored object
+    can never make a list of them unreadable."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:  # iterative: nesting depth costs no stack
+        where, item = pending.pop()
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if not _INT64[0] <= item <= _INT64[1]:
+                raise ValueError(f"{where or 'value'}: integers must fit in 64 bits")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError(f"{where or 'value'}: NaN and Infinity are not JSON numbers")
+        elif isinstance(item, str):
+            plain_text(item, where)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                plain_text(key, f"{where}.{key!a}" if where else repr(key))
+                pending.append((f"{where}.{key}" if where else str(key), inner))
+        elif isinstance(item, list):
+            pending.extend((f"{where}[{i}]", inner) for i, inner in enumerate(item))
+        else:
+            raise ValueError(f"{where or 'value'}: not a JSON value ({type(item).__name__})")
+    return value
+
+
+def plain_text(text: str, where: str = "") -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{where or 'text'}: not valid Unicode (a lone surrogate \\ud800-\\udfff)"
+        ) from None
+    return text
+
+
+PlainJson = Annotated[Any, AfterValidator(plain_json)]
+PlainText = Annotated[str, AfterValidator(plain_text)]
 
 
 class DocumentIn(BaseModel):
@@ -240,17 +285,19 @@ class DocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = _NAME
-    description: str = Field("", max_length=10_000)
-    spec: dict[str, Any] = Field(default_factory=dict, description="The object's definition.")
+    name: PlainText = _NAME
+    description: PlainText = Field("", max_length=10_000)
+    spec: Annotated[dict[str, Any], AfterValidator(plain_json)] = Field(
+        default_factory=dict, description="The object's definition."
+    )
 
 
 class DocumentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, **_NAME_RULES)
-    description: str | None = Field(None, max_length=10_000)
-    spec: dict[str, Any] | None = None
+    name: PlainText | None = Field(None, **_NAME_RULES)
+    description: PlainText | None = Field(None, max_length=10_000)
+    spec: Annotated[dict[str, Any], AfterValidator(plain_json)] | None = None
 
 
 class DocumentOut(BaseModel):
@@ -268,8 +315,8 @@ class DocumentOut(BaseModel):
 class AssumptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = _NAME
-    value: Any = Field(description="Any JSON value.")
+    name: PlainText = _NAME
+    value: PlainJson = Field(description="Any JSON value.")
 
 
 class AssumptionOut(BaseModel):
@@ -299,7 +346,7 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: str = Field(description="aurum-admin, aurum-ops or aurum-analyst.", max_length=32)
-    name: str = _NAME
+    name: PlainText = _NAME
     expires_in_days: int | None = Field(None, ge=1, le=3660)
 
 

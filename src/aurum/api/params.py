@@ -7,15 +7,17 @@ silently ignored would return the wrong curve.
 from __future__ import annotations
 
 import re
+import types
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 
 from aurum.api.problems import ApiError
+from aurum.domain.calendar import FIRST_YEAR, LAST_YEAR
 from aurum.domain.tenors import TenorType
 from aurum.errors import Forbidden
 from aurum.query.curves import FILTER_FIELDS, Asof, CurveFilter
@@ -48,19 +50,30 @@ class FormatName(StrEnum):
 
 def parse_date(value: str, name: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ApiError(
             "parameter_invalid", f"{name} must be a date YYYY-MM-DD: {value!r}"
         ) from None
+    return _in_range(day, name)
 
 
 def parse_month(value: str, name: str) -> date:
     try:
         year, month = value.split("-")
-        return date(int(year), int(month), 1)
+        first = date(int(year), int(month), 1)
     except ValueError:
         raise ApiError("parameter_invalid", f"{name} must be a month YYYY-MM: {value!r}") from None
+    return _in_range(first, name)
+
+
+def _in_range(day: date, name: str) -> date:
+    """Dates and months the market calendars answer for (``FIRST_YEAR``..``LAST_YEAR``)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ApiError(
+            "parameter_invalid", f"{name} must be within the years {FIRST_YEAR}..{LAST_YEAR}"
+        )
+    return day
 
 
 def parse_asof(value: str | None) -> Asof:
@@ -206,33 +219,65 @@ PagingDep = Annotated[Paging, Depends(paging)]
 
 
 async def reject_unknown(request: Request) -> None:
-    """Refuse query parameters the route does not declare."""
+    """Refuse query parameters the route does not declare, and a parameter that takes one value
+    given more than once (``vendor=EUGP&vendor=RP``: which one was meant is anyone's guess)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    allowed = _declared(dependant)
-    unknown = sorted(set(request.query_params) - allowed)
+    declared = _declared(dependant)
+    given = request.query_params
+    unknown = sorted(set(given) - declared.names)
     if unknown:
+        takes = ", ".join(sorted(declared.names))
         raise ApiError(
             "parameter_unknown",
-            f"unknown parameter {unknown[0]!r}; this route takes: {', '.join(sorted(allowed))}",
+            f"unknown parameter {unknown[0]!r}; this route takes: {takes}",
             unknown=unknown,
+        )
+    repeated = sorted(
+        name for name in set(given) - declared.repeatable if len(given.getlist(name)) > 1
+    )
+    if repeated:
+        raise ApiError(
+            "parameter_invalid",
+            f"{repeated[0]!r} takes one value, not {len(given.getlist(repeated[0]))}",
+            repeated=repeated,
         )
 
 
-_DECLARED: dict[int, frozenset[str]] = {}
+@dataclass(frozen=True)
+class _Declared:
+    names: frozenset[str]  # every query parameter of the route
+    repeatable: frozenset[str]  # those that take a list of values
 
 
-def _declared(dependant: Dependant) -> frozenset[str]:
+_DECLARED: dict[int, _Declared] = {}
+
+
+def _declared(dependant: Dependant) -> _Declared:
     known = _DECLARED.get(id(dependant))
     if known is not None:
         return known
     names: set[str] = set()
+    repeatable: set[str] = set()
     stack: list[Any] = [dependant]
     while stack:
         current = stack.pop()
-        names.update(param.alias for param in current.query_params)
+        for param in current.query_params:
+            names.add(param.alias)
+            if _is_list(param.field_info.annotation):
+                repeatable.add(param.alias)
         stack.extend(current.dependencies)
-    known = _DECLARED[id(dependant)] = frozenset(names)
+    known = _DECLARED[id(dependant)] = _Declared(frozenset(names), frozenset(repeatable))
     return known
+
+
+def _is_list(annotation: Any) -> bool:
+    """``list[X]``, ``list[X] | None`` …: a parameter FastAPI reads every value of."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_is_list(arg) for arg in get_args(annotation))
+    return False

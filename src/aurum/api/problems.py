@@ -26,12 +26,15 @@ from aurum.errors import (
     NotFound,
     NotInstalledError,
     RateLimited,
+    Unavailable,
     ValidationFailed,
 )
 
 __all__ = ["PROBLEM", "ApiError", "install", "problem", "status_for", "title"]
 
 PROBLEM = "application/problem+json"
+# Seconds a client is asked to wait when a dependency of the API is down.
+RETRY_AFTER_S = 5
 log = logging.getLogger("aurum.api")
 
 # Stable codes and their HTTP status; a code not listed falls back by error class.
@@ -92,7 +95,7 @@ def status_for(error: AurumError) -> int:
         return 409
     if isinstance(error, IngestError | ValidationFailed):
         return 422
-    if isinstance(error, ConfigError | NotInstalledError):
+    if isinstance(error, ConfigError | NotInstalledError | Unavailable):
         return 503
     return 400
 
@@ -120,13 +123,18 @@ def problem(request: Request, status: int, code: str, detail: str, **extra: Any)
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into a problem document."""
+    """Register the handlers that turn every error into a problem document. (Anything else
+    that escapes a route is a 500 ``internal_error``, answered by ``app.RequestContext``.)"""
 
     async def aurum_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AurumError)
         status = status_for(exc)
         if status >= 500:
             log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
+        if isinstance(exc, Unavailable):  # hosts and ports stay in the log
+            response = problem(request, status, exc.code, exc.public)
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         response = problem(request, status, exc.code, exc.message, diagnostics=exc.diagnostics)
         if status == 401:
             response.headers["WWW-Authenticate"] = (
@@ -166,16 +174,6 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            request,
-            500,
-            "internal_error",
-            "an unexpected error; it has been logged with the request id",
-        )
-
     app.add_exception_handler(AurumError, aurum_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)

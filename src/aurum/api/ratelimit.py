@@ -19,8 +19,9 @@ counts the failure in ``failures`` and logs a warning at most once a minute. Fai
 turn a Redis outage into an outage of the whole API, for everyone, to stop a few clients from going
 over their share; failing open trades that for unlimited traffic while Redis is down, which the
 rate limit exists to smooth, not to secure. Each failed call waits at most about ``timeout_s``
-(connect, then read; redis-py's retries are off) and never raises. ``ping`` does raise, so the
-readiness probe reports the outage.
+(connect, then read; redis-py's retries are off) and never raises, and opens the circuit breaker
+it shares with the cache (:mod:`aurum.api.breaker`): Redis is then skipped, at no cost, until a
+probe finds it back. ``ping`` does raise, so the readiness probe reports the outage.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aurum.errors import ConfigError, NotInstalledError
+from aurum.api.breaker import Breaker
+from aurum.api.cache import redis_client
+from aurum.errors import ConfigError
 
 if TYPE_CHECKING:
     import redis
 
 __all__ = [
     "Decision",
+    "FailureLimiter",
     "MemoryRateLimiter",
     "NoRateLimiter",
     "RateLimiter",
@@ -195,27 +199,17 @@ class RedisRateLimiter:
         rate_per_s: float,
         burst: int,
         *,
+        breaker: Breaker | None = None,
         prefix: str = "aurum:rl:",
         timeout_s: float = 0.25,
     ) -> None:
         _check_limits(rate_per_s, burst)
-        try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-        except ModuleNotFoundError:
-            raise NotInstalledError(
-                "not_installed", "the Redis rate limiter needs: pip install 'aurum[redis]'"
-            ) from None
+        self.client: redis.Redis = redis_client(url, timeout_s, "the Redis rate limiter")
+        import redis  # installed: redis_client said so
+
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        # No retries: a request must not wait on Redis for more than about one timeout.
-        self.client: redis.Redis = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )
         self._take = self.client.register_script(TAKE_SCRIPT)
+        self.breaker = breaker or Breaker("Redis")
         self.rate_per_s = rate_per_s
         self.burst = burst
         self.prefix = prefix
@@ -229,14 +223,18 @@ class RedisRateLimiter:
 
     def take(self, key: str, cost: float = 1.0) -> Decision:
         _check_cost(cost, self.burst)
+        # While Redis is failing: as if the bucket were full, nothing is limited until it is back.
+        unlimited = Decision(True, math.floor(self.burst - cost), 0.0, self.burst)
+        if not self.breaker.allow():
+            return unlimited
         try:
             reply: Any = self._take(
                 keys=[self.redis_key(key)], args=[self.rate_per_s, self.burst, cost]
             )
         except self._errors as exc:
             self._failed(exc)
-            # As if the bucket were full: nothing is limited until Redis is back.
-            return Decision(True, math.floor(self.burst - cost), 0.0, self.burst)
+            return unlimited
+        self.breaker.success()
         allowed, remaining, retry_after_s = reply
         return Decision(allowed == 1, int(remaining), float(retry_after_s), self.burst)
 
@@ -244,6 +242,7 @@ class RedisRateLimiter:
         self.client.ping()
 
     def _failed(self, exc: Exception) -> None:
+        self.breaker.failure()
         with self._lock:
             self.failures += 1
             now = time.monotonic()
@@ -258,8 +257,65 @@ class RedisRateLimiter:
         )
 
 
-def open_rate_limiter(rate_per_s: float, burst: int, url: str | None) -> RateLimiter:
-    """The limiter the settings ask for: ``url`` None is in-process; ``rate_per_s`` 0 is off."""
+class FailureLimiter:
+    """Failed authentications per client address (a bad key or token costs a store or JWKS
+    lookup, so unauthenticated traffic must not get unlimited ones).
+
+    Each failure takes a token from the client's bucket (``authfail:<address>`` in ``limiter``,
+    so shared through Redis when the limiter is). Once a failure finds the bucket empty, this
+    process refuses that client (429) *before* looking any credential up, until the bucket has
+    refilled; a client failing slower than the refill rate is never refused.
+
+    >>> now = [0.0]
+    >>> limiter = MemoryRateLimiter(rate_per_s=1, burst=2, clock=lambda: now[0])
+    >>> failures = FailureLimiter(limiter, clock=lambda: now[0])
+    >>> [failures.failed("203.0.113.9") for _ in range(3)], failures.retry_after("203.0.113.9")
+    ([None, None, None], 1.0)
+    >>> now[0] = 1.0
+    >>> failures.retry_after("203.0.113.9") is None
+    True
+    """
+
+    def __init__(
+        self, limiter: RateLimiter, *, clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 100_000,
+    ) -> None:  # fmt: skip
+        self.limiter = limiter
+        self.max_clients = max_clients
+        self._clock = clock
+        self._blocked: OrderedDict[str, float] = OrderedDict()  # client -> refused until
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds until ``client`` may try a credential again, or None: it may now."""
+        with self._lock:
+            until = self._blocked.get(client)
+            if until is None:
+                return None
+            wait = until - self._clock()
+            if wait <= 0:
+                del self._blocked[client]
+                return None
+            return wait
+
+    def failed(self, client: str) -> None:
+        """Count one failed authentication of ``client``."""
+        decision = self.limiter.take(f"authfail:{client}")
+        if decision.allowed:
+            return
+        with self._lock:
+            self._blocked[client] = self._clock() + decision.retry_after_s
+            self._blocked.move_to_end(client)
+            while len(self._blocked) > self.max_clients:
+                self._blocked.popitem(last=False)
+
+
+def open_rate_limiter(
+    rate_per_s: float, burst: int, url: str | None, *, breaker: Breaker | None = None,
+    timeout_s: float = 0.25,
+) -> RateLimiter:  # fmt: skip
+    """The limiter the settings ask for: ``url`` None is in-process; ``rate_per_s`` 0 is off.
+    A Redis limiter skips Redis while ``breaker`` is open (share the cache's for one Redis)."""
     if url is not None and not url.startswith(("redis://", "rediss://")):
         raise ConfigError(
             "rate_limit_url_unsupported", "the rate limit URL must be redis://… or rediss://…"
@@ -268,7 +324,7 @@ def open_rate_limiter(rate_per_s: float, burst: int, url: str | None) -> RateLim
         return NoRateLimiter()
     if url is None:
         return MemoryRateLimiter(rate_per_s, burst)
-    return RedisRateLimiter(url, rate_per_s, burst)
+    return RedisRateLimiter(url, rate_per_s, burst, breaker=breaker, timeout_s=timeout_s)
 
 
 def _digest(key: str) -> bytes:

@@ -6,21 +6,22 @@ a publish changes every key by changing the snapshot.
 
 Cursors pin the snapshot of the first page and carry the offset of the next one, plus a digest
 of the query they belong to: a cursor used with another query is refused (``cursor_foreign``).
+They are signed (HMAC-SHA256 with the server's cursor key), so a client can neither forge a
+snapshot id nor an offset: every worker and restart sharing the key accepts them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import hashlib
+import hmac
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import Request
 from starlette.responses import Response
@@ -29,8 +30,9 @@ from aurum import __version__
 from aurum.api.cache import Cache
 from aurum.api.problems import ApiError
 from aurum.query.curves import Page
+from aurum.query.files import csv_bytes
 
-__all__ = ["FORMATS", "Cursor", "Reader", "answer", "decode_cursor", "encode_cursor"]
+__all__ = ["FORMATS", "Cursor", "CursorCodec", "Reader", "answer"]
 
 FORMATS = {
     "json": "application/json",
@@ -43,6 +45,9 @@ _ACCEPT = {
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
 }
+# The layout of cache keys; a new one never reads entries written under an older layout (such as
+# CSV bodies made before formula-like text was neutralised, still in a shared Redis).
+_KEYS = "k2"
 # Parameters that do not change what a page holds (so they stay out of the query digest).
 _PAGING = frozenset({"cursor", "limit", "format"})
 
@@ -55,29 +60,72 @@ class Cursor:
 
 
 def query_digest(path: str, params: Mapping[str, list[str]]) -> str:
-    canonical = [(k, sorted(v)) for k, v in sorted(params.items()) if k not in _PAGING]
+    """What a page holds, as the routes parse it: a parameter that takes one value has exactly
+    one (``reject_unknown`` refuses repeats), and a list parameter is read as a set."""
+    canonical = [(k, sorted(set(v))) for k, v in sorted(params.items()) if k not in _PAGING]
     return hashlib.blake2b(orjson.dumps([path, canonical]), digest_size=8).hexdigest()
 
 
-def encode_cursor(cursor: Cursor) -> str:
-    raw = orjson.dumps({"s": cursor.snapshot_id, "o": cursor.offset, "q": cursor.query})
+# Cursor offsets beyond this are refused before any SQL sees them (no table page is that deep).
+MAX_OFFSET = 2**31 - 1
+
+
+class CursorCodec:
+    """Signs and checks cursors. ``keys[0]`` signs; every key verifies, so a key retired by a
+    rotation keeps accepting the cursors it signed."""
+
+    def __init__(self, keys: tuple[bytes, ...]) -> None:
+        if not keys or any(len(key) < 16 for key in keys):
+            raise ValueError("cursor keys must be at least 16 bytes")
+        self.keys = keys
+
+    def encode(self, cursor: Cursor) -> str:
+        raw = orjson.dumps({"s": cursor.snapshot_id, "o": cursor.offset, "q": cursor.query})
+        return f"{_b64(raw)}.{_b64(self._sign(self.keys[0], raw))}"
+
+    def decode(self, text: str, query: str) -> Cursor:
+        invalid = ApiError("cursor_invalid", "the cursor is not one this API issued")
+        payload, _, signature = text.partition(".")
+        try:
+            raw, mac = _unb64(payload), _unb64(signature)
+        except (binascii.Error, ValueError):
+            raise invalid from None
+        if not any(hmac.compare_digest(self._sign(key, raw), mac) for key in self.keys):
+            raise invalid
+        try:
+            fields = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise invalid from None
+        if not (
+            isinstance(fields, dict)
+            and _whole(fields.get("s"), 2**63 - 1)
+            and _whole(fields.get("o"), MAX_OFFSET)
+            and isinstance(fields.get("q"), str)
+        ):
+            raise invalid
+        cursor = Cursor(fields["s"], fields["o"], fields["q"])
+        if cursor.query != query:
+            raise ApiError(
+                "cursor_foreign", "the cursor belongs to another query: repeat that query's filters"
+            )
+        return cursor
+
+    @staticmethod
+    def _sign(key: bytes, raw: bytes) -> bytes:
+        return hmac.new(key, raw, hashlib.sha256).digest()[:16]
+
+
+def _whole(value: Any, most: int) -> bool:
+    """An integer (not a bool, a float or a string) in [0, most]."""
+    return type(value) is int and 0 <= value <= most
+
+
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(text: str, query: str) -> Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        fields = orjson.loads(raw)
-        cursor = Cursor(int(fields["s"]), int(fields["o"]), str(fields["q"]))
-    except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
-        raise ApiError("cursor_invalid", "the cursor is not one this API issued") from None
-    if cursor.offset < 0 or cursor.snapshot_id < 0 or not isinstance(fields, dict):
-        raise ApiError("cursor_invalid", "the cursor is not one this API issued")
-    if cursor.query != query:
-        raise ApiError(
-            "cursor_foreign", "the cursor belongs to another query: repeat that query's filters"
-        )
-    return cursor
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def negotiate(request: Request) -> str:
@@ -114,6 +162,8 @@ def answer(
     *,
     pin: Callable[[int | None], int],
     cache: Cache,
+    cursors: CursorCodec,
+    neutralised: bool = True,
     limit: int,
     max_limit: int,
     pinned_by_request: bool,
@@ -131,11 +181,12 @@ def answer(
     digest = query_digest(request.url.path, params)
     cursor = None
     if "cursor" in params:
-        cursor = decode_cursor(params["cursor"][-1], digest)
+        cursor = cursors.decode(params["cursor"][-1], digest)
     capped = min(limit, max_limit)
     snapshot = pin(cursor.snapshot_id if cursor else None)
     offset = cursor.offset if cursor else 0
-    key = f"{__version__}|{digest}|{snapshot}|{offset}|{capped}|{fmt}|{scope}"
+    text = "" if neutralised else "raw"  # how CSV text is written
+    key = f"{_KEYS}|{__version__}|{digest}|{snapshot}|{offset}|{capped}|{fmt}{text}|{scope}"
     etag = '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
     immutable = pinned_by_request or cursor is not None
     headers = {
@@ -160,7 +211,7 @@ def answer(
         "limit_capped": limit > capped,
         "has_more": page.has_more,
         "next_cursor": (
-            encode_cursor(Cursor(page.snapshot_id, offset + page.rows, digest))
+            cursors.encode(Cursor(page.snapshot_id, offset + page.rows, digest))
             if page.has_more
             else None
         ),
@@ -168,7 +219,7 @@ def answer(
         **(meta or {}),
         **page.extra,
     }
-    body = render(page, page_meta, fmt)
+    body = render(page, page_meta, fmt, neutralised=neutralised)
     if page_meta["next_cursor"]:
         headers["Link"] = f'<{_next_url(request, page_meta["next_cursor"])}>; rel="next"'
         headers["X-Aurum-Next-Cursor"] = page_meta["next_cursor"]
@@ -177,7 +228,9 @@ def answer(
     return Response(body, media_type=FORMATS[fmt], headers=headers)
 
 
-def render(page: Page, meta: Mapping[str, Any], fmt: str) -> bytes:
+def render(page: Page, meta: Mapping[str, Any], fmt: str, *, neutralised: bool = True) -> bytes:
+    """The page as bytes; ``neutralised``: CSV text cells that start like a formula get a ``'``
+    (see ``aurum.query.files``)."""
     if page.served is not None:  # the rows are JSON already: the same bytes orjson would make
         if fmt != "json":
             raise AssertionError("a served slice answers JSON only")
@@ -188,7 +241,7 @@ def render(page: Page, meta: Mapping[str, Any], fmt: str) -> bytes:
     if fmt == "json":
         return orjson.dumps({"meta": meta, "data": table.to_pylist()}, option=_JSON)
     if fmt == "csv":
-        return to_csv(table)
+        return csv_bytes(table, neutralised=neutralised)
     sink = io.BytesIO()
     schema = table.schema.with_metadata({b"aurum.meta": orjson.dumps(meta, option=_JSON)})
     pq.write_table(table.cast(schema), sink, compression="zstd")
@@ -196,21 +249,6 @@ def render(page: Page, meta: Mapping[str, Any], fmt: str) -> bytes:
 
 
 _JSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def to_csv(table: pa.Table) -> bytes:
-    """CSV as Excel reads it: a header, ISO dates, empty cells for nulls, lists as a|b."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow(
-            [
-                "|".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
-                for v in row.values()
-            ]
-        )
-    return out.getvalue().encode()
 
 
 def _etags(header: str) -> set[str]:

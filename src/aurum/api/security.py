@@ -10,7 +10,8 @@ and checks the role; handlers then read the principal with ``PrincipalDep``.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aurum.api.models import Problem
 from aurum.auth.principal import Principal
-from aurum.errors import Forbidden, RateLimited
+from aurum.errors import AuthError, Forbidden, RateLimited
 from aurum.store.tenancy import Role
 
 __all__ = ["PUBLIC", "PrincipalDep", "Require", "check_routes", "requires"]
@@ -51,12 +52,9 @@ class Require:
         auth = services.auth
         token = credentials.credentials if credentials else None
         tenant = request.headers.get("x-aurum-tenant")
-        cached = auth.peek(token)
-        principal: Principal = (  # a database or JWKS lookup runs off the event loop
-            cached
-            if cached is not None
-            else await run_in_threadpool(auth.authenticate, token, tenant)
-        )
+        principal = auth.peek(token)
+        if principal is None:
+            principal = await _authenticate(request, services, token, tenant)
         request.state.principal = principal
         if principal.via == "dev" and not _arrived_on_loopback(request):
             raise Forbidden("dev_mode_exposed", "dev mode answers on a loopback address only")
@@ -74,6 +72,51 @@ class Require:
                 "role_missing", f"this route needs one of the roles {', '.join(self.roles)}"
             )
         return principal
+
+
+async def _authenticate(
+    request: Request, services: Any, token: str | None, tenant: str | None
+) -> Principal:
+    """Look the credential up (a database or JWKS call, off the event loop), unless its client
+    address failed too often lately: then 429 before any lookup. A credential that fails counts
+    against the address; a request with none costs no lookup and counts nothing."""
+    client = client_address(request, services.settings.api.trusted_proxies)
+    wait = services.auth_failures.retry_after(client)
+    if wait is not None and token:
+        raise RateLimited(
+            "auth_rate_limited",
+            f"too many failed authentications from your address; retry in {wait:.1f} s",
+            retry_after_s=wait,
+        )
+    try:
+        principal: Principal = await run_in_threadpool(services.auth.authenticate, token, tenant)
+    except AuthError:
+        if token:
+            services.auth_failures.failed(client)
+        raise
+    return principal
+
+
+def client_address(request: Request, trusted: Sequence[IPv4Network | IPv6Network]) -> str:
+    """The calling client's address: the connection's peer, or, when that peer is a trusted
+    proxy, the rightmost ``X-Forwarded-For`` entry that is not a trusted proxy (entries left of
+    it are the client's own claims, which anyone can forge)."""
+    peer = request.client.host if request.client else ""
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not _within(hop, trusted):
+            return hop
+    return peer
+
+
+def _within(address: str, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def is_loopback(host: str) -> bool:

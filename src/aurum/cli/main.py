@@ -25,6 +25,8 @@ from aurum.errors import AurumError
 
 if TYPE_CHECKING:
     from aurum.ingest.pipeline import ParseResult
+    from aurum.lake import Lake
+    from aurum.store import Store
 
 app = typer.Typer(
     name="aurum",
@@ -97,7 +99,7 @@ def parse(
         results.append(result)
         if not as_json:
             _print_result(result)
-    _write_outputs(results, out, fmt)
+    _write_outputs(results, out, fmt, neutralised=settings.files.neutralise_formulas)
     if as_json:
         print(json.dumps([r.summary() for r in results], indent=2))
     elif len(results) > 1:
@@ -140,12 +142,14 @@ def _print_result(result: ParseResult) -> None:
             )
 
 
-def _write_outputs(results: list[ParseResult], out: Path, fmt: OutputFormat) -> None:
+def _write_outputs(
+    results: list[ParseResult], out: Path, fmt: OutputFormat, *, neutralised: bool
+) -> None:
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
+    from aurum.query.files import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
     for name, schema, tables in (
@@ -156,7 +160,7 @@ def _write_outputs(results: list[ParseResult], out: Path, fmt: OutputFormat) -> 
         if fmt is OutputFormat.parquet:
             pq.write_table(table, out / f"{name}.parquet")
         else:
-            pacsv.write_csv(table, out / f"{name}.csv")
+            write_csv(table, out / f"{name}.csv", neutralised=neutralised)
     with (out / "dead_letter.jsonl").open("w", encoding="utf-8") as handle:
         for result in results:
             if result.dead_letter is not None:
@@ -218,13 +222,20 @@ def demo_data(
     console.print(f"wrote {len(written)} workbooks to {out}", highlight=False)
 
 
-# A run still "running" this long after it started is dead: one file takes seconds.
-ABANDONED_AFTER = timedelta(minutes=30)
+def _recover(lake: Lake, store: Store, settings: Settings) -> None:
+    """Close the runs a crash left open (see ``aurum.ingest.runner.recover_abandoned``)."""
+    from aurum.ingest.runner import recover_abandoned
 
-
-def _recover(run_ids: list[str]) -> None:
-    if run_ids:
-        errors.print(f"closed {len(run_ids)} abandoned run(s) and dropped their staged branches")
+    older_than = timedelta(seconds=settings.ingest.abandoned_after_s)
+    recovered = recover_abandoned(lake, store, older_than=older_than)
+    published = sum(r.status == "published" for r in recovered)
+    if published:
+        errors.print(f"recorded {published} abandoned run(s) as published: the catalog has them")
+    if len(recovered) > published:
+        errors.print(
+            f"closed {len(recovered) - published} abandoned run(s) as failed and dropped their"
+            " staged branches"
+        )
 
 
 def _workbooks(inputs: list[Path]) -> list[Path]:
@@ -248,14 +259,14 @@ def ingest(
     """
     from rich.progress import Progress
 
-    from aurum.ingest.runner import Requester, ingest_file, recover_abandoned
+    from aurum.ingest.runner import Requester, ingest_file
     from aurum.lake import Lake
     from aurum.store import Store
 
     settings = Settings()
     files = _workbooks(inputs)
     lake, store = Lake(settings), Store.connect(settings)
-    _recover(recover_abandoned(lake, store, older_than=ABANDONED_AFTER))
+    _recover(lake, store, settings)
     reports = []
     with Progress(console=errors, transient=True, disable=as_json or len(files) < 3) as progress:
         task = progress.add_task("Ingesting", total=len(files))
@@ -328,11 +339,11 @@ def backfill(
     files = [p for p in candidates if in_range(p)]
     if len(files) < len(candidates) and not as_json:
         errors.print(f"{len(candidates) - len(files)} file(s) outside --start/--end, not ingested")
-    from aurum.ingest.runner import Requester, recover_abandoned
+    from aurum.ingest.runner import Requester
 
     settings = Settings()
     lake, store = Lake(settings), Store.connect(settings)
-    _recover(recover_abandoned(lake, store, older_than=ABANDONED_AFTER))
+    _recover(lake, store, settings)
     started = datetime.now(UTC)
     with Progress(console=errors, transient=True, disable=as_json) as progress:
         task = progress.add_task("Backfilling", total=len(files))
@@ -382,7 +393,9 @@ def watch(
         )
 
     with Store.connect(settings) as store:
-        watcher = Watcher(folder, Lake(settings), store, settings, settle=settle, on_report=show)
+        lake = Lake(settings)
+        _recover(lake, store, settings)
+        watcher = Watcher(folder, lake, store, settings, settle=settle, on_report=show)
         errors.print(f"watching {folder} every {interval:g} s (Ctrl-C stops)")
         try:
             if once:
@@ -469,15 +482,16 @@ def sql(
 ) -> None:
     """Query the lake with SQL; the tables curve_observation, curve_observation_quarantine,
     curve_dead_letter and qa_checks are views pinned to one snapshot."""
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from aurum.errors import AurumError
     from aurum.lake import Lake
     from aurum.query import Query
+    from aurum.query.files import write_csv
 
+    settings = Settings()
     try:
-        result = Query(Lake(Settings()), max_rows=max_rows).sql(statement, as_at=as_at)
+        result = Query(Lake(settings), max_rows=max_rows).sql(statement, as_at=as_at)
     except AurumError as exc:
         errors.print(f"[red]error[/red] {exc.code}: {exc.message}", soft_wrap=True)
         raise typer.Exit(code=1) from None
@@ -487,7 +501,7 @@ def sql(
             raise typer.BadParameter("--format parquet needs --out FILE")
         pq.write_table(table, out)
     elif fmt is SqlFormat.csv:
-        pacsv.write_csv(table, out or sys.stdout.buffer)
+        write_csv(table, out or sys.stdout.buffer, neutralised=settings.files.neutralise_formulas)
     elif fmt is SqlFormat.json:
         text = json.dumps(table.to_pylist(), default=str, indent=2)
         if out:
@@ -510,7 +524,7 @@ def history(
 ) -> None:
     """Every published version of one vendor's as-of day, oldest first."""
     from aurum.lake import Lake
-    from aurum.lake.publish import day_versions
+    from aurum.lake.publish import day_tag, day_versions
 
     day = _parse_date(asof)
     assert day is not None
@@ -526,7 +540,7 @@ def history(
         summary = snapshot.summary
         when = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
         view.add_row(
-            str(number), f"eod/{vendor.upper()}/{day}/v{number}", str(snapshot_id),
+            str(number), day_tag(vendor.upper(), day, number), str(snapshot_id),
             when.isoformat(timespec="seconds"), summary.get("aurum.run_id", ""),
             summary.get("aurum.sha256", "")[:16],
         )  # fmt: skip
@@ -565,8 +579,9 @@ def export(
         lake = Lake(settings)
         curves = Curves(lake, Replicas(lake, settings.home / "serving"))
         path, rows, snapshot = export_day(
-            curves, day, out=out, fmt=fmt.value, vendor=vendor, as_at=as_at
-        )
+            curves, day, out=out, fmt=fmt.value, vendor=vendor, as_at=as_at,
+            neutralised=settings.files.neutralise_formulas,
+        )  # fmt: skip
     except AurumError as exc:
         errors.print(f"[red]error[/red] {exc.code}: {exc.message}", soft_wrap=True)
         raise typer.Exit(code=1) from None

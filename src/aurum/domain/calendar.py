@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aurum.domain.identity import IDENTITY_FIELDS, normalise
 
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "Block",
     "BlockRule",
     "Market",
@@ -48,6 +50,10 @@ __all__ = [
 
 HolidayTreatment = Literal["exclude", "include", "ignore"]
 
+# The delivery years the calendars answer for (time zones and holiday rules outside them are
+# guesses, and datetime arithmetic overflows near year 9999).
+FIRST_YEAR: Final = 1900
+LAST_YEAR: Final = 2199
 _HOUR: Final = timedelta(hours=1)
 _DAY: Final = timedelta(days=1)
 _WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -257,7 +263,8 @@ def _resolve(market: Market | str, block: str) -> tuple[Market, Block]:
 def block_hours(market: Market | str, block: str, year: int, month: int) -> int:
     """Hours of ``block`` delivered in a month of ``market`` (a :class:`Market` or its code).
 
-    Raises ``ValueError`` for an unknown market, block or month.
+    Raises ``ValueError`` for an unknown market, block or month, or a year outside
+    ``FIRST_YEAR``..``LAST_YEAR``.
 
     >>> [block_hours("PJM", b, 2026, 11) for b in ("5x16", "2x16", "7x8", "7x24", "OFF_PEAK")]
     [320, 160, 241, 721, 401]
@@ -266,6 +273,8 @@ def block_hours(market: Market | str, block: str, year: int, month: int) -> int:
     """
     if not 1 <= month <= 12:
         raise ValueError(f"month must be 1..12, not {month}")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"year must be {FIRST_YEAR}..{LAST_YEAR}, not {year}")
     resolved, found = _resolve(market, block)
     return _block_month_hours(resolved, found, year, month)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-__all__ = ["IDENTITY_FIELDS", "curve_key", "normalise"]
+__all__ = ["FORMULA_PREFIXES", "IDENTITY_FIELDS", "curve_key", "looks_like_formula", "normalise"]
 
 IDENTITY_FIELDS: tuple[str, ...] = (
     "asset_class",
@@ -24,6 +24,20 @@ IDENTITY_FIELDS: tuple[str, ...] = (
     "block",
     "spark_location",
 )
+
+
+# Text starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
+# when it lands in a cell unescaped (OWASP "CSV injection"): `=1+1`, `+cmd|…`, `-2+3`, `@SUM(…)`.
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def looks_like_formula(value: str | None) -> bool:
+    """Whether a spreadsheet would take ``value`` for a formula.
+
+    >>> [looks_like_formula(v) for v in ("=HYPERLINK(A1)", "-1", "Dutch_TTF", "", None)]
+    [True, True, False, False, False]
+    """
+    return value is not None and value.startswith(FORMULA_PREFIXES)
 
 
 def normalise(value: str | None) -> str:

@@ -1,11 +1,12 @@
 """The one place Aurum opens a workbook: bytes in, grids of typed cell values out.
 
 Everything upstream of the parser is here: container checks (empty, not a zip, truncated, legacy
-``.xls``, ``.xlsb``, encrypted), zip-bomb bounds measured on the *actual* decompressed bytes (a
-zip's declared sizes can lie), a cell-count cap, and error cells. python-calamine reads values fast
-but returns ``''`` for error cells such as ``#N/A``; a price cell holding ``#N/A`` must be counted
-and quarantined, never mistaken for a blank, so sheets whose XML contains error cells get a second,
-rare pass with openpyxl that marks them as :class:`ExcelError`.
+``.xls``, ``.xlsb``, encrypted), XML parts declaring a DTD (XML bombs, XXE), zip-bomb bounds
+measured on the *actual* decompressed bytes (a zip's declared sizes can lie), a cell-count cap,
+and error cells. python-calamine reads values fast but returns ``''`` for error cells such as
+``#N/A``; a price cell holding ``#N/A`` must be counted and quarantined, never mistaken for a
+blank, so sheets whose XML contains error cells get a second, rare pass with openpyxl that marks
+them as :class:`ExcelError`.
 
 Positions are absolute and 0-based: ``sheet.rows[4][1]`` is cell B5.
 """
@@ -35,6 +36,9 @@ _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 _CHUNK = 1 << 20
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # a zip local file header (APPNOTE 4.3.7)
 _TEXT_PARTS = (".xml", ".rels", ".vml")
+# A DTD sits in an XML part's prolog, before its root element; OOXML parts never have one.
+_DTD = b"<!DOCTYPE"
+_PROLOG = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,10 @@ def read_workbook_bytes(data: bytes, limits: IngestSettings, *, name: str) -> Wo
     except python_calamine.PasswordError:
         raise WorkbookError("file_encrypted", "the workbook is password-protected") from None
     except python_calamine.CalamineError as exc:
+        if "entity" in str(exc).lower():  # a DTD the prolog check did not see: calamine refuses
+            raise WorkbookError(
+                "xml_entities", f"the workbook's XML uses entities it does not define: {exc}"
+            ) from None
         raise WorkbookError("file_corrupt", f"the workbook cannot be read: {exc}") from None
     _check_cell_budget(sheets, limits)
     notes: list[str] = []
@@ -179,6 +187,13 @@ def _scan_zip(data: bytes, limits: IngestSettings) -> set[str]:
             tail = b""
             produced = 0
             for chunk in _inflate(data, info):
+                if not produced and _DTD in chunk[:_PROLOG]:
+                    raise WorkbookError(
+                        "xml_entities",
+                        f"{info.filename} declares a DTD (entity expansion or external entities:"
+                        " an XML bomb or XXE); an .xlsx never does",
+                        member=info.filename,
+                    )
                 produced += len(chunk)
                 total += len(chunk)
                 if produced > info.file_size:  # a zip's sizes are claims: hold it to its own

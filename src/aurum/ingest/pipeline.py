@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aurum.config import IngestSettings, Settings
+from aurum.domain.identity import IDENTITY_FIELDS, looks_like_formula
 from aurum.domain.tenors import TenorType
 from aurum.errors import IngestError
 from aurum.ingest.grid import Workbook, column_letter, read_workbook
@@ -41,6 +42,8 @@ _CURVE_FIELDS = (
     "units_raw", "currency", "per_unit", "units_source", "curve_key",
 )  # fmt: skip
 _TENOR_TYPES = [t.value for t in TenorType]
+# Curve text a person reads in a spreadsheet (checked by the identity_formula_like rule).
+_TEXT_FIELDS = (*IDENTITY_FIELDS, "units_raw")
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,9 @@ def _view_columns(
     type_codes = np.array([_TENOR_TYPES.index(t.tenor_type.value) for t in tenors] or [0])
     months = [t.start.year * 12 + t.start.month - 1 if t.start else -1 for t in tenors]
     known = np.array([bool(c.currency and c.per_unit) for c in curves] or [False])
+    plain = np.array(
+        [not any(looks_like_formula(getattr(c, f)) for f in _TEXT_FIELDS) for c in curves] or [True]
+    )
     sheet_codes, _ = _codes([s.sheet_name for s in parsed.segments])
     columns = {
         "mid": rows.mid[idx],
@@ -380,6 +386,7 @@ def _view_columns(
         "sheet_code": sheet_codes[rows.segment[idx]],
         "tenor_month": np.array(months or [-1])[tenor],
         "units_known": known[curve],
+        "text_plain": plain[curve],
     }
     return columns, {"tenor_type": _TENOR_TYPES, "asset_class": assets}
 

@@ -10,7 +10,8 @@ a few milliseconds per file instead of scanning thirty string columns once per c
 ...     "mid": [10.0, 10.0, 3.0], "bid": [9.9, 10.2, None], "ask": [10.1, 10.0, None],
 ...     "tenor_type": pd.Categorical(["MONTHLY"] * 3), "asset_class": pd.Categorical(["gas"] * 3),
 ...     "row_key": [1, 2, 3], "curve_code": [0, 0, 1], "sheet_code": [0, 0, 0],
-...     "tenor_month": [24300, 24301, 24300], "units_known": [True, True, False]})
+...     "tenor_month": [24300, 24301, 24300], "units_known": [True, True, False],
+...     "text_plain": [True, True, True]})
 >>> report = apply_rules(view, rules_for(0.0005))
 >>> report.failures["bid_gt_ask"].tolist(), report.failures["units_unknown"].tolist()
 ([1], [2])
@@ -40,7 +41,7 @@ ASSET_CLASSES = (
 )  # fmt: skip
 VIEW_COLUMNS = (
     "mid", "bid", "ask", "tenor_type", "asset_class",
-    "row_key", "curve_code", "sheet_code", "tenor_month", "units_known",
+    "row_key", "curve_code", "sheet_code", "tenor_month", "units_known", "text_plain",
 )  # fmt: skip
 Severity = Literal["quarantine", "warn"]
 # Slack for binary floating point: (bid + ask) / 2 of two 3-dp prices can sit exactly half a tick
@@ -179,6 +180,13 @@ def _default_rules(tolerance: float) -> tuple[Rule, ...]:
             "warn",
             "currency and unit are known (from the workbook or the reference data)",
             lambda v: v["units_known"],
+        ),
+        Rule(
+            "identity_formula_like",
+            "warn",
+            "identity and unit text does not start with = + - @ tab or CR (a spreadsheet would"
+            " run it as a formula; files Aurum writes neutralise it)",
+            lambda v: v["text_plain"],
         ),
         Rule(
             "tenor_custom",

@@ -17,20 +17,31 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 
 from aurum.config import Settings
-from aurum.errors import AurumError
+from aurum.errors import AurumError, Unavailable
 from aurum.ingest.gates import GateOutcome
 from aurum.ingest.pipeline import Outcome, ParseResult, parse_workbook
 from aurum.lake.archive import archive_path, archive_raw
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import append_rows
-from aurum.lake.publish import Publication, Stage, branch_name, publish_day
+from aurum.lake.publish import (
+    Publication,
+    Stage,
+    branch_name,
+    day_tag,
+    day_versions,
+    publish_day,
+)
 from aurum.lake.tables import TABLES
 from aurum.store import Store
+from aurum.store.ingest_log import IngestRun
 
 __all__ = [
-    "IngestReport", "Requester", "backfill", "ingest_file", "ingest_parsed", "recover_abandoned",
+    "IngestReport", "Recovered", "Requester", "backfill", "ingest_file", "ingest_parsed",
+    "recover_abandoned",
 ]  # fmt: skip
 
 _SCHEMAS = {definition.name: definition.schema for definition in TABLES}
@@ -187,6 +198,10 @@ def _ingest(
             lake, result.observations, vendor=result.vendor, asof=result.asof,
             sha256=result.sha256, run_id=run.run_id, gates=settings.gates, pause=step,
         )  # fmt: skip
+    except Unavailable:
+        # The catalog (or the store) stopped answering: whether the commit happened is unknown,
+        # so the run stays as it is and recovery asks the catalog later (recover_abandoned).
+        raise
     except AurumError as exc:
         _record_checks(lake, run.run_id, result, parse_checks)
         store.update_run(
@@ -306,25 +321,67 @@ def backfill(
     return reports
 
 
-def recover_abandoned(lake: Lake, store: Store, *, older_than: timedelta) -> list[str]:
-    """Close runs that died mid-way (still ``running``/``staged`` after ``older_than``): drop the
-    branch they staged on and mark them failed. Main needs no repair: a publish is one commit.
-    Branches of runs stopped by a failed gate are kept for inspection (their run is ``failed``).
+@dataclass(frozen=True)
+class Recovered:
+    """A run found abandoned, and what it turned out to be."""
+
+    run_id: str
+    status: str  # "published": the catalog has its version; "failed": it never committed
+    tag: str | None = None
+
+
+def recover_abandoned(lake: Lake, store: Store, *, older_than: timedelta) -> list[Recovered]:
+    """Close runs that died mid-way (still ``running``/``staged`` after ``older_than``).
+
+    The catalog commit of a publish and the store's record of it are two databases: a run killed
+    (or cut off from the store) between the two has published its day. So the catalog decides:
+    a run whose id is in the summary of one of the day's tagged versions is recorded
+    ``published`` with that version; any other is marked failed and the branch it staged on is
+    dropped (main needs no repair: a publish is one commit). Branches of runs stopped by a
+    failed gate are kept for inspection (their run is ``failed``, so never stale).
     """
     table = lake.table("curve_observation")
     recovered = []
     for run in store.stale_runs(older_than=older_than):
-        if run.vendor and run.asof:
-            branch = branch_name(run.vendor, run.asof, run.run_id)
-            if branch in table.metadata.refs:
-                table.manage_snapshots().remove_branch(branch).commit()
-                table.refresh()
-        store.update_run(
-            run.run_id,
-            status="failed",
-            error_code="abandoned",
-            error_message="the run stopped before it finished; its staged branch was dropped",
-            finished_at=datetime.now(UTC),
-        )
-        recovered.append(run.run_id)
+        found = _published_version(table, run) if run.vendor and run.asof else None
+        if found is not None:
+            version, snapshot = found
+            tag = day_tag(run.vendor or "", run.asof or date.min, version)
+            store.update_run(
+                run.run_id, status="published", snapshot_id=snapshot.snapshot_id, tag=tag,
+                version=version, branch=None, rows=_summary_int(snapshot, "added-records"),
+                finished_at=datetime.now(UTC),
+            )  # fmt: skip
+            recovered.append(Recovered(run.run_id, "published", tag))
+        else:
+            if run.vendor and run.asof:
+                branch = branch_name(run.vendor, run.asof, run.run_id)
+                if branch in table.metadata.refs:
+                    table.manage_snapshots().remove_branch(branch).commit()
+                    table.refresh()
+            store.update_run(
+                run.run_id, status="failed", error_code="abandoned",
+                error_message="the run stopped before it published; its staged branch was dropped",
+                finished_at=datetime.now(UTC),
+            )  # fmt: skip
+            recovered.append(Recovered(run.run_id, "failed"))
+        store.audit(
+            "ingest.recovered", actor="aurum:recovery", tenant_id=run.tenant_id,
+            target=run.run_id, details={"status": recovered[-1].status, "file": run.file},
+        )  # fmt: skip
     return recovered
+
+
+def _published_version(table: Table, run: IngestRun) -> tuple[int, Snapshot] | None:
+    """The day's tagged version that ``run`` committed (its id is in the snapshot summary)."""
+    assert run.vendor is not None and run.asof is not None
+    for version, snapshot_id in day_versions(table, run.vendor, run.asof).items():
+        snapshot = table.snapshot_by_id(snapshot_id)
+        if snapshot is not None and snapshot.summary.get("aurum.run_id") == run.run_id:
+            return version, snapshot
+    return None
+
+
+def _summary_int(snapshot: Snapshot, name: str) -> int | None:
+    value = snapshot.summary.get(name)
+    return int(value) if value is not None and value.isdigit() else None

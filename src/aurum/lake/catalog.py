@@ -5,19 +5,21 @@ The embedded default is the production code path with another URI (STYLE.md §2)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+import sqlalchemy as sa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.exceptions import ValidationError as IcebergValidationError
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
-from sqlalchemy import text
 
 from aurum.config import Settings
-from aurum.errors import ConfigError, NotInstalledError, QueryError
+from aurum.errors import ConfigError, NotInstalledError, QueryError, Unavailable
 from aurum.lake.tables import TABLES, TableDef
 
 __all__ = ["Lake"]
@@ -52,7 +54,7 @@ class Lake:
         Every commit writes a new metadata file, so an unchanged location means an unchanged
         table; readers use it to tell in a fraction of a millisecond whether main moved.
         """
-        with self.catalog.engine.connect() as connection:
+        with self.reachable(), self.catalog.engine.connect() as connection:
             location = connection.execute(
                 _METADATA_LOCATION,
                 {"catalog": self.catalog.name, "namespace": self.namespace, "table": name},
@@ -76,7 +78,8 @@ class Lake:
     def table(self, name: str) -> Table:
         identifier = f"{self.namespace}.{name}"
         try:
-            return self.catalog.load_table(identifier)
+            with self.reachable():
+                return self.catalog.load_table(identifier)
         except NoSuchTableError:
             raise QueryError("table_unknown", f"no table {identifier}") from None
         except (OSError, ValueError, IcebergValidationError) as exc:  # missing/broken metadata
@@ -85,6 +88,21 @@ class Lake:
                 f"cannot load {identifier}: its metadata file is missing or damaged ({exc})",
                 table=identifier,
             ) from None
+
+    @contextmanager
+    def reachable(self) -> Iterator[None]:
+        """The catalog database down or unreachable is :class:`Unavailable` (the URL, without its
+        password, only in the message for the log)."""
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            url = self.catalog.engine.url.render_as_string(hide_password=True)
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise Unavailable(
+                "catalog_unavailable",
+                f"the Iceberg catalog at {url}: {reason}",
+                dependency="the lake's catalog",
+            ) from exc
 
     def _ensure(self, definition: TableDef) -> None:
         identifier = f"{self.namespace}.{definition.name}"
@@ -116,7 +134,7 @@ class Lake:
             table.append(definition.schema.empty_table(), {"aurum.bootstrap": "true"})
 
 
-_METADATA_LOCATION = text(
+_METADATA_LOCATION = sa.text(
     "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = :catalog"
     " AND table_namespace = :namespace AND table_name = :table"
 )

@@ -32,7 +32,7 @@ from aurum.ingest.gates import GateOutcome, run_gates
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import backoff, is_conflict, partition_days
 
-__all__ = ["Publication", "Stage", "branch_name", "day_versions", "publish_day"]
+__all__ = ["Publication", "Stage", "branch_name", "day_tag", "day_versions", "publish_day"]
 
 Stage = Literal["branched", "staged", "audited", "published"]
 MAX_ATTEMPTS = 25
@@ -62,13 +62,26 @@ def branch_name(vendor: str, asof: date, run_id: str) -> str:
     return f"eod_{vendor.lower()}_{asof:%Y%m%d}_{run_id}"
 
 
+def day_tag(vendor: str, asof: date, version: int) -> str:
+    """The tag of a published version of a vendor's day.
+
+    >>> day_tag("RP", date(2025, 9, 17), 2)
+    'eod/RP/2025-09-17/v2'
+    """
+    return f"{_day_tag_prefix(vendor, asof)}{version}"
+
+
+def _day_tag_prefix(vendor: str, asof: date) -> str:
+    return f"eod/{vendor}/{asof.isoformat()}/v"
+
+
 def _day(vendor: str, asof: date) -> BooleanExpression:
     return And(EqualTo("vendor", vendor), EqualTo("asof_date", asof.isoformat()))
 
 
 def day_versions(table: Table, vendor: str, asof: date) -> dict[int, int]:
     """Published versions of a vendor's day: version number -> snapshot id (from the tags)."""
-    prefix = f"eod/{vendor}/{asof.isoformat()}/v"
+    prefix = _day_tag_prefix(vendor, asof)
     return {
         int(name[len(prefix) :]): ref.snapshot_id
         for name, ref in table.metadata.refs.items()
@@ -157,7 +170,7 @@ def _attempt(
     if table.metadata.refs["main"].snapshot_id != base:
         raise _MainMoved
     version = max(day_versions(table, vendor, asof), default=0) + 1
-    tag = f"eod/{vendor}/{asof.isoformat()}/v{version}"
+    tag = day_tag(vendor, asof, version)
     (
         table.manage_snapshots()
         .set_current_snapshot(staged.snapshot_id)
@@ -192,8 +205,9 @@ def publish_day(
                   "aurum.sha256": sha256}  # fmt: skip
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _attempt(table, data, vendor, asof, sha256, branch, properties, gates, step,
-                            attempt)  # fmt: skip
+            with lake.reachable():  # the catalog down mid-way: Unavailable, outcome unknown
+                return _attempt(table, data, vendor, asof, sha256, branch, properties, gates,
+                                step, attempt)  # fmt: skip
         except (_MainMoved, CommitFailedException, ValueError) as exc:
             # Main moved, or another run committed to the table (any branch) first: start
             # again from a fresh read of main (see aurum.lake.commits).

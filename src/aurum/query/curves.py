@@ -34,7 +34,7 @@ from aurum.domain import calendar, strips
 from aurum.errors import QueryError
 from aurum.lake.catalog import Lake
 from aurum.lake.tables import all_of
-from aurum.query.engine import AsAt, resolve_snapshot
+from aurum.query.engine import AsAt, readable_snapshots, resolve_snapshot
 from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas, Slice
 
 __all__ = [
@@ -157,7 +157,7 @@ class Curves:
         """The snapshot an answer reads: a cursor's, what ``as_at`` resolves to, or main's."""
         table = self.table()
         if snapshot_id is not None:
-            if table.snapshot_by_id(snapshot_id) is None:
+            if snapshot_id not in readable_snapshots(table):
                 raise QueryError(
                     "cursor_expired",
                     f"snapshot {snapshot_id} of this cursor is no longer kept; start again",
@@ -271,7 +271,12 @@ class Curves:
             if newest is None:  # nothing published: the same query, answering no rows
                 where = CurveFilter(fields={"vendor": "\x00"})
                 newest = date(1970, 1, 1)
-            window = replace(where, asof=(newest - timedelta(days=lookback_days), newest))
+            try:
+                window = replace(where, asof=(newest - timedelta(days=lookback_days), newest))
+            except OverflowError:
+                raise QueryError(
+                    "parameter_invalid", f"{lookback_days} days before {newest} is not a date"
+                ) from None
             clause = self._where(cursor, window)
             clause.add("value IS NOT NULL")
             clause.add("(tenor_end IS NULL OR tenor_end >= date_trunc('month', ?::DATE))", newest)

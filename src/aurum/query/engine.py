@@ -26,13 +26,14 @@ from pyiceberg.expressions import (
     LessThanOrEqual,
 )
 from pyiceberg.table import Table
+from pyiceberg.table.refs import SnapshotRefType
 
 from aurum.errors import QueryError
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import partition_days
 from aurum.lake.tables import TABLES, all_of
 
-__all__ = ["AsAt", "Query", "QueryResult", "resolve_snapshot"]
+__all__ = ["AsAt", "Query", "QueryResult", "readable_snapshots", "resolve_snapshot"]
 
 AsAt = datetime | int | str | None
 _TABLE_NAMES = tuple(definition.name for definition in TABLES)
@@ -46,20 +47,40 @@ class QueryResult:
     seconds: float
 
 
+def readable_snapshots(table: Table) -> frozenset[int]:
+    """The snapshots a reader may pin: every state main has pointed at (its snapshot log) and
+    every tagged (published) version, as long as the table still keeps them.
+
+    Nothing else: not a write-audit-publish branch (a day staged, or held by a failed gate), not
+    the intermediate snapshot of an overwrite, not any other id in the metadata. Unpublished
+    data is never readable, whoever knows its id.
+    """
+    refs = table.metadata.refs
+    ids = {entry.snapshot_id for entry in table.metadata.snapshot_log}
+    tags = (ref for ref in refs.values() if ref.snapshot_ref_type == SnapshotRefType.TAG)
+    ids.update(ref.snapshot_id for ref in tags)
+    ids.add(refs["main"].snapshot_id)
+    return frozenset(i for i in ids if table.snapshot_by_id(i) is not None)
+
+
 def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
-    """The snapshot of ``table`` to read: main now, main at a time, a snapshot id, or a ref."""
+    """The snapshot of ``table`` to read: main now, main at a time, a snapshot id that main
+    pointed at, or a tag. Anything else is ``snapshot_unknown``, exactly like an id that never
+    existed (see :func:`readable_snapshots`)."""
     if as_at is None:
         return table.metadata.refs["main"].snapshot_id
     if isinstance(as_at, int):
-        if table.snapshot_by_id(as_at) is None:
+        if as_at not in readable_snapshots(table):
             raise QueryError("snapshot_unknown", f"{table.name()} has no snapshot {as_at}")
         return as_at
     if isinstance(as_at, str):
         ref = table.metadata.refs.get(as_at)
-        if ref is not None:
+        if ref is not None and (as_at == "main" or ref.snapshot_ref_type == SnapshotRefType.TAG):
             return ref.snapshot_id
         if as_at.isdigit():
             return resolve_snapshot(table, int(as_at))
+        if ref is not None:  # a branch: a day being staged, or held by a failed gate
+            raise QueryError("snapshot_unknown", f"{table.name()} has no snapshot {as_at!r}")
         try:
             as_at = datetime.fromisoformat(as_at)
         except ValueError:
@@ -68,7 +89,10 @@ def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
                 f"as_at {as_at!r} is not a timestamp, a snapshot id or a tag of {table.name()}",
             ) from None
     moment = as_at if as_at.tzinfo else as_at.replace(tzinfo=UTC)
-    millis = int(moment.timestamp() * 1000)
+    try:
+        millis = int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        raise QueryError("as_at_invalid", f"as_at {as_at!r} is out of range") from None
     known = [e.snapshot_id for e in table.metadata.snapshot_log if e.timestamp_ms <= millis]
     if not known:  # before the table existed, or past the snapshot retention
         raise QueryError(

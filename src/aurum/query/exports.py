@@ -7,28 +7,33 @@ file is written beside its final name and renamed into place, so a reader never 
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from aurum.errors import QueryError
 from aurum.query.curves import COLUMNS, CurveFilter, Curves
 from aurum.query.engine import AsAt
+from aurum.query.files import write_csv, write_xlsx
 
 __all__ = ["EXPORT_FORMATS", "export_day", "export_path"]
 
 ExportFormat = Literal["csv", "parquet", "xlsx"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "parquet", "xlsx")
+_VENDOR = re.compile(r"[A-Za-z0-9_]+")
 _MAX_ROWS = 2_000_000  # one as-of day of every vendor is ~40k rows; Excel's sheet limit is 1M
 
 
 def export_path(
     out: Path, asof: date, vendor: str | None, fmt: str, tenant: str = "default"
 ) -> Path:
+    """Where the export of a day goes; ``vendor`` is a code (``[A-Za-z0-9_]+``), never a path."""
+    if vendor is not None and not _VENDOR.fullmatch(vendor):
+        raise QueryError("parameter_invalid", f"a vendor is a code of A-Z, 0-9 and _: {vendor!r}")
     name = f"curve_observation_{vendor.upper() if vendor else 'all'}.{fmt}"
     return out / "exports" / tenant / f"asof={asof.isoformat()}" / name
 
@@ -44,9 +49,11 @@ def export_day(
     vendors: frozenset[str] | None = None,
     as_at: AsAt = None,
     snapshot_id: int | None = None,
+    neutralised: bool = True,
 ) -> tuple[Path, int, int]:
     """Write the day's rows (of the entitled ``vendors`` only, when given) under the tenant's
-    folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``."""
+    folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``. ``neutralised``: CSV
+    text that starts like a formula gets a ``'`` (``aurum.query.files``); XLSX never has one."""
     if fmt not in EXPORT_FORMATS:
         raise QueryError("format_unsupported", f"export format must be one of {EXPORT_FORMATS}")
     page = curves.curves(
@@ -67,25 +74,17 @@ def export_day(
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        _write(page.table, scratch, fmt)
+        _write(page.table, scratch, fmt, neutralised)
         os.replace(scratch, path)
     finally:
         scratch.unlink(missing_ok=True)
     return path, page.table.num_rows, page.snapshot_id
 
 
-def _write(table: pa.Table, path: Path, fmt: ExportFormat) -> None:
+def _write(table: pa.Table, path: Path, fmt: ExportFormat, neutralised: bool) -> None:
     if fmt == "parquet":
         pq.write_table(table, path, compression="zstd")
     elif fmt == "csv":
-        pacsv.write_csv(table, path)
+        write_csv(table, path, neutralised=neutralised)
     else:
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("curve_observation")
-        sheet.append(table.column_names)
-        for batch in table.to_batches(8192):
-            for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
-                sheet.append(row)
-        book.save(path)
+        write_xlsx(table, path, sheet="curve_observation")

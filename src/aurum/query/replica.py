@@ -229,6 +229,21 @@ class Replicas:
             finally:
                 connection.close()
 
+    def sweep(self) -> list[Path]:
+        """Delete the scratch files of builds that died (a process killed mid-build leaves one
+        of several MB). Builds only write scratch while holding the build lock, so with the lock
+        held every scratch file is an orphan, whatever process made it."""
+        if not self.directory.is_dir():
+            return []
+        with self._build_lock():
+            return self._sweep()
+
+    def _sweep(self) -> list[Path]:
+        orphans = sorted(self.directory.glob(".*.tmp*"))
+        for path in orphans:
+            path.unlink(missing_ok=True)
+        return orphans
+
     @contextmanager
     def _build_lock(self) -> Iterator[None]:
         with open(self.directory / ".build.lock", "w") as handle:
@@ -241,8 +256,8 @@ class Replicas:
     def _build(self, table: Table, snapshot_id: int) -> BuildReport:
         started = time.perf_counter()
         wanted = partition_files(table, snapshot_id)
+        self._sweep()  # under the build lock: what a killed build left
         scratch = self.directory / f".{TABLE}-{snapshot_id}.{os.getpid()}.tmp"
-        scratch.unlink(missing_ok=True)
         base = self._newest()
         have: dict[tuple[str, date], str] = {}
         if base is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from numbers import Integral, Real
@@ -36,6 +36,7 @@ __all__ = [
     "stale_runs",
     "start_run",
     "update_run",
+    "visible_run_ids",
 ]
 
 RunStatus = Literal["running", "staged", "published", "failed", "duplicate"]
@@ -212,6 +213,18 @@ def list_runs(
         query = query.where(IngestRunRecord.sha256 == sha256)
     query = query.order_by(IngestRunRecord.started_at.desc(), IngestRunRecord.run_id.desc())
     return [_to_run(record) for record in session.scalars(query.limit(limit))]
+
+
+def visible_run_ids(session: Session, run_ids: Iterable[str], viewer: Viewer) -> set[str]:
+    """Those of ``run_ids`` that ``viewer`` may see (unknown ids are not)."""
+    wanted = sorted(set(run_ids))
+    visible: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = sa.select(IngestRunRecord.run_id).where(
+            IngestRunRecord.run_id.in_(wanted[start : start + 500]), *viewer.where()
+        )
+        visible.update(session.scalars(query))
+    return visible
 
 
 def stale_runs(session: Session, *, older_than: timedelta) -> list[IngestRun]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aurum.config import Settings
-from aurum.errors import Conflict, StoreError
+from aurum.errors import Conflict, StoreError, Unavailable
 from aurum.store import ingest_log, tenancy
 from aurum.store.engine import create_engine, migrate, writer
 from aurum.store.ingest_log import IngestRun, Viewer
@@ -136,6 +136,11 @@ class Store:
                 session, vendor=vendor, asof=asof, status=status, sha256=sha256, limit=limit,
                 viewer=viewer,
             )  # fmt: skip
+
+    def visible_run_ids(self, run_ids: Iterable[str], viewer: Viewer) -> set[str]:
+        """Those of ``run_ids`` whose runs ``viewer`` may see (see ``Viewer``)."""
+        with self._session() as session:
+            return ingest_log.visible_run_ids(session, run_ids, viewer)
 
     def stale_runs(self, *, older_than: timedelta) -> list[IngestRun]:
         """Runs still ``running``/``staged`` that started more than ``older_than`` ago."""
@@ -352,8 +357,10 @@ class Store:
             raise Conflict("store_conflict", _reason(exc)) from exc
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             url = self._engine.url.render_as_string(hide_password=True)
-            raise StoreError(
-                "store_unavailable", f"operational store at {url}: {_reason(exc)}"
+            raise Unavailable(
+                "store_unavailable",
+                f"operational store at {url}: {_reason(exc)}",
+                dependency="the operational store",
             ) from exc
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError("store_failed", _reason(exc)) from exc

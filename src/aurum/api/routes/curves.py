@@ -68,6 +68,9 @@ def curves(
     filters that match nothing give an empty list."""
     where = _filter(identity, tenors, asof)
     columns = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else COLUMNS
+    if len(set(columns)) < len(columns):
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        raise ApiError("parameter_invalid", f"fields names {', '.join(repeated)} more than once")
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.curves(
@@ -176,10 +179,11 @@ def strips(
     weighting, `months_expected` (the strip's months from the as-of month on),
     `months_present` and `complete`."""
     where = _filter(identity, Tenors(), asof)
-    kinds = tuple(k for k in kind or () if k != StripKind.CUSTOM) or StripRequest().kinds
+    # each list is a set of values: repeats change nothing (and the cache key is of the set)
+    kinds = tuple(dict.fromkeys(k for k in kind or () if k != StripKind.CUSTOM))
     request_ = StripRequest(
-        kinds=kinds,
-        custom=tuple(_month_range(text) for text in (custom or ())[:25]),
+        kinds=kinds or StripRequest().kinds,
+        custom=tuple(dict.fromkeys(_month_range(text) for text in (custom or ())[:25])),
         convention=convention.value,  # type: ignore[arg-type]
         weighting=weighting.value,  # type: ignore[arg-type]
     )

@@ -26,6 +26,15 @@ _MEDIA = {
 }
 
 
+# How cached export files are written; files of an older version (made before text that looks
+# like a formula was neutralised) are never served again.
+_FILES_VERSION = "v2"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
@@ -51,32 +60,32 @@ def curve_observation(
     services: ServicesDep,
     principal: PrincipalDep,
     asof: Annotated[str, Query(description="YYYY-MM-DD", max_length=10)],
-    vendor: Annotated[str | None, Query(max_length=64)] = None,
+    vendor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_]+$")] = None,
     format: ExportFormat = ExportFormat.parquet,
     as_at: AsAtParam = None,
 ) -> FileResponse:
     """The day's rows (one vendor or all the tenant is entitled to) as a file, kept under
-    `$AURUM_HOME/exports-cache/{snapshot}/{entitlement}/exports/{tenant}/asof=YYYY-MM-DD/` and
-    reused while the snapshot and the tenant's entitlements stay."""
+    `$AURUM_HOME/exports-cache/v2/{snapshot}/{entitlement}/exports/{tenant}/asof=YYYY-MM-DD/`
+    and reused while the snapshot and the tenant's entitlements stay. CSV text cells that start
+    like a formula (`=`, `+`, `-`, `@`, tab, CR) begin with `'`; XLSX writes them as text."""
     day = parse_date(asof, "asof")
     vendors = entitled(request, vendor)
     curves = services.curves
     snapshot = curves.pin(as_at)
-    # one cached file per (snapshot, vendors the tenant may read): a withdrawn entitlement
-    # never serves a file made under the old one
-    scope = "all" if vendors is None else hashlib.sha256(",".join(sorted(vendors)).encode())
+    neutralised = services.settings.files.neutralise_formulas
+    # one cached file per (snapshot, vendors the tenant may read, how text is written): a
+    # withdrawn entitlement never serves a file made under the old one
+    scope = "all" if vendors is None else _digest(",".join(sorted(vendors)))
     out = (
-        services.settings.home
-        / "exports-cache"
-        / str(snapshot)
-        / (scope if isinstance(scope, str) else scope.hexdigest()[:16])
-    )
+        services.settings.home / "exports-cache" / _FILES_VERSION / str(snapshot)
+        / (scope if neutralised else f"{scope}-raw")
+    )  # fmt: skip
     tenant = principal.tenant_id
     path = export_path(out, day, vendor, format.value, tenant)
     if not path.exists():
         path, _, _ = export_day(
             curves, day, out=out, fmt=format.value, vendor=vendor, tenant=tenant,
-            vendors=vendors, snapshot_id=snapshot,
+            vendors=vendors, snapshot_id=snapshot, neutralised=neutralised,
         )  # fmt: skip
     audit(
         request, principal, "export", path.name,

@@ -64,6 +64,22 @@ def runs(
     return objects(found, limit=capped)
 
 
+def upload_name(filename: str | None) -> str:
+    """A safe file name for an upload: its last path part, reduced to ``[A-Za-z0-9._-]``. A
+    name that names no file (empty, ``.``, ``..``, a path ending in ``/``) is ``upload_invalid``.
+
+    >>> upload_name("../../etc/EOD_RP_20250917_1430.xlsx"), upload_name("a b.xlsx")
+    ('EOD_RP_20250917_1430.xlsx', 'a_b.xlsx')
+    """
+    name = _SAFE_NAME.sub("_", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])[:200]
+    if not name.strip("."):
+        raise ApiError(
+            "upload_invalid",
+            f"the upload's file name {filename!r} names no file: send the workbook's own name",
+        )
+    return name
+
+
 def _viewer(request: Request, principal: Principal, vendor: str | None = None) -> Viewer:
     return Viewer(principal.tenant_id, entitled(request, vendor))
 
@@ -110,14 +126,13 @@ def upload(
     failed; the body always carries the run and its conservation report. 403 (nothing
     recorded) for a vendor your tenant is not entitled to."""
     settings = services.settings
-    name = _SAFE_NAME.sub("_", (file.filename or "upload.xlsx").rsplit("/", 1)[-1])[:200]
-    folder = settings.home / "uploads" / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    path = folder / (name or "upload.xlsx")
-    with path.open("wb") as out:
-        shutil.copyfileobj(file.file, out, 1 << 20)
     day = parse_date(asof, "asof") if asof else None
+    folder = settings.home / "uploads" / uuid.uuid4().hex
+    path = folder / upload_name(file.filename)
     try:
+        folder.mkdir(parents=True)
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1 << 20)
         parsed = parse_workbook(
             path, vendor=vendor.upper() if vendor else None, asof=day, settings=settings
         )
@@ -154,6 +169,7 @@ def upload(
 def qa_checks(
     request: Request,
     services: ServicesDep,
+    principal: PrincipalDep,
     run_id: Annotated[str | None, Query(max_length=64)] = None,
     vendor: Annotated[str | None, Query(max_length=64)] = None,
     asof: Annotated[str | None, Query(description="YYYY-MM-DD", max_length=10)] = None,
@@ -161,8 +177,8 @@ def qa_checks(
     failed_only: bool = False,
     limit: Annotated[int, Query(ge=1)] = 1000,
 ) -> Response:
-    """Every rule's and gate's outcome per ingest run, newest first (of the vendors your
-    tenant is entitled to)."""
+    """Every rule's and gate's outcome per ingest run, newest first: of the runs your tenant
+    may see in the ingest log (the platform's and its own, of the vendors it is entitled to)."""
     vendors = entitled(request, vendor)
     conditions: list[BooleanExpression] = []
     for column, value in (("run_id", run_id), ("vendor", vendor), ("rule", rule)):
@@ -174,6 +190,11 @@ def qa_checks(
     data = rows.to_pylist()
     if vendors is not None:
         data = [row for row in data if row["vendor"] in vendors]
+    # another tenant's uploads (and so their run ids and branch names) stay theirs
+    mine = services.store.visible_run_ids(
+        (row["run_id"] for row in data), _viewer(request, principal)
+    )
+    data = [row for row in data if row["run_id"] in mine]
     if failed_only:
         data = [row for row in data if row["failed"]]
     data.sort(key=lambda row: (row["checked_at"], row["rule"]), reverse=True)

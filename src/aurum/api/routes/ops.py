@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from aurum import __version__
 from aurum.api.deps import ServicesDep
+from aurum.api.problems import RETRY_AFTER_S
 from aurum.api.security import requires
 from aurum.auth.principal import OPS
 from aurum.errors import AurumError
@@ -50,8 +51,12 @@ def ready(services: ServicesDep) -> Response:
         except Exception as exc:  # a backend's own error type (Redis, a driver): not ready
             ok = False
             checks[name] = {"ok": False, "error": type(exc).__name__}
-    body = orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks})
-    return Response(body, status_code=200 if ok else 503, media_type="application/json")
+    down = [name for name, check in checks.items() if not check["ok"]]
+    body = orjson.dumps({"status": "ready" if ok else "not_ready", "down": down, "checks": checks})
+    headers = {} if ok else {"Retry-After": str(RETRY_AFTER_S)}
+    return Response(
+        body, status_code=200 if ok else 503, media_type="application/json", headers=headers
+    )
 
 
 @router.get(
