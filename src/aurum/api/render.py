@@ -29,8 +29,8 @@ from starlette.responses import Response
 from aurum import __version__
 from aurum.api.cache import Cache
 from aurum.api.problems import ApiError
+from aurum.formats import csv_bytes
 from aurum.query.curves import Page
-from aurum.query.files import csv_bytes
 
 __all__ = ["FORMATS", "Cursor", "CursorCodec", "Reader", "answer"]
 
@@ -230,7 +230,7 @@ def answer(
 
 def render(page: Page, meta: Mapping[str, Any], fmt: str, *, neutralised: bool = True) -> bytes:
     """The page as bytes; ``neutralised``: CSV text cells that start like a formula get a ``'``
-    (see ``aurum.query.files``)."""
+    (see ``aurum.formats``)."""
     if page.served is not None:  # the rows are JSON already: the same bytes orjson would make
         if fmt != "json":
             raise AssertionError("a served slice answers JSON only")

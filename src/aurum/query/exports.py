@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from aurum.errors import QueryError
+from aurum.formats import write_csv, write_xlsx
 from aurum.query.curves import COLUMNS, CurveFilter, Curves
 from aurum.query.engine import AsAt
-from aurum.query.files import write_csv, write_xlsx
 
 __all__ = ["EXPORT_FORMATS", "export_day", "export_path"]
 
@@ -53,7 +53,7 @@ def export_day(
 ) -> tuple[Path, int, int]:
     """Write the day's rows (of the entitled ``vendors`` only, when given) under the tenant's
     folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``. ``neutralised``: CSV
-    text that starts like a formula gets a ``'`` (``aurum.query.files``); XLSX never has one."""
+    text that starts like a formula gets a ``'`` (``aurum.formats``); XLSX never has one."""
     if fmt not in EXPORT_FORMATS:
         raise QueryError("format_unsupported", f"export format must be one of {EXPORT_FORMATS}")
     page = curves.curves(
