@@ -28,7 +28,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aurum import __version__
+from aurum._version import __version__
 from aurum.errors import AurumError
 
 if TYPE_CHECKING:

@@ -27,6 +27,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 import aurum.errors
 from aurum.auth.oidc import AuthError, OidcVerifier, VerifiedToken
+from aurum.errors import Unavailable
 
 ISSUER = "https://login.example.test/"
 AUDIENCE = "aurum-api"
@@ -92,8 +93,10 @@ def unsigned(header: bytes) -> str:
 
 
 def rejected(verifier: OidcVerifier, token: str, code: str) -> str:
-    """Verify ``token`` expecting ``AuthError(code)``; return its message."""
-    with pytest.raises(AuthError) as caught:
+    """Verify ``token`` expecting ``AuthError(code)`` (``Unavailable`` for ``idp_unreachable``:
+    the provider is down, the token may be fine); return its message."""
+    expected = Unavailable if code == "idp_unreachable" else AuthError
+    with pytest.raises(expected) as caught:
         verifier.verify(token)
     error = caught.value
     assert error.code == code, error.message
@@ -436,8 +439,9 @@ def test_signed_non_utf8_payload_is_token_invalid(verifier, rsa_key):
     assert "malformed token" in rejected(verifier, token, "token_invalid")
 
 
-def test_rejections_are_the_api_auth_error():
-    assert AuthError is aurum.errors.AuthError  # one class, so the API maps every one to 401
+def test_rejections_are_401_and_an_unreachable_provider_503():
+    assert AuthError is aurum.errors.AuthError and AuthError.http_status == 401
+    assert Unavailable.http_status == 503
 
 
 # --- configuration ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from aurum.config import GateSettings
-from aurum.errors import QueryError
+from aurum.errors import QueryError, Unavailable
 from aurum.ingest.pipeline import parse_workbook
 from aurum.lake import publish_day
 from aurum.query import Query
@@ -94,7 +94,7 @@ def test_a_missing_data_file_names_table_and_snapshot(lake, tmp_path):
     table = lake.table("curve_observation")
     files = [task.file.file_path for task in table.scan().plan_files()]
     Path(files[0].removeprefix("file://")).unlink()
-    with pytest.raises(QueryError) as raised:
+    with pytest.raises(Unavailable) as raised:  # 503: the data is there, the lake is not
         Query(lake).observations(vendor="PW")
     assert raised.value.code == "lake_unreadable"
     assert "curve_observation" in raised.value.message
@@ -108,7 +108,7 @@ def test_a_corrupt_metadata_pointer_names_the_table(lake_settings, tmp_path):
     publish(lake, tmp_path, DAY1)
     table = lake.table("curve_observation")
     Path(table.metadata_location.removeprefix("file://")).write_text("{ not json")
-    with pytest.raises(QueryError) as raised:
+    with pytest.raises(Unavailable) as raised:
         Lake(lake_settings)
     assert raised.value.code == "table_unreadable"
     assert "curve_observation" in raised.value.message

@@ -28,18 +28,17 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aurum import __version__
+from aurum._version import __version__
 from aurum.api import problems
 from aurum.api.breaker import Breaker
 from aurum.api.cache import Cache, open_cache
 from aurum.api.params import reject_unknown
-from aurum.api.problems import ApiError
 from aurum.api.ratelimit import FailureLimiter, RateLimiter, open_rate_limiter
 from aurum.api.render import CursorCodec
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
 from aurum.auth.principal import ANALYST, OPS, Authenticator
 from aurum.config import Settings
-from aurum.errors import ConfigError, Conflict, NotFound
+from aurum.errors import ConfigError, Conflict, NotFound, PayloadTooLarge
 from aurum.ingest.runner import recover_abandoned
 from aurum.lake.catalog import Lake
 from aurum.query.curves import COLUMNS, Curves
@@ -367,7 +366,9 @@ class RequestContext:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise ApiError("upload_too_large", f"the request body exceeds {limit:,} bytes")
+                raise PayloadTooLarge(
+                    "upload_too_large", f"the request body exceeds {limit:,} bytes"
+                )
             return message
 
         async def send_with_id(message: Message) -> None:

@@ -16,10 +16,9 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 
-from aurum.api.problems import ApiError
 from aurum.domain.calendar import FIRST_YEAR, LAST_YEAR
 from aurum.domain.tenors import TenorType
-from aurum.errors import Forbidden
+from aurum.errors import Forbidden, RequestError
 from aurum.query.curves import FILTER_FIELDS, Asof, CurveFilter
 
 __all__ = [
@@ -52,7 +51,7 @@ def parse_date(value: str, name: str) -> date:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise ApiError(
+        raise RequestError(
             "parameter_invalid", f"{name} must be a date YYYY-MM-DD: {value!r}"
         ) from None
     return _in_range(day, name)
@@ -63,14 +62,16 @@ def parse_month(value: str, name: str) -> date:
         year, month = value.split("-")
         first = date(int(year), int(month), 1)
     except ValueError:
-        raise ApiError("parameter_invalid", f"{name} must be a month YYYY-MM: {value!r}") from None
+        raise RequestError(
+            "parameter_invalid", f"{name} must be a month YYYY-MM: {value!r}"
+        ) from None
     return _in_range(first, name)
 
 
 def _in_range(day: date, name: str) -> date:
     """Dates and months the market calendars answer for (``FIRST_YEAR``..``LAST_YEAR``)."""
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ApiError(
+        raise RequestError(
             "parameter_invalid", f"{name} must be within the years {FIRST_YEAR}..{LAST_YEAR}"
         )
     return day
@@ -86,7 +87,9 @@ def parse_asof(value: str | None) -> Asof:
     if found:
         return parse_date(found[1], "asof"), parse_date(found[2], "asof")
     if ".." in value:
-        raise ApiError("parameter_invalid", f"asof range must be YYYY-MM-DD..YYYY-MM-DD: {value!r}")
+        raise RequestError(
+            "parameter_invalid", f"asof range must be YYYY-MM-DD..YYYY-MM-DD: {value!r}"
+        )
     return parse_date(value, "asof")
 
 
@@ -175,9 +178,9 @@ async def identity(
     given = locals()
     keys = tuple(dict.fromkeys(curve_key or ()))
     if len(keys) > 500:
-        raise ApiError("parameter_invalid", f"at most 500 curve_key values, not {len(keys)}")
+        raise RequestError("parameter_invalid", f"at most 500 curve_key values, not {len(keys)}")
     if any(len(key) > 128 for key in keys):
-        raise ApiError("parameter_invalid", "a curve_key is at most 128 characters")
+        raise RequestError("parameter_invalid", "a curve_key is at most 128 characters")
     return Identity(
         {name: given[name] for name in FILTER_FIELDS if given.get(name) not in (None, "")},
         keys,
@@ -230,7 +233,7 @@ async def reject_unknown(request: Request) -> None:
     unknown = sorted(set(given) - declared.names)
     if unknown:
         takes = ", ".join(sorted(declared.names))
-        raise ApiError(
+        raise RequestError(
             "parameter_unknown",
             f"unknown parameter {unknown[0]!r}; this route takes: {takes}",
             unknown=unknown,
@@ -239,7 +242,7 @@ async def reject_unknown(request: Request) -> None:
         name for name in set(given) - declared.repeatable if len(given.getlist(name)) > 1
     )
     if repeated:
-        raise ApiError(
+        raise RequestError(
             "parameter_invalid",
             f"{repeated[0]!r} takes one value, not {len(given.getlist(repeated[0]))}",
             repeated=repeated,

@@ -16,88 +16,21 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from aurum.errors import (
-    AurumError,
-    AuthError,
-    ConfigError,
-    Conflict,
-    Forbidden,
-    IngestError,
-    NotFound,
-    NotInstalledError,
-    RateLimited,
-    Unavailable,
-    ValidationFailed,
-)
+from aurum.errors import AurumError, Unavailable
 
-__all__ = ["PROBLEM", "ApiError", "install", "problem", "status_for", "title"]
+__all__ = ["PROBLEM", "RETRY_AFTER_S", "install", "problem", "title"]
 
 PROBLEM = "application/problem+json"
 # Seconds a client is asked to wait when a dependency of the API is down.
 RETRY_AFTER_S = 5
 log = logging.getLogger("aurum.api")
 
-# Stable codes and their HTTP status; a code not listed falls back by error class.
-_STATUS = {
-    "parameter_invalid": 400,
-    "parameter_unknown": 400,
-    "filters_contradictory": 400,
-    "fields_unknown": 400,
-    "cursor_invalid": 400,
-    "cursor_foreign": 400,
-    "as_at_invalid": 400,
-    "asof_invalid": 400,
-    "sql_invalid": 400,
-    "upload_invalid": 400,
-    "idp_unreachable": 503,
-    "curve_unknown": 404,
-    "asof_unknown": 404,
-    "snapshot_unknown": 404,
-    "as_at_unavailable": 404,
-    "run_unknown": 404,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "format_unsupported": 406,
-    "cursor_expired": 410,
-    "snapshot_expired": 410,
-    "upload_too_large": 413,
-    "media_type_unsupported": 415,
-    "lake_unreadable": 503,
-    "table_unreadable": 503,
-    "not_ready": 503,
-}
 _TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 410: "Gone",
     413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
     429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
 }  # fmt: skip
-
-
-class ApiError(AurumError):
-    """An error of the HTTP layer itself (bad cursor, unsupported format, upload too large)."""
-
-    default_code = "parameter_invalid"
-
-
-def status_for(error: AurumError) -> int:
-    if error.code in _STATUS:
-        return _STATUS[error.code]
-    if isinstance(error, AuthError):
-        return 401
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, RateLimited):
-        return 429
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Conflict):
-        return 409
-    if isinstance(error, IngestError | ValidationFailed):
-        return 422
-    if isinstance(error, ConfigError | NotInstalledError | Unavailable):
-        return 503
-    return 400
 
 
 def title(status: int) -> str:
@@ -128,7 +61,7 @@ def install(app: FastAPI) -> None:
 
     async def aurum_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AurumError)
-        status = status_for(exc)
+        status = exc.http_status  # the class says (aurum.errors)
         if status >= 500:
             log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
         if isinstance(exc, Unavailable):  # hosts and ports stay in the log

@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 from fastapi import Request
 from starlette.responses import Response
 
-from aurum import __version__
+from aurum._version import __version__
 from aurum.api.cache import Cache
-from aurum.api.problems import ApiError
+from aurum.errors import NotAcceptable, RequestError
 from aurum.formats import csv_bytes
 from aurum.query.curves import Page
 
@@ -84,7 +84,7 @@ class CursorCodec:
         return f"{_b64(raw)}.{_b64(self._sign(self.keys[0], raw))}"
 
     def decode(self, text: str, query: str) -> Cursor:
-        invalid = ApiError("cursor_invalid", "the cursor is not one this API issued")
+        invalid = RequestError("cursor_invalid", "the cursor is not one this API issued")
         payload, _, signature = text.partition(".")
         try:
             raw, mac = _unb64(payload), _unb64(signature)
@@ -105,7 +105,7 @@ class CursorCodec:
             raise invalid
         cursor = Cursor(fields["s"], fields["o"], fields["q"])
         if cursor.query != query:
-            raise ApiError(
+            raise RequestError(
                 "cursor_foreign", "the cursor belongs to another query: repeat that query's filters"
             )
         return cursor
@@ -133,7 +133,7 @@ def negotiate(request: Request) -> str:
     asked = request.query_params.get("format")
     if asked is not None:
         if asked not in FORMATS:
-            raise ApiError(
+            raise NotAcceptable(
                 "format_unsupported", f"format must be one of {', '.join(FORMATS)}: {asked!r}"
             )
         return asked
@@ -145,7 +145,7 @@ def negotiate(request: Request) -> str:
         if media in ("*/*", "application/*", ""):
             return "json"
     if accept:
-        raise ApiError(
+        raise NotAcceptable(
             "format_unsupported", f"can answer {', '.join(FORMATS.values())}, not {accept!r}"
         )
     return "json"

@@ -72,7 +72,7 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
-from aurum.errors import AuthError, ConfigError
+from aurum.errors import AuthError, ConfigError, Unavailable
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "MAX_TOKEN_CHARS", "AuthError", "OidcVerifier", "VerifiedToken"]
 
@@ -301,8 +301,7 @@ class OidcVerifier:
             if now >= self._fetch_due_at:
                 return self._fetch(now)
             if self._keys is None:  # the last fetch failed: wait before asking the IdP again
-                raise AuthError(
-                    "idp_unreachable",
+                raise _unreachable(
                     f"{self._fetch_failure}; retrying in {self._fetch_due_at - now:.0f} s",
                 )
             return self._keys
@@ -322,7 +321,7 @@ class OidcVerifier:
         """Fetch the JWKS; when that fails, keep the keys held and try again after a pause."""
         try:
             keys = self._load_keys()
-        except AuthError as exc:
+        except Unavailable as exc:
             self._fetch_due_at = now + self._min_refresh_s
             self._fetch_failure = exc.message
             log.warning("OIDC JWKS %s: %s", self._jwks_url, exc.message)
@@ -337,16 +336,16 @@ class OidcVerifier:
         try:
             document = self._client.fetch_data()
         except PyJWKClientConnectionError as exc:
-            raise AuthError("idp_unreachable", self._connection_failure(exc.__cause__)) from exc
+            raise _unreachable(self._connection_failure(exc.__cause__)) from exc
         except PyJWKClientError as exc:
-            raise AuthError("idp_unreachable", "JWKS response is not a JSON object") from exc
+            raise _unreachable("JWKS response is not a JSON object") from exc
         except ValueError as exc:
-            raise AuthError("idp_unreachable", "JWKS response is not JSON") from exc
+            raise _unreachable("JWKS response is not JSON") from exc
         except OSError as exc:
-            raise AuthError("idp_unreachable", "JWKS connection failed while reading") from exc
+            raise _unreachable("JWKS connection failed while reading") from exc
         jwks = document.get("keys")
         if not isinstance(jwks, list):
-            raise AuthError("idp_unreachable", "JWKS response has no 'keys' list")
+            raise _unreachable("JWKS response has no 'keys' list")
         keys: dict[tuple[str | None, str], jwt.PyJWK] = {}
         kids: set[str | None] = set()
         count = 0
@@ -372,8 +371,7 @@ class OidcVerifier:
                 kids.add(kid)
                 count += 1
         if not count:
-            raise AuthError(
-                "idp_unreachable",
+            raise _unreachable(
                 f"JWKS holds no usable key for the allowed algorithms {list(self._algorithms)}",
             )
         return _KeySet(keys=keys, kids=frozenset(kids), count=count)
@@ -385,6 +383,11 @@ class OidcVerifier:
         if isinstance(reason, TimeoutError):
             return f"JWKS endpoint did not answer within {self._timeout_s:g} s"
         return "JWKS endpoint unreachable: connection failed"
+
+
+def _unreachable(message: str) -> Unavailable:
+    """The identity provider's keys cannot be had: 503, not a bad credential (401)."""
+    return Unavailable("idp_unreachable", message, dependency="the identity provider")
 
 
 def _refusal_of(alg: object) -> str:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from aurum import __version__
+from aurum._version import __version__
 from aurum.config import Settings, describe_settings
 from aurum.errors import AurumError
 

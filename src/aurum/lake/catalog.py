@@ -19,7 +19,7 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 
 from aurum.config import Settings
-from aurum.errors import ConfigError, NotInstalledError, QueryError, Unavailable
+from aurum.errors import ConfigError, NotInstalledError, Unavailable, Unknown
 from aurum.lake.tables import TABLES, TableDef
 
 __all__ = ["Lake"]
@@ -60,7 +60,7 @@ class Lake:
                 {"catalog": self.catalog.name, "namespace": self.namespace, "table": name},
             ).scalar_one_or_none()
         if location is None:
-            raise QueryError("table_unknown", f"no table {self.namespace}.{name}")
+            raise Unknown("table_unknown", f"no table {self.namespace}.{name}")
         return str(location)
 
     def current(self, name: str) -> Table:
@@ -81,12 +81,13 @@ class Lake:
             with self.reachable():
                 return self.catalog.load_table(identifier)
         except NoSuchTableError:
-            raise QueryError("table_unknown", f"no table {identifier}") from None
+            raise Unknown("table_unknown", f"no table {identifier}") from None
         except (OSError, ValueError, IcebergValidationError) as exc:  # missing/broken metadata
-            raise QueryError(
+            raise Unavailable(
                 "table_unreadable",
                 f"cannot load {identifier}: its metadata file is missing or damaged ({exc})",
                 table=identifier,
+                dependency="the lake",
             ) from None
 
     @contextmanager
@@ -108,9 +109,8 @@ class Lake:
         identifier = f"{self.namespace}.{definition.name}"
         try:
             existing = self.table(definition.name)  # a broken table fails here, clearly
-        except QueryError as exc:
-            if exc.code != "table_unknown":
-                raise
+        except Unknown:
+            pass
         else:
             if any(existing.properties.get(k) != v for k, v in TABLE_PROPERTIES.items()):
                 with existing.transaction() as transaction:  # lakes made before these settings

@@ -31,7 +31,7 @@ from pyiceberg.expressions import (
 from pyiceberg.table import Table
 
 from aurum.domain import calendar, strips
-from aurum.errors import QueryError
+from aurum.errors import Gone, QueryError, Unknown
 from aurum.lake.catalog import Lake
 from aurum.lake.tables import all_of
 from aurum.query.engine import AsAt, readable_snapshots, resolve_snapshot
@@ -158,7 +158,7 @@ class Curves:
         table = self.table()
         if snapshot_id is not None:
             if snapshot_id not in readable_snapshots(table):
-                raise QueryError(
+                raise Gone(
                     "cursor_expired",
                     f"snapshot {snapshot_id} of this cursor is no longer kept; start again",
                 )
@@ -623,7 +623,7 @@ class Curves:
         }
         missing = sorted(set(keys) - known)
         if missing:
-            raise QueryError(
+            raise Unknown(
                 "curve_unknown",
                 f"no curve {missing[0]}"
                 + (f" (and {len(missing) - 1} more)" if missing[1:] else ""),

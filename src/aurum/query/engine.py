@@ -28,7 +28,7 @@ from pyiceberg.expressions import (
 from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
 
-from aurum.errors import QueryError
+from aurum.errors import Gone, QueryError, QueryTimeout, Unavailable, Unknown
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import partition_days
 from aurum.lake.tables import TABLES, all_of
@@ -72,7 +72,7 @@ def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
         return table.metadata.refs["main"].snapshot_id
     if isinstance(as_at, int):
         if as_at not in readable_snapshots(table):
-            raise QueryError("snapshot_unknown", f"{table.name()} has no snapshot {as_at}")
+            raise Unknown("snapshot_unknown", f"{table.name()} has no snapshot {as_at}")
         return as_at
     if isinstance(as_at, str):
         ref = table.metadata.refs.get(as_at)
@@ -81,7 +81,7 @@ def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
         if as_at.isdigit():
             return resolve_snapshot(table, int(as_at))
         if ref is not None:  # a branch: a day being staged, or held by a failed gate
-            raise QueryError("snapshot_unknown", f"{table.name()} has no snapshot {as_at!r}")
+            raise Unknown("snapshot_unknown", f"{table.name()} has no snapshot {as_at!r}")
         try:
             as_at = datetime.fromisoformat(as_at)
         except ValueError:
@@ -96,13 +96,13 @@ def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
         raise QueryError("as_at_invalid", f"as_at {as_at!r} is out of range") from None
     known = [e.snapshot_id for e in table.metadata.snapshot_log if e.timestamp_ms <= millis]
     if not known:  # before the table existed, or past the snapshot retention
-        raise QueryError(
+        raise Unknown(
             "as_at_unavailable",
             f"{table.name()} keeps no snapshot from {moment.isoformat()} or earlier; "
             "published versions stay readable by their tags",
         )
     if table.snapshot_by_id(known[-1]) is None:  # an older snapshot would be a wrong answer
-        raise QueryError(
+        raise Gone(
             "snapshot_expired",
             f"{table.name()} as at {moment.isoformat()} is past the retention; read a tag instead",
         )
@@ -133,11 +133,12 @@ class Query:
                 row_filter=row_filter, selected_fields=columns, snapshot_id=snapshot
             ).to_arrow()
         except (OSError, ValueError) as exc:
-            raise QueryError(
+            raise Unavailable(
                 "lake_unreadable",
                 f"cannot read {table.name()} at snapshot {snapshot}: {exc}",
                 table=table.name(),
                 snapshot_id=snapshot,
+                dependency="the lake",
             ) from None
         return rows, snapshot
 
@@ -215,7 +216,7 @@ class Query:
                     if total > cap:
                         break
             except duckdb.InterruptException:
-                raise QueryError(
+                raise QueryTimeout(
                     "query_timeout", f"the statement ran longer than {self.timeout_s:g} s"
                 ) from None
             except duckdb.Error as exc:

@@ -15,7 +15,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aurum.errors import QueryError
+from aurum.errors import NotAcceptable, QueryError, Unknown
 from aurum.formats import write_csv, write_xlsx
 from aurum.query.curves import COLUMNS, CurveFilter, Curves
 from aurum.query.engine import AsAt
@@ -55,7 +55,7 @@ def export_day(
     folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``. ``neutralised``: CSV
     text that starts like a formula gets a ``'`` (``aurum.formats``); XLSX never has one."""
     if fmt not in EXPORT_FORMATS:
-        raise QueryError("format_unsupported", f"export format must be one of {EXPORT_FORMATS}")
+        raise NotAcceptable("format_unsupported", f"export format must be one of {EXPORT_FORMATS}")
     page = curves.curves(
         CurveFilter(fields={"vendor": vendor} if vendor else {}, asof=asof, vendors=vendors),
         as_at=as_at,
@@ -64,7 +64,7 @@ def export_day(
         limit=_MAX_ROWS,
     )
     if not page.table.num_rows:
-        raise QueryError(
+        raise Unknown(
             "asof_unknown",
             f"nothing published for {vendor or 'any vendor'} as of {asof.isoformat()}",
             asof=asof.isoformat(),

@@ -12,10 +12,10 @@ from starlette.responses import Response
 from aurum.api.deps import ServicesDep, audit, envelope, objects
 from aurum.api.models import ApiKeyOut, AuditEntryOut, IssuedKeyOut, KeyIn, LogEnvelope, Me
 from aurum.api.params import parse_date
-from aurum.api.problems import ApiError
 from aurum.api.routes.objects import RESPONSES
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ADMIN, ANALYST, OPS
+from aurum.errors import RequestError
 from aurum.store.tenancy import ROLES
 
 __all__ = ["me", "router"]
@@ -83,7 +83,7 @@ def create_key(
 ) -> Response:
     """A key of your tenant; `token` is in this answer only."""
     if body.role not in ROLES:
-        raise ApiError("parameter_invalid", f"role must be one of {', '.join(ROLES)}")
+        raise RequestError("parameter_invalid", f"role must be one of {', '.join(ROLES)}")
     issued = services.store.create_key(
         tenant_id=principal.tenant_id, role=body.role, name=body.name,
         created_by=principal.actor,

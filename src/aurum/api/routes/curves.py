@@ -24,10 +24,10 @@ from aurum.api.params import (
     parse_date,
     parse_month,
 )
-from aurum.api.problems import ApiError
 from aurum.api.security import requires
 from aurum.auth.principal import ANALYST, OPS
 from aurum.domain.strips import StripKind
+from aurum.errors import RequestError
 from aurum.query.curves import COLUMNS, CurveFilter, StripRequest
 
 __all__ = ["router"]
@@ -70,7 +70,9 @@ def curves(
     columns = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else COLUMNS
     if len(set(columns)) < len(columns):
         repeated = sorted({c for c in columns if columns.count(c) > 1})
-        raise ApiError("parameter_invalid", f"fields names {', '.join(repeated)} more than once")
+        raise RequestError(
+            "parameter_invalid", f"fields names {', '.join(repeated)} more than once"
+        )
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.curves(
@@ -188,7 +190,7 @@ def strips(
         weighting=weighting.value,  # type: ignore[arg-type]
     )
     if custom and len(custom) > 24:
-        raise ApiError("parameter_invalid", "at most 24 custom strips")
+        raise RequestError("parameter_invalid", "at most 24 custom strips")
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.strips(
@@ -201,10 +203,10 @@ def strips(
 def _month_range(text: str) -> tuple[date, date]:
     first, sep, last = text.partition("..")
     if not sep:
-        raise ApiError("parameter_invalid", f"custom must be YYYY-MM..YYYY-MM: {text!r}")
+        raise RequestError("parameter_invalid", f"custom must be YYYY-MM..YYYY-MM: {text!r}")
     start, end = parse_month(first, "custom"), parse_month(last, "custom")
     if end < start:
-        raise ApiError("filters_contradictory", f"custom strip {text!r} ends before it starts")
+        raise RequestError("filters_contradictory", f"custom strip {text!r} ends before it starts")
     if (end.year - start.year) * 12 + end.month - start.month >= 240:
-        raise ApiError("parameter_invalid", f"custom strip {text!r} spans more than 240 months")
+        raise RequestError("parameter_invalid", f"custom strip {text!r} spans more than 240 months")
     return start, end

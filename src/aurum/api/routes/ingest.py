@@ -15,9 +15,9 @@ from starlette.responses import Response
 from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, objects
 from aurum.api.models import IngestResult, IngestRun, LogEnvelope, Problem, QaCheck
 from aurum.api.params import entitled, parse_date
-from aurum.api.problems import ApiError
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST, OPS, Principal
+from aurum.errors import RequestError
 from aurum.ingest.pipeline import parse_workbook
 from aurum.ingest.runner import Requester, ingest_parsed
 from aurum.lake.tables import all_of
@@ -51,7 +51,7 @@ def runs(
     """Ingest runs, newest first, with their counts, version, tag and errors: the platform's
     and your tenant's, of the vendors your tenant is entitled to."""
     if status is not None and status not in RUN_STATUSES:
-        raise ApiError("parameter_invalid", f"status must be one of {', '.join(RUN_STATUSES)}")
+        raise RequestError("parameter_invalid", f"status must be one of {', '.join(RUN_STATUSES)}")
     capped = min(limit, services.settings.api.max_page_size)
     found = services.store.runs(
         vendor=vendor.upper() if vendor else None,
@@ -73,7 +73,7 @@ def upload_name(filename: str | None) -> str:
     """
     name = _SAFE_NAME.sub("_", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])[:200]
     if not name.strip("."):
-        raise ApiError(
+        raise RequestError(
             "upload_invalid",
             f"the upload's file name {filename!r} names no file: send the workbook's own name",
         )

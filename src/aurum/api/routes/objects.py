@@ -24,9 +24,9 @@ from aurum.api.models import (
     ModelRunOut,
     Problem,
 )
-from aurum.api.problems import ApiError
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST
+from aurum.errors import RequestError
 from aurum.store.tenancy import DocumentKind
 
 __all__ = ["DOCUMENT_ROUTES", "RESPONSES", "document_router", "model_runs"]
@@ -46,7 +46,7 @@ OffsetQuery = Annotated[int, Query(ge=0, le=1_000_000)]
 def _check_size(spec: Any) -> None:
     """A bounded document (the models already refused what is not plain JSON)."""
     if spec is not None and len(orjson.dumps(spec)) > MAX_SPEC_BYTES:
-        raise ApiError("parameter_invalid", f"spec is larger than {MAX_SPEC_BYTES:,} bytes")
+        raise RequestError("parameter_invalid", f"spec is larger than {MAX_SPEC_BYTES:,} bytes")
 
 
 def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
@@ -91,7 +91,7 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
     ) -> Response:  # fmt: skip
         changes = body.model_dump(exclude_unset=True)
         if any(value is None for value in changes.values()):
-            raise ApiError("parameter_invalid", "name, description and spec cannot be null")
+            raise RequestError("parameter_invalid", "name, description and spec cannot be null")
         _check_size(changes.get("spec"))
         document = services.store.update_document(kind, principal.tenant_id, object_id, changes)
         audit(request, principal, f"{kind}.update", object_id, fields=sorted(changes))

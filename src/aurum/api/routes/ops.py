@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from aurum import __version__
+from aurum._version import __version__
 from aurum.api.deps import ServicesDep
 from aurum.api.problems import RETRY_AFTER_S
 from aurum.api.security import requires
