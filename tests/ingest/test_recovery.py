@@ -23,9 +23,9 @@ from fastapi.testclient import TestClient
 
 from aurum.api.app import create_app
 from aurum.config import IngestSettings, LakeSettings, Settings, StoreSettings
+from aurum.ingest.days import day_versions
 from aurum.ingest.runner import Recovered, ingest_file, recover_abandoned
 from aurum.lake import Lake
-from aurum.lake.publish import day_versions
 from aurum.store import Store
 from aurum.synthetic import workbook_name, write_workbook
 

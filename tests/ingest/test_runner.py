@@ -153,7 +153,9 @@ def test_backfill_parses_in_parallel_and_publishes_in_asof_order(env, tmp_path):
     assert [r.parse.asof for r in reports] == sorted(days)
     assert [r.status for r in reports] == ["published"] * 3
     # each day was gated against the day before it: no curve is new after the first day
-    new_curves = [{g.rule: g.failed for g in r.publication.gates}["new_curve"] for r in reports[1:]]
+    new_curves = [
+        {g.rule: g.failed for g in r.publication.checks}["new_curve"] for r in reports[1:]
+    ]
     assert new_curves == [0, 0]
     assert Query(lake).observations(vendor="PW").num_rows == 3 * 344
 

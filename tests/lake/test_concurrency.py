@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 import pytest
 
 from aurum.config import Settings
+from aurum.ingest.days import day_versions, publish_day
 from aurum.ingest.pipeline import parse_workbook
-from aurum.lake import Lake, publish_day
-from aurum.lake.publish import day_versions
+from aurum.lake import Lake
 from aurum.synthetic import workbook_name, write_workbook
 
 DAY = date(2025, 9, 17)

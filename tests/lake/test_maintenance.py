@@ -10,8 +10,8 @@ import pytest
 
 from aurum.config import GateSettings
 from aurum.errors import QueryError
+from aurum.ingest.days import publish_day
 from aurum.ingest.pipeline import parse_workbook
-from aurum.lake import publish_day
 from aurum.lake.commits import append_rows
 from aurum.lake.maintenance import maintain
 from aurum.query import Query

@@ -10,9 +10,9 @@ import pyarrow.compute as pc
 import pytest
 
 from aurum.config import GateSettings
+from aurum.ingest.days import day_versions, publish_day
 from aurum.ingest.pipeline import parse_workbook
-from aurum.lake import Lake, publish_day
-from aurum.lake.publish import day_versions
+from aurum.lake import Lake
 from aurum.synthetic import workbook_name, write_workbook
 
 DAY1, DAY2 = date(2025, 9, 16), date(2025, 9, 17)
@@ -103,7 +103,7 @@ def test_a_failing_gate_leaves_main_untouched_and_keeps_the_branch(lake, tmp_pat
     assert result.status == "failed" and result.gate_failures == ("curve_disappeared",)
     assert table.current_snapshot().snapshot_id == before
     assert result.branch in table.metadata.refs
-    gone = {g.rule: g.failed for g in result.gates}["curve_disappeared"]
+    gone = {g.rule: g.failed for g in result.checks}["curve_disappeared"]
     assert gone == 1
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from aurum.config import GateSettings
 from aurum.errors import QueryError, Unavailable
+from aurum.ingest.days import publish_day
 from aurum.ingest.pipeline import parse_workbook
-from aurum.lake import publish_day
 from aurum.query import Query
 from aurum.synthetic import workbook_name, write_workbook
 

@@ -148,13 +148,13 @@ def _write_outputs(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from aurum.datasets.curves import CURVE_OBSERVATION, QUARANTINE_ROWS
     from aurum.formats import write_csv
-    from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
 
     out.mkdir(parents=True, exist_ok=True)
     for name, schema, tables in (
-        ("curve_observation", CURVE_OBSERVATION, [r.observations for r in results]),
-        ("quarantine", QUARANTINE, [r.quarantine for r in results]),
+        ("curve_observation", CURVE_OBSERVATION.schema, [r.observations for r in results]),
+        ("quarantine", QUARANTINE_ROWS, [r.quarantine for r in results]),
     ):
         table = pa.concat_tables(tables) if tables else schema.empty_table()
         if fmt is OutputFormat.parquet:
@@ -411,8 +411,9 @@ def watch(
 @app.command()
 def maintenance(
     retain_days: Annotated[
-        float, typer.Option(min=0, help="Keep untagged snapshots this many days.")
-    ] = 7,
+        float | None,
+        typer.Option(min=0, help="Keep untagged snapshots this many days (default: per dataset)."),
+    ] = None,
     orphan_age_hours: Annotated[
         float, typer.Option(min=0, help="Delete unreferenced files older than this.")
     ] = 24,
@@ -426,15 +427,15 @@ def maintenance(
 
     reports = maintain(
         Lake(Settings()),
-        retain=timedelta(days=retain_days),
+        retain=timedelta(days=retain_days) if retain_days is not None else None,
         orphan_age=timedelta(hours=orphan_age_hours),
         compact_min_files=compact_min_files,
     )
     for r in reports:
         console.print(
             f"{r.table}: {r.partitions_compacted} partition(s) compacted, "
-            f"{r.snapshots_expired} snapshot(s) expired, {r.orphans_deleted} orphan file(s) "
-            f"deleted ({r.bytes_freed:,} bytes)",
+            f"{r.snapshots_expired} snapshot(s) expired, {r.rows_expired} row(s) past retention,"
+            f" {r.orphans_deleted} orphan file(s) deleted ({r.bytes_freed:,} bytes)",
             highlight=False,
         )
 
@@ -523,26 +524,30 @@ def history(
     asof: Annotated[str, typer.Option(help="As-of date YYYY-MM-DD.")],
 ) -> None:
     """Every published version of one vendor's as-of day, oldest first."""
+    from aurum.datasets.curves import CURVE_OBSERVATION
+    from aurum.ingest.days import day_partition
     from aurum.lake import Lake
-    from aurum.lake.publish import day_tag, day_versions
+    from aurum.lake.versions import RUN_ID, SHA256, versions
 
     day = _parse_date(asof)
     assert day is not None
     table = Lake(Settings()).table("curve_observation")
-    versions = day_versions(table, vendor.upper(), day)
-    if not versions:
+    scheme, partition = CURVE_OBSERVATION.tags, day_partition(vendor.upper(), day)
+    assert scheme is not None
+    published = versions(table, scheme, partition)
+    if not published:
         errors.print(f"no published version of {vendor.upper()} {day}")
         raise typer.Exit(code=1)
     view = Table("version", "tag", "snapshot id", "published at (UTC)", "run id", "file sha256")
-    for number, snapshot_id in sorted(versions.items()):
+    for number, snapshot_id in sorted(published.items()):
         snapshot = table.snapshot_by_id(snapshot_id)
         assert snapshot is not None
         summary = snapshot.summary
         when = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
         view.add_row(
-            str(number), day_tag(vendor.upper(), day, number), str(snapshot_id),
-            when.isoformat(timespec="seconds"), summary.get("aurum.run_id", ""),
-            summary.get("aurum.sha256", "")[:16],
+            str(number), scheme.tag(partition, number), str(snapshot_id),
+            when.isoformat(timespec="seconds"), summary.get(RUN_ID, ""),
+            summary.get(SHA256, "")[:16],
         )  # fmt: skip
     console.print(view)
 

@@ -22,17 +22,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aurum.config import IngestSettings, Settings
+from aurum.datasets.curves import CURVE_OBSERVATION, QUARANTINE_ROWS
 from aurum.domain.identity import IDENTITY_FIELDS, looks_like_formula
+from aurum.domain.quality import CheckOutcome
 from aurum.domain.tenors import TenorType
 from aurum.errors import IngestError
 from aurum.ingest.grid import Workbook, column_letter, read_workbook
 from aurum.ingest.layouts import Layout, detect_layout
 from aurum.ingest.parser import Issue, Notice, ParsedWorkbook, parse_grids
 from aurum.ingest.rules import RuleReport, apply_rules, rule_view, rules_for
-from aurum.ingest.schema import CURVE_OBSERVATION, QUARANTINE
 
 __all__ = [
-    "Conservation", "DeadLetter", "Outcome", "ParseResult", "parse_grid", "parse_workbook",
+    "Conservation", "DeadLetter", "ParseResult", "parse_grid", "parse_workbook",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,6 @@ _CURVE_FIELDS = (
 _TENOR_TYPES = [t.value for t in TenorType]
 # Curve text a person reads in a spreadsheet (checked by the identity_formula_like rule).
 _TEXT_FIELDS = (*IDENTITY_FIELDS, "units_raw")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One rule's result on one file: the quality history keeps every one, passing or not."""
-
-    rule: str
-    severity: str
-    failed: int
-    checked: int
-    sample_keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -112,7 +102,7 @@ class ParseResult:
     seconds: float
     dead_letter: DeadLetter | None = None
     notices: list[Notice] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[CheckOutcome] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         obs = self.observations
@@ -238,8 +228,8 @@ def _dead_letter(
         vendor=known,
         asof=asof,
         sha256=sha256,
-        observations=CURVE_OBSERVATION.empty_table(),
-        quarantine=QUARANTINE.empty_table(),
+        observations=CURVE_OBSERVATION.schema.empty_table(),
+        quarantine=QUARANTINE_ROWS.empty_table(),
         conservation=Conservation(cells, 0, 0, 0, cells),
         seconds=time.perf_counter() - started,
         dead_letter=letter,
@@ -293,15 +283,14 @@ def _finish(
             **asdict(conservation),
         )
     builder = _TableBuilder(parsed, workbook, rows)
-    quarantine = builder.table(
-        quarantined, QUARANTINE, _quarantine_extra(parsed, rows, quarantined, quarantine_reason)
-    )
+    extra = _quarantine_extra(parsed, rows, quarantined, quarantine_reason)
+    quarantine = builder.table(quarantined, QUARANTINE_ROWS, extra)
     return ParseResult(
         file=workbook.name,
         vendor=layout.vendor,
         asof=parsed.asof,
         sha256=workbook.sha256,
-        observations=builder.table(published, CURVE_OBSERVATION),
+        observations=builder.table(published, CURVE_OBSERVATION.schema),
         quarantine=quarantine,
         conservation=conservation,
         seconds=time.perf_counter() - started,
@@ -496,7 +485,7 @@ def _quarantine_extra(
 
 def _outcomes(
     parsed: ParsedWorkbook, rows: _Rows, clean: np.ndarray, report: RuleReport, broken: np.ndarray
-) -> list[Outcome]:
+) -> list[CheckOutcome]:
     def sample(positions: np.ndarray) -> tuple[str, ...]:
         return tuple(
             f"{parsed.curves[rows.curve[i]].curve_key}@{parsed.tenors[rows.tenor[i]].label}"
@@ -508,11 +497,11 @@ def _outcomes(
     for issue in sorted(set(issues.tolist())):
         hit = broken[issues == issue]
         outcomes.append(
-            Outcome(Issue(issue).reason, "quarantine", len(hit), len(rows.issue), sample(hit))
+            CheckOutcome(Issue(issue).reason, "quarantine", len(hit), len(rows.issue), sample(hit))
         )
     for name, positions in report.failures.items():
         outcomes.append(
-            Outcome(
+            CheckOutcome(
                 name,
                 report.severity[name],
                 len(positions),

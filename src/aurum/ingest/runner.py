@@ -17,34 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from aurum.config import Settings
+from aurum.datasets.curves import CURVE_OBSERVATION, DEAD_LETTER, QA_CHECKS, QUARANTINE
+from aurum.domain.quality import CheckOutcome
 from aurum.errors import AurumError, Unavailable
-from aurum.ingest.gates import GateOutcome
-from aurum.ingest.pipeline import Outcome, ParseResult, parse_workbook
+from aurum.ingest.days import day_partition, publish_day
+from aurum.ingest.pipeline import ParseResult, parse_workbook
 from aurum.lake.archive import archive_path, archive_raw
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import append_rows
-from aurum.lake.publish import (
-    Publication,
-    Stage,
-    branch_name,
-    day_tag,
-    day_versions,
-    publish_day,
-)
-from aurum.lake.tables import TABLES
+from aurum.lake.publish import Publication, Stage
+from aurum.lake.versions import published_by
 from aurum.store import Store
-from aurum.store.ingest_log import IngestRun
 
 __all__ = [
     "IngestReport", "Recovered", "Requester", "backfill", "ingest_file", "ingest_parsed",
     "recover_abandoned",
 ]  # fmt: skip
-
-_SCHEMAS = {definition.name: definition.schema for definition in TABLES}
 
 
 @dataclass(frozen=True)
@@ -152,7 +143,7 @@ def _ingest(
     if result.dead_letter is not None:
         letter = result.dead_letter
         append_rows(
-            lake.table("curve_dead_letter"),
+            lake.table(DEAD_LETTER.name),
             pa.Table.from_pylist(
                 [
                     {
@@ -167,7 +158,7 @@ def _ingest(
                         "failed_at": datetime.fromisoformat(letter.failed_at),
                     }
                 ],
-                schema=_SCHEMAS["curve_dead_letter"],
+                schema=DEAD_LETTER.schema,
             ),
         )
         store.update_run(
@@ -178,13 +169,13 @@ def _ingest(
     assert result.vendor is not None and result.asof is not None and result.sha256 is not None
 
     append_rows(
-        lake.table("curve_observation_quarantine"),
+        lake.table(QUARANTINE.name),
         result.quarantine.append_column(
-            _SCHEMAS["curve_observation_quarantine"].field("run_id"),
+            QUARANTINE.schema.field("run_id"),
             pa.array([run.run_id] * result.quarantine.num_rows, pa.string()),
         ),
     )
-    parse_checks = [("parse", _from_rule(o)) for o in result.outcomes]
+    parse_checks = [("parse", o) for o in result.outcomes]
 
     def step(stage: Stage) -> None:
         if stage == "staged":
@@ -210,7 +201,7 @@ def _ingest(
         )  # fmt: skip
         return IngestReport(run.run_id, "failed", result, None, raw_path, _since(started), exc.code)
     _record_checks(
-        lake, run.run_id, result, parse_checks + [("gate", g) for g in publication.gates]
+        lake, run.run_id, result, parse_checks + [("gate", g) for g in publication.checks]
     )
     store.update_run(
         run.run_id,
@@ -249,19 +240,13 @@ def _archive(lake: Lake, path: Path, result: ParseResult) -> str | None:
     return archive_raw(lake.io, location, data)
 
 
-def _from_rule(outcome: Outcome) -> GateOutcome:
-    return GateOutcome(
-        outcome.rule, outcome.severity, outcome.failed, outcome.checked, outcome.sample_keys
-    )
-
-
 def _record_checks(
-    lake: Lake, run_id: str, result: ParseResult, outcomes: list[tuple[str, GateOutcome]]
+    lake: Lake, run_id: str, result: ParseResult, outcomes: list[tuple[str, CheckOutcome]]
 ) -> None:
     """Every rule's and gate's outcome of a run, in one append."""
     now = datetime.now(UTC)
     append_rows(
-        lake.table("qa_checks"),
+        lake.table(QA_CHECKS.name),
         pa.Table.from_pylist(
             [
                 {
@@ -278,7 +263,7 @@ def _record_checks(
                 }
                 for stage, o in outcomes
             ],
-            schema=_SCHEMAS["qa_checks"],
+            schema=QA_CHECKS.schema,
         ),
     )
 
@@ -340,13 +325,16 @@ def recover_abandoned(lake: Lake, store: Store, *, older_than: timedelta) -> lis
     dropped (main needs no repair: a publish is one commit). Branches of runs stopped by a
     failed gate are kept for inspection (their run is ``failed``, so never stale).
     """
-    table = lake.table("curve_observation")
+    table = lake.table(CURVE_OBSERVATION.name)
+    scheme = CURVE_OBSERVATION.tags
+    assert scheme is not None
     recovered = []
     for run in store.stale_runs(older_than=older_than):
-        found = _published_version(table, run) if run.vendor and run.asof else None
+        day = day_partition(run.vendor, run.asof) if run.vendor and run.asof else None
+        found = published_by(table, scheme, day, run.run_id) if day else None
         if found is not None:
             version, snapshot = found
-            tag = day_tag(run.vendor or "", run.asof or date.min, version)
+            tag = scheme.tag(day or {}, version)
             store.update_run(
                 run.run_id, status="published", snapshot_id=snapshot.snapshot_id, tag=tag,
                 version=version, branch=None, rows=_summary_int(snapshot, "added-records"),
@@ -354,8 +342,8 @@ def recover_abandoned(lake: Lake, store: Store, *, older_than: timedelta) -> lis
             )  # fmt: skip
             recovered.append(Recovered(run.run_id, "published", tag))
         else:
-            if run.vendor and run.asof:
-                branch = branch_name(run.vendor, run.asof, run.run_id)
+            if day is not None:
+                branch = scheme.branch(day, run.run_id)
                 if branch in table.metadata.refs:
                     table.manage_snapshots().remove_branch(branch).commit()
                     table.refresh()
@@ -370,16 +358,6 @@ def recover_abandoned(lake: Lake, store: Store, *, older_than: timedelta) -> lis
             target=run.run_id, details={"status": recovered[-1].status, "file": run.file},
         )  # fmt: skip
     return recovered
-
-
-def _published_version(table: Table, run: IngestRun) -> tuple[int, Snapshot] | None:
-    """The day's tagged version that ``run`` committed (its id is in the snapshot summary)."""
-    assert run.vendor is not None and run.asof is not None
-    for version, snapshot_id in day_versions(table, run.vendor, run.asof).items():
-        snapshot = table.snapshot_by_id(snapshot_id)
-        if snapshot is not None and snapshot.summary.get("aurum.run_id") == run.run_id:
-            return version, snapshot
-    return None
 
 
 def _summary_int(snapshot: Snapshot, name: str) -> int | None:

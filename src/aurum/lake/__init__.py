@@ -1,7 +1,7 @@
-"""The versioned lake: Iceberg tables through pyiceberg's SQL catalog, write-audit-publish,
-an immutable raw archive and reads pinned to a snapshot."""
+"""The versioned lake: Iceberg tables made from their contracts, write-audit-publish of any
+published dataset, an immutable raw archive and reads pinned to a snapshot."""
 
 from aurum.lake.catalog import Lake
-from aurum.lake.publish import Publication, publish_day
+from aurum.lake.publish import Audit, Publication, publish
 
-__all__ = ["Lake", "Publication", "publish_day"]
+__all__ = ["Audit", "Lake", "Publication", "publish"]

@@ -1,11 +1,14 @@
 """The lake: pyiceberg's SQL catalog (SQLite file by default, PostgreSQL by URL) and a warehouse.
 
+Tables are made from their contracts (``aurum.datasets``): schema with column docs, partition
+spec, sort order, the table's doc and owner. A contract that gained columns evolves its table on
+open (columns are added, never dropped or retyped: earlier rows read the new ones as null).
 The embedded default is the production code path with another URI (STYLE.md §2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,8 +22,9 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 
 from aurum.config import Settings
+from aurum.datasets import Dataset
+from aurum.datasets.curves import BUILTIN
 from aurum.errors import ConfigError, NotInstalledError, Unavailable, Unknown
-from aurum.lake.tables import TABLES, TableDef
 
 __all__ = ["Lake"]
 
@@ -36,17 +40,34 @@ TABLE_PROPERTIES = {
 
 
 class Lake:
-    """Aurum's Iceberg tables in one namespace; creates them on first use."""
+    """Aurum's Iceberg tables in one namespace: the built-in datasets and any ``datasets`` given,
+    each created (or evolved) from its contract when the lake is opened."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, datasets: Iterable[Dataset] = ()) -> None:
         self.namespace = settings.lake.namespace
         self.warehouse = settings.warehouse.rstrip("/")
         self.catalog = _open_catalog(settings.catalog_url, self.warehouse)
         self.catalog.create_namespace_if_not_exists(self.namespace)
-        for definition in TABLES:
-            self._ensure(definition)
+        self.datasets: dict[str, Dataset] = {}
         self._loaded: dict[str, Table] = {}
+        for dataset in (*BUILTIN, *datasets):
+            self.add(dataset)
+
+    def add(self, dataset: Dataset) -> Table:
+        """Make ``dataset``'s table match its contract (create it, or add new columns)."""
+        known = self.datasets.get(dataset.name)
+        if known is not None and known != dataset:
+            raise ConfigError(
+                "dataset_conflict", f"two different contracts are named {dataset.name!r}"
+            )
+        self.datasets[dataset.name] = dataset
+        return self._ensure(dataset)
+
+    def dataset(self, name: str) -> Dataset:
+        found = self.datasets.get(name)
+        if found is None:
+            raise Unknown("dataset_unknown", f"no dataset {name!r}", known=sorted(self.datasets))
+        return found
 
     def metadata_location(self, name: str) -> str:
         """Where ``name``'s current metadata file is: one indexed lookup in the catalog.
@@ -105,33 +126,42 @@ class Lake:
                 dependency="the lake's catalog",
             ) from exc
 
-    def _ensure(self, definition: TableDef) -> None:
-        identifier = f"{self.namespace}.{definition.name}"
+    def _ensure(self, dataset: Dataset) -> Table:
+        identifier = f"{self.namespace}.{dataset.name}"
         try:
-            existing = self.table(definition.name)  # a broken table fails here, clearly
+            table = self.table(dataset.name)  # a broken table fails here, clearly
         except Unknown:
-            pass
-        else:
-            if any(existing.properties.get(k) != v for k, v in TABLE_PROPERTIES.items()):
-                with existing.transaction() as transaction:  # lakes made before these settings
-                    transaction.set_properties(TABLE_PROPERTIES)
-            return
+            table = self._create(identifier, dataset)
+        properties = _properties(dataset)
+        if any(table.properties.get(k) != v for k, v in properties.items()):
+            with table.transaction() as transaction:  # lakes made before these settings
+                transaction.set_properties(properties)
+        missing = [name for name in dataset.column_names if name not in table.schema().column_names]
+        if missing:  # the contract gained columns: add them (earlier rows read them as null)
+            with table.update_schema() as update:
+                update.union_by_name(dataset.schema)
+        return table
+
+    def _create(self, identifier: str, dataset: Dataset) -> Table:
         table = self.catalog.create_table_if_not_exists(
-            identifier,
-            schema=definition.schema,
-            properties={"comment": definition.doc, **TABLE_PROPERTIES},
+            identifier, schema=dataset.schema, properties=_properties(dataset)
         )
-        if definition.partition_by and table.spec().is_unpartitioned():
+        if dataset.partition_by and table.spec().is_unpartitioned():
             with table.update_spec() as spec:
-                for column in definition.partition_by:
+                for column in dataset.partition_by:
                     spec.add_identity(column)
-        if definition.sort_by and table.sort_order().is_unsorted:
+        if dataset.sort_by and table.sort_order().is_unsorted:
             with table.update_sort_order() as order:
-                for column in definition.sort_by:
+                for column in dataset.sort_by:
                     order.asc(column, IdentityTransform())
         if table.current_snapshot() is None:
             # Branches need a snapshot to start from: main begins with an empty one.
-            table.append(definition.schema.empty_table(), {"aurum.bootstrap": "true"})
+            table.append(dataset.schema.empty_table(), {"aurum.bootstrap": "true"})
+        return table
+
+
+def _properties(dataset: Dataset) -> dict[str, str]:
+    return {"comment": dataset.doc, "aurum.owner": dataset.owner, **TABLE_PROPERTIES}
 
 
 _METADATA_LOCATION = sa.text(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
@@ -18,7 +19,7 @@ from pyiceberg.table import Table
 
 from aurum.errors import AurumError
 
-__all__ = ["append_rows", "backoff", "is_conflict", "partition_days"]
+__all__ = ["append_rows", "backoff", "is_conflict", "partition_days", "partitions"]
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -48,13 +49,18 @@ def append_rows(table: Table, rows: pa.Table, attempts: int = 25) -> None:
     raise AurumError("lake_contention", f"could not append to {table.name()}")
 
 
+def partitions(table: Table, snapshot_id: int) -> list[dict[str, Any]]:
+    """The partitions present at a snapshot, each as {column: value}, from metadata only."""
+    found = table.inspect.partitions(snapshot_id=snapshot_id)
+    if not found.num_rows:  # (an empty snapshot's listing has no partition column)
+        return []
+    return [dict(p) for p in found.column("partition").to_pylist()]
+
+
 def partition_days(table: Table, snapshot_id: int, vendor: str | None = None) -> list[date]:
     """The as-of dates present at a snapshot (of one vendor), from partition metadata only."""
-    partitions = table.inspect.partitions(snapshot_id=snapshot_id)
-    if not partitions.num_rows:  # (an empty snapshot's listing has no partition column)
-        return []
     return sorted(
         p["asof_date"]
-        for p in partitions.column("partition").to_pylist()
+        for p in partitions(table, snapshot_id)
         if vendor is None or p["vendor"] == vendor
     )

@@ -3,8 +3,10 @@
 * **Compact**: a partition (or an unpartitioned log table) made of many small files — the side
   tables gain one per run — is rewritten as one file, in one commit that asserts main did not
   move (the same compare-and-swap as a publish), so content never changes.
-* **Expire** snapshots older than the retention, except those tags and branches point to: every
-  published version ``eod/{vendor}/{date}/v{n}`` stays readable for ever.
+* **Expire** snapshots older than the dataset's ``retain_snapshots_days`` (or a retention given),
+  except those tags and branches point to: every published version stays readable for ever.
+* **Retention** (the contract's ``retain_rows``): rows older than it are deleted; the snapshots
+  that held them still answer time travel until they expire in turn.
 * **Orphans**: files under a table's location that no remaining snapshot (and no metadata file
   still in the log) refers to are deleted, if older than ``orphan_age`` so that the files of a
   write in progress are never touched.
@@ -19,12 +21,14 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import BooleanExpression, EqualTo
+from pyiceberg.expressions import LessThan
 from pyiceberg.table import Table
+from pyiceberg.types import DateType
 
+from aurum.datasets import Retention
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import backoff, is_conflict
-from aurum.lake.tables import TABLES, all_of
+from aurum.lake.expressions import partition_filter
 
 __all__ = ["MaintenanceReport", "maintain"]
 
@@ -36,30 +40,52 @@ class MaintenanceReport:
     snapshots_expired: int
     orphans_deleted: int
     bytes_freed: int
+    rows_expired: int = 0
 
 
 def maintain(
     lake: Lake,
     *,
-    retain: timedelta = timedelta(days=7),
+    retain: timedelta | None = None,
     orphan_age: timedelta = timedelta(days=1),
     compact_min_files: int = 8,
 ) -> list[MaintenanceReport]:
+    """Every dataset's table: rows past the contract's ``retain_rows`` deleted, partitions of
+    many files compacted, untagged snapshots older than ``retain`` (default: the contract's
+    ``retain_snapshots_days``) expired, and files nothing refers to deleted."""
     reports = []
-    for definition in TABLES:
-        table = lake.table(definition.name)
+    for dataset in lake.datasets.values():
+        table = lake.table(dataset.name)
+        rows = _expire_rows(table, dataset.retain_rows) if dataset.retain_rows else 0
         compacted = _compact(table, compact_min_files)
-        expired = _expire(table, retain)
+        keep = retain if retain is not None else timedelta(days=dataset.retain_snapshots_days)
+        expired = _expire(table, keep)
         deleted, freed = _delete_orphans(table, orphan_age)
-        reports.append(MaintenanceReport(definition.name, compacted, expired, deleted, freed))
+        reports.append(MaintenanceReport(dataset.name, compacted, expired, deleted, freed, rows))
     return reports
 
 
-def _partition_filter(partition: dict[str, object]) -> BooleanExpression:
-    return all_of(
-        EqualTo(column, value.isoformat() if hasattr(value, "isoformat") else value)
-        for column, value in partition.items()
+def _expire_rows(table: Table, retention: Retention) -> int:
+    """Delete the rows whose ``retention.column`` is older than ``retention.days``."""
+    field = table.schema().find_field(retention.column)
+    cutoff = datetime.now(UTC) - timedelta(days=retention.days)
+    limit = (
+        cutoff.date().isoformat() if isinstance(field.field_type, DateType) else cutoff.isoformat()
     )
+    old = LessThan(retention.column, limit)
+    for attempt in range(1, 11):
+        try:
+            table.refresh()
+            doomed = table.scan(row_filter=old, selected_fields=(retention.column,)).to_arrow()
+            if not doomed.num_rows:
+                return 0
+            table.delete(old, {"aurum.maintenance": "retention"})
+            return doomed.num_rows
+        except (CommitFailedException, ValueError) as exc:
+            if not is_conflict(exc):
+                raise
+            backoff(attempt)  # someone committed meanwhile: read again and retry
+    return 0
 
 
 def _compact(table: Table, min_files: int) -> int:
@@ -75,7 +101,7 @@ def _compact(table: Table, min_files: int) -> int:
     for key, count in counts.items():
         if count < min_files:
             continue
-        where = _partition_filter(dict(key))
+        where = partition_filter(dict(key))
         for attempt in range(1, 11):
             try:
                 table.refresh()

@@ -1,42 +1,55 @@
-"""Write-audit-publish of one vendor's as-of day on ``curve_observation``.
+"""Write-audit-publish of one partition of a published dataset (any contract with a tag scheme).
 
-1. **Write**: branch ``eod_{vendor}_{YYYYMMDD}_{run}`` is created *at main's head*, and the
-   day's partition is overwritten on it (every other partition is inherited from main).
-2. **Audit**: the gates run on the staged rows against the vendor's previous published as-of.
+1. **Write**: the run's branch (``TagScheme.branch``, e.g. ``eod_rp_20250917_{run}``) is created
+   *at main's head*, and the partition is written there: appended when it is new, overwritten
+   for a correction (every other partition is inherited from main).
+2. **Audit**: ``audit.check(staged rows, previous rows)`` judges the staged rows against the
+   dataset's previous publication (the same partition values but an earlier ``order_by``); a
+   blocking outcome stops here and keeps the branch for inspection.
 3. **Publish**: one metadata commit moves main to the staged snapshot, tags it
-   ``eod/{vendor}/{YYYY-MM-DD}/v{n}`` and drops the branch. pyiceberg asserts main's snapshot id
-   as this run saw it and the catalog checks that assertion against the current metadata, so a
+   ``TagScheme.tag(partition, n)`` and drops the branch. pyiceberg asserts main's snapshot id as
+   this run saw it and the catalog checks that assertion against the current metadata, so a
    publish never overwrites a main that moved: the run re-stages on the new main instead.
 
-Main therefore only ever changes by whole days, in one commit, and a run killed anywhere leaves it
-exactly as before or exactly as after. An identical re-delivery is a ``duplicate`` (no commit);
-different content for a published day replaces that partition as version n+1, and version n
-stays readable through its tag.
+Main therefore only ever changes by whole partitions, in one commit, and a run killed anywhere
+leaves it exactly as before or exactly as after. The staged snapshot's summary names the run
+(``aurum.run_id``) and the content (``aurum.sha256``): recovery finds a run's version by it, and
+content identical to the newest version is a ``duplicate`` (no commit); different content is
+version n+1, and version n stays readable through its tag.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import And, BooleanExpression, EqualTo
 from pyiceberg.table import Table
 
-from aurum.config import GateSettings
-from aurum.errors import IngestError
-from aurum.ingest.gates import GateOutcome, run_gates
+from aurum.datasets import Dataset, TagScheme
+from aurum.domain.quality import CheckOutcome
+from aurum.errors import ConfigError, IngestError
 from aurum.lake.catalog import Lake
-from aurum.lake.commits import backoff, is_conflict, partition_days
+from aurum.lake.commits import backoff, is_conflict, partitions
+from aurum.lake.expressions import partition_filter
+from aurum.lake.versions import RUN_ID, SHA256, versions
 
-__all__ = ["Publication", "Stage", "branch_name", "day_tag", "day_versions", "publish_day"]
+__all__ = ["Audit", "Publication", "Stage", "publish"]
 
 Stage = Literal["branched", "staged", "audited", "published"]
 MAX_ATTEMPTS = 25
-_PREVIOUS_COLUMNS = ("curve_key", "tenor_label", "mid", "asset_class")
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Checks of the staged rows against the previous publication (``None``: there is none).
+    ``columns``: what the check reads of the previous publication (empty: every column)."""
+
+    check: Callable[[pa.Table, pa.Table | None], Sequence[CheckOutcome]]
+    columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,69 +59,151 @@ class Publication:
     snapshot_id: int | None
     tag: str | None
     branch: str | None
-    gates: tuple[GateOutcome, ...] = ()
+    checks: tuple[CheckOutcome, ...] = ()
     attempts: int = 1
 
     @property
     def gate_failures(self) -> tuple[str, ...]:
-        return tuple(g.rule for g in self.gates if g.severity == "fail" and g.failed)
+        return tuple(check.rule for check in self.checks if check.blocks)
 
 
-def branch_name(vendor: str, asof: date, run_id: str) -> str:
+def publish(
+    lake: Lake,
+    dataset: Dataset,
+    partition: Mapping[str, Any],
+    rows: pa.Table,
+    *,
+    run_id: str,
+    content_sha256: str,
+    audit: Audit | None = None,
+    pause: Callable[[Stage], None] | None = None,
+) -> Publication:
+    """Write-audit-publish ``rows`` as ``partition`` of ``dataset`` (see the module docstring).
+
+    ``pause`` is called at each stage boundary: fault-injection tests stop a process there;
+    ``published`` comes right after the catalog commit.
     """
-    >>> branch_name("RP", date(2025, 9, 17), "ab12")
-    'eod_rp_20250917_ab12'
-    """
-    return f"eod_{vendor.lower()}_{asof:%Y%m%d}_{run_id}"
+    scheme = dataset.tags
+    if scheme is None:
+        raise ConfigError("dataset_not_published", f"{dataset.name} is a log: append to it")
+    if set(partition) != set(dataset.partition_by):
+        raise ConfigError(
+            "partition_invalid",
+            f"a partition of {dataset.name} names {list(dataset.partition_by)}, not"
+            f" {sorted(partition)}",
+        )
+    table = lake.table(dataset.name)
+    order = [(name, "ascending") for name in dataset.sort_by]
+    data = (rows.sort_by(order) if order else rows).cast(dataset.schema)
+    properties = {RUN_ID: run_id, SHA256: content_sha256}
+    attempt = _Attempt(table, dataset, scheme, dict(partition), data, properties, audit,
+                       pause or (lambda stage: None))  # fmt: skip
+    for number in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with lake.reachable():  # the catalog down mid-way: Unavailable, outcome unknown
+                return attempt.run(number)
+        except (_MainMoved, CommitFailedException, ValueError) as exc:
+            # Main moved, or another run committed to the table (any branch) first: start
+            # again from a fresh read of main (see aurum.lake.commits).
+            if not (isinstance(exc, _MainMoved) or is_conflict(exc)):
+                raise
+            backoff(number)
+    raise IngestError(
+        "publish_contention",
+        f"main kept moving: {scheme.tag_prefix(partition)}* not published after"
+        f" {MAX_ATTEMPTS} attempts",
+        branch=scheme.branch(partition, run_id),
+    )
 
 
-def day_tag(vendor: str, asof: date, version: int) -> str:
-    """The tag of a published version of a vendor's day.
-
-    >>> day_tag("RP", date(2025, 9, 17), 2)
-    'eod/RP/2025-09-17/v2'
-    """
-    return f"{_day_tag_prefix(vendor, asof)}{version}"
+class _MainMoved(Exception):
+    """Main changed between staging and publishing: stage again on the new main."""
 
 
-def _day_tag_prefix(vendor: str, asof: date) -> str:
-    return f"eod/{vendor}/{asof.isoformat()}/v"
+@dataclass
+class _Attempt:
+    table: Table
+    dataset: Dataset
+    scheme: TagScheme
+    partition: dict[str, Any]
+    data: pa.Table
+    properties: dict[str, str]
+    audit: Audit | None
+    step: Callable[[Stage], None]
+
+    def run(self, attempt: int) -> Publication:
+        table, partition = self.table, self.partition
+        branch = self.scheme.branch(partition, self.properties[RUN_ID])
+        table.refresh()
+        base = table.metadata.refs["main"].snapshot_id
+        published = versions(table, self.scheme, partition)
+        newest = table.snapshot_by_id(published[max(published)]) if published else None
+        if newest is not None and newest.summary.get(SHA256) == self.properties[SHA256]:
+            _drop_branch(table, branch)
+            return Publication("duplicate", max(published), base, None, None, (), attempt)
+        _drop_branch(table, branch)  # left by an earlier attempt of this run
+        table.manage_snapshots().create_branch(base, branch).commit()
+        self.step("branched")
+        if not published:  # a new partition: nothing to replace
+            table.append(self.data, self.properties, branch=branch)
+        else:  # a correction: replace the partition
+            table.overwrite(self.data, partition_filter(partition), self.properties, branch=branch)
+        staged = table.snapshot_by_name(branch)
+        if staged is None or not _descends_from(table, staged.snapshot_id, base):
+            raise IngestError("staging_broken", f"branch {branch} does not descend from main")
+        self.step("staged")
+        checks = tuple(self._audit(base)) if self.audit is not None else ()
+        if any(check.blocks for check in checks):
+            return Publication("failed", None, staged.snapshot_id, None, branch, checks, attempt)
+        self.step("audited")
+        table.refresh()
+        if table.metadata.refs["main"].snapshot_id != base:
+            raise _MainMoved
+        version = max(versions(table, self.scheme, partition), default=0) + 1
+        tag = self.scheme.tag(partition, version)
+        (
+            table.manage_snapshots()
+            .set_current_snapshot(staged.snapshot_id)
+            .create_tag(staged.snapshot_id, tag)
+            .remove_branch(branch)
+            .commit()
+        )
+        self.step("published")
+        return Publication("published", version, staged.snapshot_id, tag, None, checks, attempt)
+
+    def _audit(self, base: int) -> Sequence[CheckOutcome]:
+        assert self.audit is not None
+        previous = _previous(self.table, self.dataset, self.partition, base)
+        rows = None
+        if previous is not None:
+            rows = self.table.scan(
+                row_filter=partition_filter(previous),
+                selected_fields=self.audit.columns or ("*",),
+                snapshot_id=base,
+            ).to_arrow()
+        return self.audit.check(self.data, rows)
 
 
-def _day(vendor: str, asof: date) -> BooleanExpression:
-    return And(EqualTo("vendor", vendor), EqualTo("asof_date", asof.isoformat()))
-
-
-def day_versions(table: Table, vendor: str, asof: date) -> dict[int, int]:
-    """Published versions of a vendor's day: version number -> snapshot id (from the tags)."""
-    prefix = _day_tag_prefix(vendor, asof)
-    return {
-        int(name[len(prefix) :]): ref.snapshot_id
-        for name, ref in table.metadata.refs.items()
-        if name.startswith(prefix) and name[len(prefix) :].isdigit()
-    }
-
-
-def _published_sha(table: Table, vendor: str, asof: date) -> str | None:
-    """The content hash of the day's published version, from metadata alone: every publish tags
-    its snapshot in the same commit, and the snapshot records the file's SHA-256."""
-    versions = day_versions(table, vendor, asof)
-    if not versions:
+def _previous(
+    table: Table, dataset: Dataset, partition: Mapping[str, Any], snapshot_id: int
+) -> dict[str, Any] | None:
+    """The partition published before ``partition`` in the dataset's ``order_by`` (the same
+    other partition values), found from partition metadata."""
+    order = dataset.order_by
+    if order is None:
         return None
-    snapshot = table.snapshot_by_id(versions[max(versions)])
-    return snapshot.summary.get("aurum.sha256") if snapshot is not None else None
+    same = {k: v for k, v in partition.items() if k != order}
+    earlier = [
+        p for p in partitions(table, snapshot_id)
+        if all(p.get(k) == v for k, v in same.items()) and _before(p[order], partition[order])
+    ]  # fmt: skip
+    return max(earlier, key=lambda p: p[order]) if earlier else None
 
 
-def _previous_day(table: Table, snapshot_id: int, vendor: str, asof: date) -> pa.Table | None:
-    """The vendor's latest published as-of before ``asof``, found from partition metadata."""
-    earlier = [day for day in partition_days(table, snapshot_id, vendor) if day < asof]
-    if not earlier:
-        return None
-    return table.scan(
-        row_filter=_day(vendor, max(earlier)),
-        selected_fields=_PREVIOUS_COLUMNS,
-        snapshot_id=snapshot_id,
-    ).to_arrow()
+def _before(value: Any, than: Any) -> bool:
+    if isinstance(than, date) and isinstance(value, str):
+        value = date.fromisoformat(value)
+    return bool(value < than)
 
 
 def _descends_from(table: Table, snapshot_id: int, ancestor_id: int) -> bool:
@@ -126,96 +221,3 @@ def _descends_from(table: Table, snapshot_id: int, ancestor_id: int) -> bool:
 def _drop_branch(table: Table, branch: str) -> None:
     if branch in table.metadata.refs:
         table.manage_snapshots().remove_branch(branch).commit()
-
-
-class _MainMoved(Exception):
-    """Main changed between staging and publishing: stage again on the new main."""
-
-
-def _attempt(
-    table: Table,
-    data: pa.Table,
-    vendor: str,
-    asof: date,
-    sha256: str,
-    branch: str,
-    properties: dict[str, str],
-    gates: GateSettings,
-    step: Callable[[Stage], None],
-    attempt: int,
-) -> Publication:
-    table.refresh()
-    base = table.metadata.refs["main"].snapshot_id
-    published = _published_sha(table, vendor, asof)
-    if published == sha256:
-        _drop_branch(table, branch)
-        versions = day_versions(table, vendor, asof)
-        return Publication("duplicate", max(versions, default=None), base, None, None, (), attempt)
-    _drop_branch(table, branch)  # left by an earlier attempt of this run
-    table.manage_snapshots().create_branch(base, branch).commit()
-    step("branched")
-    if published is None:  # a new day: nothing to replace
-        table.append(data, properties, branch=branch)
-    else:  # a correction: replace the day's partition
-        table.overwrite(data, _day(vendor, asof), properties, branch=branch)
-    staged = table.snapshot_by_name(branch)
-    if staged is None or not _descends_from(table, staged.snapshot_id, base):
-        raise IngestError("staging_broken", f"branch {branch} does not descend from main")
-    step("staged")
-    outcomes = tuple(run_gates(_previous_day(table, base, vendor, asof), data, gates))
-    if any(o.severity == "fail" and o.failed for o in outcomes):
-        return Publication("failed", None, staged.snapshot_id, None, branch, outcomes, attempt)
-    step("audited")
-    table.refresh()
-    if table.metadata.refs["main"].snapshot_id != base:
-        raise _MainMoved
-    version = max(day_versions(table, vendor, asof), default=0) + 1
-    tag = day_tag(vendor, asof, version)
-    (
-        table.manage_snapshots()
-        .set_current_snapshot(staged.snapshot_id)
-        .create_tag(staged.snapshot_id, tag)
-        .remove_branch(branch)
-        .commit()
-    )
-    step("published")
-    return Publication("published", version, staged.snapshot_id, tag, None, outcomes, attempt)
-
-
-def publish_day(
-    lake: Lake,
-    rows: pa.Table,
-    *,
-    vendor: str,
-    asof: date,
-    sha256: str,
-    run_id: str,
-    gates: GateSettings,
-    pause: Callable[[Stage], None] | None = None,
-) -> Publication:
-    """Write-audit-publish ``rows`` (one vendor's as-of day) to ``curve_observation``.
-
-    ``pause`` is called at each stage boundary: fault-injection tests stop a process there.
-    """
-    step = pause or (lambda stage: None)
-    table = lake.table("curve_observation")
-    data = rows.sort_by([("curve_key", "ascending"), ("tenor_label", "ascending")])
-    branch = branch_name(vendor, asof, run_id)
-    properties = {"aurum.run_id": run_id, "aurum.vendor": vendor, "aurum.asof": asof.isoformat(),
-                  "aurum.sha256": sha256}  # fmt: skip
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with lake.reachable():  # the catalog down mid-way: Unavailable, outcome unknown
-                return _attempt(table, data, vendor, asof, sha256, branch, properties, gates,
-                                step, attempt)  # fmt: skip
-        except (_MainMoved, CommitFailedException, ValueError) as exc:
-            # Main moved, or another run committed to the table (any branch) first: start
-            # again from a fresh read of main (see aurum.lake.commits).
-            if not (isinstance(exc, _MainMoved) or is_conflict(exc)):
-                raise
-            backoff(attempt)
-    raise IngestError(
-        "publish_contention",
-        f"main kept moving: {vendor} {asof} not published after {MAX_ATTEMPTS} attempts",
-        branch=branch,
-    )

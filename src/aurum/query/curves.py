@@ -30,10 +30,12 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.table import Table
 
+from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain import calendar, strips
 from aurum.errors import Gone, QueryError, Unknown
 from aurum.lake.catalog import Lake
-from aurum.lake.tables import all_of
+from aurum.lake.expressions import all_of
+from aurum.lake.versions import latest_versions
 from aurum.query.engine import AsAt, readable_snapshots, resolve_snapshot
 from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas, Slice
 
@@ -53,6 +55,8 @@ COLUMNS = (
 )  # fmt: skip
 _ORDER = "asof_date, vendor, curve_key, tenor_start, tenor_label"
 Asof = date | tuple[date, date] | Literal["latest"] | None
+_SCHEME = CURVE_OBSERVATION.tags
+assert _SCHEME is not None
 
 
 @dataclass(frozen=True)
@@ -498,7 +502,10 @@ class Curves:
                 " ORDER BY vendor, asof_date",
                 clause.params,
             )
-        versions = _versions(table, pinned)
+        versions = {
+            (vendor, date.fromisoformat(day)): n
+            for (vendor, day), n in latest_versions(table, _SCHEME, pinned).items()
+        }
         rows = rows.append_column(
             "version",
             pa.array(
@@ -808,24 +815,3 @@ def _iceberg_filter(where: CurveFilter, index: pa.Table) -> BooleanExpression:
     if where.curve_keys:
         conditions.append(In("curve_key", set(where.curve_keys)))
     return all_of(conditions)
-
-
-def _versions(table: Table, snapshot_id: int) -> dict[tuple[str, date], int]:
-    """The newest published version of each (vendor, as-of) as of the snapshot, from tags."""
-    pinned = table.snapshot_by_id(snapshot_id)
-    cutoff = pinned.timestamp_ms if pinned else 0
-    versions: dict[tuple[str, date], int] = {}
-    for name, ref in table.metadata.refs.items():
-        parts = name.split("/")
-        if len(parts) != 4 or parts[0] != "eod" or not parts[3].startswith("v"):
-            continue
-        snapshot = table.snapshot_by_id(ref.snapshot_id)
-        if snapshot is None or snapshot.timestamp_ms > cutoff:
-            continue
-        try:
-            key = (parts[1], date.fromisoformat(parts[2]))
-            version = int(parts[3][1:])
-        except ValueError:
-            continue
-        versions[key] = max(version, versions.get(key, 0))
-    return versions

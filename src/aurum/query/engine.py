@@ -31,12 +31,11 @@ from pyiceberg.table.refs import SnapshotRefType
 from aurum.errors import Gone, QueryError, QueryTimeout, Unavailable, Unknown
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import partition_days
-from aurum.lake.tables import TABLES, all_of
+from aurum.lake.expressions import all_of
 
 __all__ = ["AsAt", "Query", "QueryResult", "readable_snapshots", "resolve_snapshot"]
 
 AsAt = datetime | int | str | None
-_TABLE_NAMES = tuple(definition.name for definition in TABLES)
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ class Query:
         connection = duckdb.connect(config={"enable_external_access": False})
         snapshots: dict[str, int] = {}
         try:
-            for name in _TABLE_NAMES:
+            for name in self.lake.datasets:
                 if re.search(rf"\b{name}\b", statement, re.IGNORECASE):
                     rows, snapshots[name] = self.scan(name, as_at=as_at)
                     connection.register(name, rows)

@@ -20,7 +20,7 @@ from aurum.auth.principal import ANALYST, OPS, Principal
 from aurum.errors import RequestError
 from aurum.ingest.pipeline import parse_workbook
 from aurum.ingest.runner import Requester, ingest_parsed
-from aurum.lake.tables import all_of
+from aurum.lake.expressions import all_of
 from aurum.store.ingest_log import RUN_STATUSES, Viewer
 
 __all__ = ["router"]
