@@ -37,7 +37,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from api import Server, combinations, lua_script, p50_ms, p99_ms, path_of, timed, wrk
-from aurum.auth.principal import Authenticator
+from aurum import tenancy
+from aurum.api.app import authenticator
+from aurum.auth.access import PLATFORM
 from aurum.config import AuthSettings, Settings
 from aurum.store import Store
 from lake import build_lake
@@ -85,12 +87,12 @@ def micros(fn: Callable[[], object], rounds: int = 2000) -> tuple[float, float]:
 
 def prepare_store(store: Store) -> str:
     """The bench tenant (entitled to EUGP and RP) and an admin key (it also asks /ready)."""
-    if TENANT not in [t.tenant_id for t in store.tenants()]:
-        store.create_tenant(TENANT, "Benchmark")
-    store.entitle(TENANT, ["EUGP", "RP"])
-    issued = store.create_key(tenant_id=TENANT, role="aurum-admin", name="bench",
-                              created_by="bench")  # fmt: skip
-    return issued.token
+    with store.transaction(PLATFORM, write=False) as tx:
+        known = TENANT in tx.tenants()
+    if not known:
+        tenancy.create_tenant(store, PLATFORM, TENANT, "Benchmark", ["EUGP", "RP"])
+    return tenancy.issue_key(store, PLATFORM, tenant_id=TENANT, role="aurum-admin",
+                             name="bench").token  # fmt: skip
 
 
 def in_process(settings: Settings, jwks_url: str, tokens: dict[str, str], api_key: str) -> float:
@@ -98,8 +100,8 @@ def in_process(settings: Settings, jwks_url: str, tokens: dict[str, str], api_ke
     oidc = AuthSettings(mode="on", oidc_issuer=ISSUER, oidc_audience=AUDIENCE,
                         oidc_jwks_url=jwks_url)  # fmt: skip
     with Store.connect(settings) as store:
-        warm = Authenticator(oidc, store)
-        cold = Authenticator(oidc.model_copy(update={"cache_s": 0.0}), store)
+        warm = authenticator(oidc, store)
+        cold = authenticator(oidc.model_copy(update={"cache_s": 0.0}), store)
         rows = []
         for alg, bearer in tokens.items():
             rows.append((f"OIDC JWT {alg}: verify + principal", micros(
@@ -129,7 +131,7 @@ def postgres_rows(rows: list[tuple[str, tuple[float, float]]]) -> float | None:
         url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
         with Store.open(url) as store:
             api_key = prepare_store(store)
-            cold = Authenticator(AuthSettings(mode="on", cache_s=0.0), store)
+            cold = authenticator(AuthSettings(mode="on", cache_s=0.0), store)
             rows.append(("API key, uncached (PostgreSQL store)",
                          micros(lambda: cold.authenticate(api_key), 500)))  # fmt: skip
             engine = store.engine

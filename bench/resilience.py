@@ -27,6 +27,8 @@ from datetime import date
 from pathlib import Path
 
 from api import Server, free_port, lua_script, wrk
+from aurum import tenancy
+from aurum.auth.access import PLATFORM
 from aurum.config import Settings
 from aurum.ingest.runner import backfill
 from aurum.lake import Lake
@@ -67,10 +69,10 @@ def run(scratch: Path, url: str, redis: subprocess.Popen[bytes], seconds: int) -
              for d in days]  # fmt: skip
     with Store.connect(settings) as store:
         backfill(paths, lake=Lake(settings), store=store, settings=settings)
-        store.create_tenant("bench", "Bench")
-        store.entitle("bench", ["EUGP"])
-        key = store.create_key(tenant_id="bench", role="aurum-analyst", name="b",
-                               created_by="bench").token  # fmt: skip
+        tenancy.create_tenant(store, PLATFORM, "bench", "Bench", ["EUGP"])
+        key = tenancy.issue_key(
+            store, PLATFORM, tenant_id="bench", role="aurum-analyst", name="b"
+        ).token
     bearer = {"Authorization": f"Bearer {key}"}
     env = {"AURUM_AUTH__MODE": "on", "AURUM_CACHE__URL": url,
            "AURUM_RATE_LIMIT__PER_S": "100000", "AURUM_RATE_LIMIT__BURST": "100000"}  # fmt: skip
@@ -108,8 +110,9 @@ def run(scratch: Path, url: str, redis: subprocess.Popen[bytes], seconds: int) -
 
 def _ops_key(settings: Settings) -> str:
     with Store.connect(settings) as store:
-        return store.create_key(tenant_id="bench", role="aurum-ops", name="ready",
-                                created_by="bench").token  # fmt: skip
+        return tenancy.issue_key(
+            store, PLATFORM, tenant_id="bench", role="aurum-ops", name="ready"
+        ).token
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the README documents each one.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ __all__ = [
     "IngestSettings",
     "LakeSettings",
     "RateLimitSettings",
+    "RunSettings",
     "Settings",
     "StoreSettings",
     "describe_settings",
@@ -61,13 +63,6 @@ class IngestSettings(BaseModel):
         gt=0,
         description="Most cells (all sheets, empty ones included) read from one workbook.",
     )
-    abandoned_after_s: float = Field(
-        1800.0,
-        gt=0,
-        description="A run still running or staged this long after it started is taken for dead"
-        " and recovered by the next ingest, backfill, watch or the server (one file takes"
-        " seconds).",
-    )
     mid_bidask_tolerance: float = Field(
         0.0005,
         ge=0,
@@ -76,6 +71,24 @@ class IngestSettings(BaseModel):
 
 
 GateSeverity = Literal["warn", "fail"]
+
+
+class RunSettings(BaseModel):
+    """Runs (ingests, feed loads, scenario runs, valuations) and their leases."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lease_s: float = Field(
+        60.0,
+        ge=1,
+        description="Seconds a run's lease lasts; its process renews it every third of that."
+        " A run whose lease expired is taken over by recovery (ingest, backfill, watch, the"
+        " server): recorded published if the catalog has its version, else failed.",
+    )
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_s)
 
 
 class GateSettings(BaseModel):
@@ -288,6 +301,7 @@ class Settings(BaseSettings):
     )
     lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
     gates: GateSettings = Field(default_factory=GateSettings, description="Publish gates.")
+    runs: RunSettings = Field(default_factory=RunSettings, description="Runs and their leases.")
     store: StoreSettings = Field(
         default_factory=StoreSettings, description="The operational store."
     )

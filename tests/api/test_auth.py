@@ -18,12 +18,16 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from aurum import tenancy
 from aurum.api import security
 from aurum.api.app import create_app
+from aurum.auth.access import PLATFORM, Access
 from aurum.auth.principal import ADMIN, ANALYST
 from aurum.config import Settings
 from aurum.errors import ConfigError
 from aurum.store import Store
+from aurum.store.keys import ApiKey
+from aurum.store.tenants import Tenant
 
 DAY = date(2025, 10, 1)
 DOCUMENT_PATHS = ("/v1/scenarios", "/v1/ppa-contracts", "/v1/curve-defs")
@@ -39,10 +43,9 @@ def _tenants(settings: Settings) -> dict[str, str]:
     tokens: dict[str, str] = {}
     with Store.connect(settings) as store:
         for tenant, vendor in (("acme", "PW"), ("bolt", "RP")):
-            store.create_tenant(tenant, tenant.title())
-            store.entitle(tenant, [vendor])
+            tenancy.create_tenant(store, PLATFORM, tenant, tenant.title(), [vendor])
             for role in ("aurum-admin", "aurum-ops", "aurum-analyst"):
-                issued = store.create_key(tenant_id=tenant, role=role, name=role, created_by="t")
+                issued = tenancy.issue_key(store, PLATFORM, tenant_id=tenant, role=role, name=role)
                 tokens[f"{tenant}/{role.removeprefix('aurum-')}"] = issued.token
     return tokens
 
@@ -147,7 +150,9 @@ def test_bad_credentials_are_401(secured, credential, code):
 def test_a_revoked_key_is_refused_at_once(secured):
     client, _, settings = secured
     with Store.connect(settings) as store:
-        issued = store.create_key(tenant_id="acme", role="aurum-analyst", name="x", created_by="t")
+        issued = tenancy.issue_key(
+            store, PLATFORM, tenant_id="acme", role="aurum-analyst", name="x"
+        )
     me = Caller(client, issued.token)
     assert me.get("/v1/me").json()["tenant_id"] == "acme"
     admin = as_(secured, "acme/admin")
@@ -172,9 +177,18 @@ def test_a_cached_key_is_refused_once_it_expires(secured):
 
     _, _, settings = secured
     with Store.connect(settings) as store:
-        issued = store.create_key(tenant_id="acme", role="aurum-ops", name="short",
-                                  created_by="t", expires_in=timedelta(seconds=1))  # fmt: skip
-        auth = Authenticator(AuthSettings(mode="on", cache_s=60), store)
+        issued = tenancy.issue_key(store, PLATFORM, tenant_id="acme", role="aurum-ops",
+                                   name="short", expires_in=timedelta(seconds=1))  # fmt: skip
+
+        def key(token: str) -> ApiKey:
+            with store.transaction(PLATFORM, write=False) as tx:
+                return tx.verify_key(token)
+
+        def tenant(tenant_id: str) -> Tenant:
+            with store.transaction(PLATFORM, write=False) as tx:
+                return tx.tenant(tenant_id)
+
+        auth = Authenticator(AuthSettings(mode="on", cache_s=60), keys=key, tenants=tenant)
         assert auth.authenticate(issued.token).actor == f"key:{issued.key.prefix}@acme"
         assert auth.peek(issued.token) is not None
         time.sleep(1.1)
@@ -255,11 +269,10 @@ def _isolation(client: TestClient, tokens: dict[str, str], settings: Settings) -
     acme = Caller(client, tokens["acme/analyst"])
     bolt = Caller(client, tokens["bolt/analyst"])
     theirs = _owned_ids(acme)
-    with Store.connect(settings) as store:
-        run = store.create_model_run("acme", kind="scenario", subject_id=None, params={},
-                                     created_by="ann")  # fmt: skip
+    with Store.connect(settings) as store, store.transaction(Access("acme", actor="ann")) as tx:
+        run = tx.start_run("scenario_run", subject="s", queued=True)
     attempts = [
-        ("get", f"/v1/model-runs/{run.id}", None),
+        ("get", f"/v1/model-runs/{run.run_id}", None),
         ("get", f"/v1/scenarios/{theirs['/v1/scenarios']}/assumptions", None),
         ("post", f"/v1/scenarios/{theirs['/v1/scenarios']}/assumptions",
          {"name": "planted", "value": 1}),
@@ -433,10 +446,15 @@ def test_instruments_are_synced_from_the_curves(build_lake, lake_paths):
         }
         store = client.app.state.services.store
         deadline = time.monotonic() + 30
-        while {i["curve_key"] for i in store.instruments()} != keys:
+
+        def instruments(vendor: str | None = None) -> list[dict[str, Any]]:
+            with store.transaction(PLATFORM, write=False) as tx:
+                return tx.instruments(vendor)
+
+        while {i["curve_key"] for i in instruments()} != keys:
             assert time.monotonic() < deadline, "instruments were not synced"
             time.sleep(0.2)
-        pw = store.instruments("PW")
+        pw = instruments("PW")
         assert pw and all(i["identity"]["iso"] for i in pw) and pw[0]["last_asof"] == DAY
 
 

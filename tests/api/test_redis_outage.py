@@ -23,7 +23,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from aurum import tenancy
 from aurum.api.app import create_app
+from aurum.auth.access import PLATFORM
 
 TIMEOUT_S = 0.25
 COOLDOWN_S = 1.0
@@ -78,10 +80,10 @@ def test_a_hung_redis_costs_one_deadline_then_is_skipped(private_redis, build_la
     from aurum.store import Store
 
     with Store.connect(settings) as store:
-        store.create_tenant("acme", "Acme")
-        store.entitle("acme", ["EUGP"])
-        token = store.create_key(tenant_id="acme", role="aurum-analyst", name="k",
-                                 created_by="t").token  # fmt: skip
+        tenancy.create_tenant(store, PLATFORM, "acme", "Acme", ["EUGP"])
+        token = tenancy.issue_key(
+            store, PLATFORM, tenant_id="acme", role="aurum-analyst", name="k"
+        ).token
     bearer = {"Authorization": f"Bearer {token}"}
     path = "/v1/curves?vendor=EUGP&asof=2025-10-01&limit=5"
     with TestClient(create_app(settings)) as client:

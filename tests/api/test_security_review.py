@@ -29,8 +29,10 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from typer.testing import CliRunner
 
+from aurum import tenancy
 from aurum.api.app import create_app
 from aurum.api.security import client_address
+from aurum.auth.access import PLATFORM, Access
 from aurum.cli.main import app as cli
 from aurum.config import Settings
 from aurum.domain.identity import FORMULA_PREFIXES
@@ -322,10 +324,13 @@ def test_3_assumptions_and_patches_are_checked_too(dev):
 
 def test_3_data_stored_before_the_checks_still_lists(dev):
     client, settings = dev
-    with Store.connect(settings) as store:
-        stored = store.create_document(
-            "curve_def", "default", name=f"old-{uuid.uuid4().hex[:6]}", description="",
-            spec={"big": 2**70, "text": "\ud800"}, created_by="dev@default",
+    with (
+        Store.connect(settings) as store,
+        store.transaction(Access("default", actor="dev@default")) as tx,
+    ):
+        stored = tx.create_document(
+            "curve_def", name=f"old-{uuid.uuid4().hex[:6]}", description="",
+            spec={"big": 2**70, "text": "\ud800"},
         )  # fmt: skip
     listed = client.get("/v1/curve-defs")
     assert listed.status_code == 200
@@ -382,8 +387,10 @@ def test_5_a_store_outage_is_503_with_retry_after_and_no_address(
     on = base.model_copy(update={"auth": base.auth.model_copy(update={"mode": "on", "cache_s": 0})})
     settings = _cut_settings(on, proxy, database, "store")
     with Store.connect(settings) as store:
-        store.create_tenant("acme", "Acme")
-        token = store.create_key(tenant_id="acme", role="aurum-ops", name="o", created_by="t").token
+        tenancy.create_tenant(store, PLATFORM, "acme", "Acme", [])
+        token = tenancy.issue_key(
+            store, PLATFORM, tenant_id="acme", role="aurum-ops", name="o"
+        ).token
     with TestClient(create_app(settings)) as client:
         bearer = {"Authorization": f"Bearer {token}"}
         assert client.get("/v1/me", headers=bearer).status_code == 200
@@ -439,10 +446,9 @@ def secured(build_lake, synthetic_days) -> Iterator[tuple[TestClient, Settings, 
     tokens = {}
     with Store.connect(settings) as store:
         for tenant in ("acme", "bolt"):
-            store.create_tenant(tenant, tenant.title())
-            store.entitle(tenant, ["EUGP"])
+            tenancy.create_tenant(store, PLATFORM, tenant, tenant.title(), ["EUGP"])
             for role in ("aurum-ops", "aurum-analyst"):
-                issued = store.create_key(tenant_id=tenant, role=role, name=role, created_by="t")
+                issued = tenancy.issue_key(store, PLATFORM, tenant_id=tenant, role=role, name=role)
                 tokens[f"{tenant}/{role.removeprefix('aurum-')}"] = issued.token
     with TestClient(create_app(settings)) as client:
         yield client, settings, tokens
@@ -455,17 +461,17 @@ def test_7_failed_authentications_from_one_address_are_throttled(secured):
 
 
 def _throttled(client: TestClient, tokens: dict[str, str]) -> None:
-    services = client.app.state.services
+    auth = client.app.state.services.auth
     lookups = []
-    verify = services.store.verify_key
-    services.store.verify_key = lambda token: (lookups.append(token), verify(token))[1]
+    verify = auth._lookup_key
+    auth._lookup_key = lambda token: (lookups.append(token), verify(token))[1]
     try:
         codes = [
             client.get("/v1/me", headers={"Authorization": f"Bearer aurum_deadbeef_{i:043d}"})
             for i in range(12)
         ]
     finally:
-        services.store.verify_key = verify
+        auth._lookup_key = verify
     assert [c.status_code for c in codes[:5]] == [401] * 5
     assert codes[-1].status_code == 429 and codes[-1].json()["code"] == "auth_rate_limited"
     assert int(codes[-1].headers["retry-after"]) >= 1
@@ -600,7 +606,7 @@ def test_14_an_unexpected_error_is_a_500_problem_and_not_raised_to_the_server(de
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(services.store, "documents", broken)
+    monkeypatch.setattr(services.store, "transaction", broken)
     # TestClient re-raises whatever reaches the server: answered here, nothing does
     answer = client.get("/v1/scenarios")
     assert answer.status_code == 500 and answer.json()["code"] == "internal_error"

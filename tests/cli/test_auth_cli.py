@@ -6,6 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from aurum.auth.access import Access
 from aurum.cli.main import app, main
 from aurum.config import Settings
 from aurum.store import Store
@@ -30,9 +31,12 @@ def test_tenants_and_keys(tmp_path: Path):
     prefix = token.split("_")[1]
     listed = runner.invoke(app, ["keys", "list"], env=env)
     assert prefix in listed.output and token not in listed.output and "active" in listed.output
-    with Store.connect(Settings(home=tmp_path)) as store:
-        assert store.verify_key(token).role == "aurum-ops"
-        actions = [e.action for e in store.audit_log("acme")]
+    with (
+        Store.connect(Settings(home=tmp_path)) as store,
+        store.transaction(Access("acme"), write=False) as tx,
+    ):
+        assert tx.verify_key(token).role == "aurum-ops"
+        actions = [e.action for e in tx.audit_log()]
     assert actions == ["key.create", "tenant.entitle", "tenant.create"]
     revoked = runner.invoke(app, ["keys", "revoke", prefix], env=env)
     assert revoked.exit_code == 0 and "revoked" in revoked.output

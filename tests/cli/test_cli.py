@@ -76,7 +76,7 @@ def test_parse_json_and_csv(workbooks_dir, tmp_path):
         app, ["parse", *map(str, files), "--out", str(tmp_path), "--format", "csv", "--json"]
     )
     assert result.exit_code == 0, result.output
-    summaries = json.loads(result.output)
+    summaries = json.loads(result.stdout)
     assert [set(s) for s in summaries] == [SUMMARY_KEYS, SUMMARY_KEYS]
     assert [(s["rows"], s["curves"], s["sum_mid"]) for s in summaries] == [
         (11_483, 83, 631380.212),
@@ -105,7 +105,7 @@ def test_demo_data_writes_parseable_workbooks(tmp_path):
         app, ["parse", *map(str, sorted(tmp_path.glob("*.xlsx"))), "--out", str(out), "--json"]
     )
     assert parsed.exit_code == 0, parsed.output
-    assert all(s["rows"] > 0 and s["quarantined"] == 0 for s in json.loads(parsed.output))
+    assert all(s["rows"] > 0 and s["quarantined"] == 0 for s in json.loads(parsed.stdout))
 
 
 def test_demo_data_names_an_unknown_fault(tmp_path):

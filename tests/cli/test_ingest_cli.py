@@ -8,8 +8,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from aurum.auth.access import PLATFORM
 from aurum.cli.main import app
 from aurum.config import Settings
+from aurum.ingest.history import ingest_runs
 from aurum.lake import Lake
 from aurum.query import Query
 from aurum.store import Store
@@ -45,7 +47,7 @@ def test_bad_files_are_dead_lettered_and_good_ones_published(tmp_path: Path) -> 
     result = runner.invoke(app, ["ingest", str(drop), "--json"], env={"AURUM_HOME": str(home)})
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    summaries = {s["file"]: s for s in json.loads(result.output)}
+    summaries = {s["file"]: s for s in json.loads(result.stdout)}
     assert {s["status"] for name, s in summaries.items() if name in bad} == {"failed"}
     assert summaries[good.name]["status"] == "published"
     assert summaries[quarantining.name]["status"] == "published"
@@ -73,7 +75,7 @@ def test_bad_files_are_dead_lettered_and_good_ones_published(tmp_path: Path) -> 
         "bid_gt_ask;mid_outside_range", "mid_error_cell", "mid_not_numeric"
     ]  # fmt: skip
     with Store.open(settings.store_url) as store:
-        failed = store.runs(status="failed")
+        failed = ingest_runs(store, PLATFORM, status="failed")
     assert len(failed) == len(bad) + len(faults)
 
 
@@ -96,4 +98,4 @@ def test_export_writes_the_documented_layout(build_lake, synthetic_days, tmp_pat
     assert rows > 10_000
     assert len((folder / "curve_observation_EUGP.csv").read_text().splitlines()) == rows + 1
     missing = runner.invoke(app, ["export", "--asof", "1999-01-01", "--out", str(tmp_path)])
-    assert missing.exit_code == 1 and "asof_unknown" in missing.output
+    assert missing.exit_code == 2 and "asof_unknown" in missing.output

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
 import pyarrow.compute as pc
 import pytest
+import sqlalchemy as sa
 
+from aurum.auth.access import PLATFORM
 from aurum.config import GateSettings, Settings
-from aurum.ingest.runner import Recovered, backfill, ingest_file, recover_abandoned
+from aurum.ingest.history import ingest_run, ingest_runs
+from aurum.ingest.runner import backfill, ingest_file
 from aurum.lake import Lake
 from aurum.query import Query
+from aurum.runs import Recovered, Runs
 from aurum.store import Store
+from aurum.store.runs import RunRecord
 from aurum.synthetic import workbook_name, write_workbook
 
 
@@ -24,6 +29,14 @@ def env(tmp_path: Path):
     lake, store = Lake(settings), Store.open(settings.store_url)
     yield settings, lake, store
     store.close()
+
+
+def expire_leases(store: Store) -> None:
+    """As if the runs' processes had died a while ago: their leases are over."""
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.update(RunRecord).values(lease_expires_at=datetime(2000, 1, 1, tzinfo=UTC))
+        )
 
 
 def ingest(env, path: Path, **kwargs):
@@ -42,7 +55,7 @@ def test_all_real_workbooks_once_then_duplicates_then_a_correction(
     assert query.observations().num_rows == total
     assert [ingest(env, f).status for f in files] == ["duplicate"] * len(files)
     assert query.observations().num_rows == total
-    assert {r.status for r in store.runs(limit=100)} == {"published", "duplicate"}
+    assert {r.status for r in ingest_runs(store, PLATFORM, limit=100)} == {"published", "duplicate"}
 
     # The same EUGP file delivered again with one price corrected: version 2.
     original = workbooks_dir / "EOD_EUGP_20250917_1430.xlsx"
@@ -68,7 +81,7 @@ def test_all_real_workbooks_once_then_duplicates_then_a_correction(
     assert eua_dec() == pytest.approx(old_price + 1.5)
     assert eua_dec(as_at="eod/EUGP/2025-09-17/v1") == old_price == 76.9009667047427
     assert query.observations().num_rows == total  # the day was replaced, not added
-    run = store.get_run(report.run_id)
+    run = ingest_run(store, PLATFORM, report.run_id)
     assert (run.status, run.version, run.tag, run.rows) == (
         "published",
         2,
@@ -97,7 +110,7 @@ def test_a_dead_letter_is_logged_archived_and_publishes_nothing(env, tmp_path):
     assert letters.to_pylist()[0]["error_code"] == "not_xlsx"
     assert "/raw/unreadable/" in letters.to_pylist()[0]["raw_path"]
     assert Query(lake).observations().num_rows == 0
-    run = store.get_run(report.run_id)
+    run = ingest_run(store, PLATFORM, report.run_id)
     assert (run.status, run.error_code) == ("failed", "not_xlsx")
 
 
@@ -136,7 +149,7 @@ def test_a_failing_gate_fails_the_run_and_leaves_main(env, tmp_path):
     report = ingest_file(day2, lake=lake, store=store, settings=strict)
     assert report.status == "failed"
     assert lake.table("curve_observation").current_snapshot().snapshot_id == before
-    run = store.get_run(report.run_id)
+    run = ingest_run(store, PLATFORM, report.run_id)
     assert (
         run.gate_failures == ["stale_curve"]
         and run.branch in lake.table("curve_observation").metadata.refs
@@ -174,19 +187,18 @@ def test_abandoned_runs_are_closed_and_their_branches_dropped(env, tmp_path):
 
     with pytest.raises(Died):
         ingest(env, path, pause=die)
-    (dead,) = store.runs()
+    (dead,) = ingest_runs(store, PLATFORM)
     assert dead.status == "staged"
     table = lake.table("curve_observation")
     assert [b for b in table.metadata.refs if b.startswith("eod_")] == [
         f"eod_pw_20250917_{dead.run_id}"
     ]
-    assert recover_abandoned(lake, store, older_than=timedelta(hours=1)) == []  # too recent
-    assert recover_abandoned(lake, store, older_than=timedelta(0)) == [
-        Recovered(dead.run_id, "failed")
-    ]
+    runs = Runs(store)
+    assert runs.recover(lake) == []  # its lease has not expired: the run may still be at work
+    expire_leases(store)
+    assert runs.recover(lake) == [Recovered(dead.run_id, "failed")]
     table.refresh()
     assert not [b for b in table.metadata.refs if b.startswith("eod_")]
-    assert (store.get_run(dead.run_id).status, store.get_run(dead.run_id).error_code) == (
-        "failed", "abandoned"
-    )  # fmt: skip
+    recovered = ingest_run(store, PLATFORM, dead.run_id)
+    assert (recovered.status, recovered.error_code) == ("failed", "abandoned")
     assert ingest(env, path).status == "published"

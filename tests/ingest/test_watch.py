@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from aurum.auth.access import PLATFORM
 from aurum.config import Settings
+from aurum.ingest.history import ingest_runs
 from aurum.ingest.watch import Watcher
 from aurum.lake import Lake
 from aurum.store import Store
@@ -47,7 +49,7 @@ def test_files_are_ingested_once_when_complete_and_never_again(parts, tmp_path):
     shutil.copy(source, drop / "EOD_PW_20250917_1430 (copy).xlsx")
     again = Watcher(drop, lake, store, settings, settle=1)
     assert again.poll() == [] and again.poll() == []
-    assert len(store.runs()) == 1
+    assert len(ingest_runs(store, PLATFORM)) == 1
 
 
 def test_temporary_files_are_left_alone_and_bad_files_dead_lettered_once(parts):
@@ -60,4 +62,4 @@ def test_temporary_files_are_left_alone_and_bad_files_dead_lettered_once(parts):
     watcher.poll()
     assert statuses(watcher.poll()) == [("EOD_PW_20250918_1430.xlsx", "failed")]
     assert Watcher(drop, lake, store, settings, settle=1).poll() == []
-    assert [run.error_code for run in store.runs()] == ["not_xlsx"]
+    assert [run.error_code for run in ingest_runs(store, PLATFORM)] == ["not_xlsx"]

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from aurum.auth.access import Access
 from aurum.config import Settings
 from aurum.domain import calendar
 from aurum.errors import QueryError
@@ -269,7 +270,7 @@ def test_served_slices_are_the_querys_rows_byte_for_byte(build_lake, synthetic_d
         options = {"where": where, **other}
         assert curves.curves(json=True, **options).served is None, other
     with pytest.raises(QueryError, match="no curve"):  # not entitled to the vendor: not served
-        curves.curves(replace(where, vendors=frozenset({"NOPE"})), json=True)
+        curves.curves(replace(where, access=Access("t", vendors=frozenset({"NOPE"}))), json=True)
 
 
 def test_slices_follow_publishes_incrementally_and_come_to_older_replicas(

@@ -1,5 +1,5 @@
 """Tenants, keys, entitlements, tenant-owned objects and the audit log, on SQLite and PostgreSQL;
-and on PostgreSQL, row-level security proven with a deliberately unscoped query."""
+and on PostgreSQL, row-level security proven with a deliberately unscoped query (runs too)."""
 
 from __future__ import annotations
 
@@ -10,123 +10,147 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from aurum import tenancy
+from aurum.auth.access import Access
 from aurum.errors import AuthError, Conflict, NotFound, StoreError
 from aurum.store import Store
-from aurum.store.tenancy import DOCUMENT_KINDS
+from aurum.store.documents import DOCUMENT_KINDS
+
+PLATFORM = Access.platform("tests")
+ACME, BOLT = Access("acme", actor="ann@acme"), Access("bolt", actor="bob@bolt")
 
 
 @pytest.fixture
 def two_tenants(store: Store) -> Store:
-    store.create_tenant("acme", "Acme Energy")
-    store.create_tenant("bolt", "Bolt Trading")
-    store.entitle("acme", ["PW", "EUGP"])
-    store.entitle("bolt", ["RP"])
+    tenancy.create_tenant(store, PLATFORM, "acme", "Acme Energy", ["PW", "EUGP"])
+    tenancy.create_tenant(store, PLATFORM, "bolt", "Bolt Trading", ["RP"])
     return store
 
 
 def test_tenants_and_entitlements(two_tenants: Store):
     store = two_tenants
-    assert store.tenant("acme").vendors == ("EUGP", "PW")
-    assert store.entitle("acme", ["PW"], grant=False).vendors == ("EUGP",)
-    assert [t.tenant_id for t in store.tenants()] == ["acme", "bolt"]
-    with pytest.raises(Conflict):
-        store.create_tenant("acme", "again")
-    with pytest.raises(NotFound):
-        store.tenant("nobody")
+    with store.transaction(PLATFORM) as tx:
+        assert tx.tenant("acme").vendors == ("EUGP", "PW")
+        assert tx.entitle("acme", ["PW"], grant=False).vendors == ("EUGP",)
+        assert tx.tenants() == ["acme", "bolt"]
+    with pytest.raises(Conflict), store.transaction(PLATFORM) as tx:
+        tx.create_tenant("acme", "again")
+    with pytest.raises(NotFound), store.transaction(PLATFORM) as tx:
+        tx.tenant("nobody")
+    with pytest.raises(NotFound), store.transaction(ACME) as tx:
+        tx.entitle("bolt", ["PW"])  # a tenant acts on itself only
     for bad in ("", "Acme", "a b", "-x", "x" * 64, "a'; DROP TABLE tenant; --"):
-        with pytest.raises(StoreError) as error:
-            store.create_tenant(bad, "bad")
+        with pytest.raises(StoreError) as error, store.transaction(PLATFORM) as tx:
+            tx.create_tenant(bad, "bad")
         assert error.value.code == "tenant_id_invalid"
 
 
 def test_api_keys_are_shown_once_stored_hashed_and_revocable(two_tenants: Store):
     store = two_tenants
-    issued = store.create_key(tenant_id="acme", role="aurum-analyst", name="ci", created_by="t")
+    issued = tenancy.issue_key(store, PLATFORM, tenant_id="acme", role="aurum-analyst", name="ci")
     assert issued.token.startswith(f"aurum_{issued.key.prefix}_")
+    assert issued.key.created_by == "tests"
     with store.engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT * FROM api_key")).mappings().one()
     assert issued.token.split("_", 2)[2] not in str(dict(stored))  # only the hash is kept
-    assert store.verify_key(issued.token).tenant_id == "acme"
+
+    def verify(token: str) -> object:
+        with store.transaction(PLATFORM, write=False) as tx:
+            return tx.verify_key(token)
+
+    assert verify(issued.token).tenant_id == "acme"  # type: ignore[attr-defined]
     forged = issued.token[:-1] + ("A" if issued.token[-1] != "A" else "B")
     for bad, code in ((forged, "key_invalid"), ("aurum_x", "key_invalid"), ("", "key_invalid")):
         with pytest.raises(AuthError) as error:
-            store.verify_key(bad)
+            verify(bad)
         assert error.value.code == code and issued.token not in str(error.value)
     with pytest.raises(NotFound):  # another tenant cannot revoke it
-        store.revoke_key(issued.key.prefix, tenant_id="bolt")
-    store.revoke_key(issued.key.prefix, tenant_id="acme")
+        tenancy.revoke_key(store, BOLT, issued.key.prefix)
+    tenancy.revoke_key(store, ACME, issued.key.prefix)
     with pytest.raises(AuthError) as error:
-        store.verify_key(issued.token)
+        verify(issued.token)
     assert error.value.code == "key_revoked"
-    expired = store.create_key(
-        tenant_id="bolt", role="aurum-ops", name="x", created_by="t",
-        expires_in=timedelta(microseconds=1),
-    )  # fmt: skip
+    expired = tenancy.issue_key(store, BOLT, tenant_id="bolt", role="aurum-ops", name="x",
+                                expires_in=timedelta(microseconds=1))  # fmt: skip
     with pytest.raises(AuthError) as error:
-        store.verify_key(expired.token)
+        verify(expired.token)
     assert error.value.code == "key_expired"
     with pytest.raises(StoreError):
-        store.create_key(tenant_id="acme", role="root", name="x", created_by="t")
+        tenancy.issue_key(store, ACME, tenant_id="acme", role="root", name="x")
+    with pytest.raises(NotFound):
+        tenancy.issue_key(store, ACME, tenant_id="bolt", role="aurum-ops", name="x")
+    with store.transaction(ACME, write=False) as tx:
+        assert [k.prefix for k in tx.api_keys()] == [issued.key.prefix]
+    with store.transaction(PLATFORM, write=False) as tx:
+        audit = [(e.action, e.tenant_id, e.actor) for e in tx.audit_log(action="key.create")]
+    assert audit == [("key.create", "bolt", "bob@bolt"), ("key.create", "acme", "tests")]
 
 
 @pytest.mark.parametrize("kind", DOCUMENT_KINDS)
 def test_another_tenants_objects_are_not_found(two_tenants: Store, kind):
     store = two_tenants
-    mine = store.create_document(
-        kind, "acme", name="base", description="", spec={"x": 1}, created_by="ann"
-    )
-    theirs = store.create_document(
-        kind, "bolt", name="base", description="", spec={"y": 2}, created_by="bob"
-    )  # the same name in another tenant is fine
-    assert [d.id for d in store.documents(kind, "acme")] == [mine.id]
+    with store.transaction(ACME) as tx:
+        mine = tx.create_document(kind, name="base", description="", spec={"x": 1})
+    with store.transaction(BOLT) as tx:  # the same name in another tenant is fine
+        theirs = tx.create_document(kind, name="base", description="", spec={"y": 2})
+    assert (mine.created_by, mine.tenant_id) == ("ann@acme", "acme")
+    with store.transaction(ACME, write=False) as tx:
+        assert [d.id for d in tx.documents(kind)] == [mine.id]
     for call in (
-        lambda: store.document(kind, "acme", theirs.id),
-        lambda: store.update_document(kind, "acme", theirs.id, {"name": "mine now"}),
-        lambda: store.delete_document(kind, "acme", theirs.id),
+        lambda tx: tx.document(kind, theirs.id),
+        lambda tx: tx.update_document(kind, theirs.id, {"name": "mine now"}),
+        lambda tx: tx.delete_document(kind, theirs.id),
     ):
-        with pytest.raises(NotFound) as error:
-            call()
+        with pytest.raises(NotFound) as error, store.transaction(ACME) as tx:
+            call(tx)
         assert error.value.code == f"{kind}_unknown"
-    assert store.document(kind, "bolt", theirs.id).spec == {"y": 2}
-    with pytest.raises(Conflict):
-        store.create_document(kind, "acme", name="base", description="", spec={}, created_by="a")
-    assert store.update_document(kind, "acme", mine.id, {"spec": {"x": 3}}).spec == {"x": 3}
-    store.delete_document(kind, "acme", mine.id)
-    assert store.documents(kind, "acme") == []
+    with store.transaction(BOLT, write=False) as tx:
+        assert tx.document(kind, theirs.id).spec == {"y": 2}
+    with pytest.raises(Conflict), store.transaction(ACME) as tx:
+        tx.create_document(kind, name="base", description="", spec={})
+    with store.transaction(ACME) as tx:
+        assert tx.update_document(kind, mine.id, {"spec": {"x": 3}}).spec == {"x": 3}
+        tx.delete_document(kind, mine.id)
+        assert tx.documents(kind) == []
+    with pytest.raises(Exception) as error, store.transaction(PLATFORM) as tx:
+        tx.create_document(kind, name="orphan", description="", spec={})
+    assert getattr(error.value, "code", "") == "tenant_required"
 
 
-def test_assumptions_and_model_runs_are_scoped(two_tenants: Store):
+def test_assumptions_are_scoped(two_tenants: Store):
     store = two_tenants
-    scenario = store.create_document(
-        "scenario", "acme", name="s", description="", spec={}, created_by="ann"
-    )
-    store.create_assumption("acme", scenario.id, name="gas", value=0.1, created_by="ann")
-    with pytest.raises(NotFound):
-        store.create_assumption("bolt", scenario.id, name="gas2", value=1, created_by="bob")
-    with pytest.raises(NotFound):
-        store.assumptions("bolt", scenario.id)
-    run = store.create_model_run(
-        "acme", kind="scenario", subject_id=scenario.id, params={}, created_by="ann"
-    )
-    assert store.model_run("acme", run.id).status == "queued"
-    with pytest.raises(NotFound):
-        store.model_run("bolt", run.id)
-    assert store.model_runs("bolt") == []
-    store.delete_document("scenario", "acme", scenario.id)  # its assumptions go with it
+    with store.transaction(ACME) as tx:
+        scenario = tx.create_document("scenario", name="s", description="", spec={})
+        tx.create_assumption(scenario.id, name="gas", value=0.1)
+    with pytest.raises(NotFound), store.transaction(BOLT) as tx:
+        tx.create_assumption(scenario.id, name="gas2", value=1)
+    with pytest.raises(NotFound), store.transaction(BOLT) as tx:
+        tx.assumptions(scenario.id)
+    with store.transaction(ACME) as tx:
+        assert [a.name for a in tx.assumptions(scenario.id)] == ["gas"]
+        tx.delete_document("scenario", scenario.id)  # its assumptions go with it
     with store.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM assumption")).scalar() == 0
 
 
 def test_audit_log_is_per_tenant_plus_platform(two_tenants: Store):
     store = two_tenants
-    store.audit("ingest", actor="watcher", tenant_id=None, target="run1")
-    store.audit("key.create", actor="ann@acme", tenant_id="acme", target="k1", request_id="r1")
-    store.audit("key.create", actor="bob@bolt", tenant_id="bolt", target="k2")
-    acme = store.audit_log("acme")
-    assert [(e.action, e.target) for e in acme] == [("key.create", "k1"), ("ingest", "run1")]
-    assert acme[0].request_id == "r1" and acme[0].actor == "ann@acme"
-    assert [e.target for e in store.audit_log("acme", action="ingest")] == ["run1"]
-    assert [e.target for e in store.audit_log("acme", before_id=acme[0].id)] == ["run1"]
+    with store.transaction(Access.platform("watcher")) as tx:
+        tx.audit("ingest", target="run1", details={"vendor": "PW"})
+        tx.audit("ingest", target="run2", details={"vendor": "RP"})
+    with store.transaction(ACME) as tx:
+        tx.audit("key.create", target="k1", request_id="r1")
+    with store.transaction(BOLT) as tx:
+        tx.audit("key.create", target="k2")
+    acme = Access("acme", vendors=frozenset({"PW", "EUGP"}), actor="ann@acme")
+    with store.transaction(acme, write=False) as tx:
+        entries = tx.audit_log()
+        assert [(e.action, e.target) for e in entries] == [
+            ("key.create", "k1"), ("ingest", "run1"), ("tenant.create", "acme"),
+        ]  # fmt: skip
+        assert entries[0].request_id == "r1" and entries[0].actor == "ann@acme"
+        assert [e.target for e in tx.audit_log(action="ingest")] == ["run1"]  # not RP's
+        assert [e.target for e in tx.audit_log(before_id=entries[0].id)] == ["run1", "acme"]
 
 
 # -- PostgreSQL row-level security -----------------------------------------------------------
@@ -153,19 +177,22 @@ def _as_role(owner_url: str, role: str) -> str:
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 def test_row_level_security_hides_other_tenants_from_an_unscoped_query(store_url, app_role):
     """Tenant A's transaction runs ``SELECT * FROM scenario`` with no WHERE: none of B's rows."""
+    lease = ("me", timedelta(seconds=60))
     with Store.open(_as_role(store_url, app_role), owner_url=store_url) as store:
         assert store.row_security() == "rls"
-        store.create_tenant("acme", "Acme")
-        store.create_tenant("bolt", "Bolt")
-        for tenant in ("acme", "bolt"):
-            for kind in DOCUMENT_KINDS:
-                store.create_document(
-                    kind, tenant, name=f"{tenant}-{kind}", description="", spec={},
-                    created_by=tenant,
-                )  # fmt: skip
-        store.entitle("bolt", ["RP"])
-        keys = {t: store.create_key(tenant_id=t, role="aurum-ops", name="k", created_by="t")
-                for t in ("acme", "bolt")}  # fmt: skip
+        tenancy.create_tenant(store, PLATFORM, "acme", "Acme", ["PW"])
+        tenancy.create_tenant(store, PLATFORM, "bolt", "Bolt", ["RP"])
+        keys = {}
+        for tenant, access in (("acme", ACME), ("bolt", BOLT)):
+            with store.transaction(access) as tx:
+                for kind in DOCUMENT_KINDS:
+                    tx.create_document(kind, name=f"{tenant}-{kind}", description="", spec={})
+                tx.start_run("ingest", subject=f"{tenant}.xlsx", lease=lease, vendor="RP")
+            keys[tenant] = tenancy.issue_key(store, PLATFORM, tenant_id=tenant, role="aurum-ops",
+                                             name="k")  # fmt: skip
+        with store.transaction(PLATFORM) as tx:  # the platform's runs, of PW and of RP
+            tx.start_run("ingest", subject="pw.xlsx", lease=lease, vendor="PW")
+            tx.start_run("ingest", subject="rp.xlsx", lease=lease, vendor="RP")
         engine = store.engine
         with engine.begin() as connection:
             connection.execute(sa.text("SELECT set_config('app.current_tenant', 'acme', true)"))
@@ -173,6 +200,9 @@ def test_row_level_security_hides_other_tenants_from_an_unscoped_query(store_url
                 tenants = connection.execute(sa.text(f"SELECT tenant_id FROM {table}")).scalars()
                 assert set(tenants) <= {"acme"}, table
             assert connection.execute(sa.text("SELECT count(*) FROM scenario")).scalar() == 1
+            # runs: acme's own, and the platform's of the vendors acme is entitled to (PW)
+            subjects = connection.execute(sa.text("SELECT subject FROM run")).scalars()
+            assert sorted(subjects) == ["acme.xlsx", "pw.xlsx"]
             with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
                 connection.execute(
                     sa.text(
@@ -181,17 +211,20 @@ def test_row_level_security_hides_other_tenants_from_an_unscoped_query(store_url
                         " '{}', 'mallory', now(), now())"
                     )
                 )
-        with engine.begin() as connection:  # no tenant set: no rows at all
+        with engine.begin() as connection:  # no tenant set: no tenant's rows at all
             assert connection.execute(sa.text("SELECT count(*) FROM scenario")).scalar() == 0
             assert connection.execute(sa.text("SELECT count(*) FROM api_key")).scalar() == 0
             assert connection.execute(sa.text("UPDATE scenario SET name = 'x'")).rowcount == 0
-        # keys are still found by their prefix, listed per tenant and revoked from the CLI
-        assert store.verify_key(keys["bolt"].token).tenant_id == "bolt"
-        assert {k.tenant_id for k in store.api_keys()} == {"acme", "bolt"}
-        assert store.revoke_key(keys["bolt"].key.prefix).revoked_at is not None
+            assert connection.execute(sa.text("SELECT count(*) FROM run")).scalar() == 0
+        # keys are still found by their prefix, and revoked from the CLI (the platform)
+        with store.transaction(PLATFORM, write=False) as tx:
+            assert tx.verify_key(keys["bolt"].token).tenant_id == "bolt"
+            assert len(tx.runs()) == 4  # the platform sees every run
+        assert tenancy.revoke_key(store, PLATFORM, keys["bolt"].key.prefix).revoked_at
         # the app role owns nothing: it cannot lift RLS, nor move the schema's version
         for statement in (
             "ALTER TABLE scenario DISABLE ROW LEVEL SECURITY",
+            "ALTER TABLE run DISABLE ROW LEVEL SECURITY",
             "UPDATE alembic_version SET version_num = '0001'",
         ):
             with engine.begin() as connection, pytest.raises(sa.exc.ProgrammingError):

@@ -18,12 +18,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,58 +30,30 @@ from aurum._version import __version__
 from aurum.api import problems
 from aurum.api.breaker import Breaker
 from aurum.api.cache import Cache, open_cache
+from aurum.api.deps import Metrics, Services
 from aurum.api.params import reject_unknown
 from aurum.api.ratelimit import FailureLimiter, RateLimiter, open_rate_limiter
 from aurum.api.render import CursorCodec
+from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
+from aurum.api.routes import curves as curve_routes
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
+from aurum.auth.access import PLATFORM
 from aurum.auth.principal import ANALYST, OPS, Authenticator
-from aurum.config import Settings
+from aurum.config import AuthSettings, Settings
 from aurum.errors import ConfigError, Conflict, NotFound, PayloadTooLarge
-from aurum.ingest.runner import recover_abandoned
 from aurum.lake.catalog import Lake
 from aurum.query.curves import COLUMNS, Curves
 from aurum.query.engine import Query
 from aurum.query.replica import Replicas
+from aurum.runs import Runs
 from aurum.store import Store
+from aurum.store.keys import ApiKey
+from aurum.store.tenants import Tenant
 
-__all__ = ["Services", "check_dev_mode", "create_app", "housekeeping"]
+__all__ = ["authenticator", "check_dev_mode", "create_app", "housekeeping"]
 
 log = logging.getLogger("aurum.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-@dataclass
-class Services:
-    settings: Settings
-    lake: Lake
-    store: Store
-    curves: Curves
-    query: Query
-    cache: Cache
-    metrics: Metrics
-    auth: Authenticator
-    limiter: RateLimiter
-    auth_failures: FailureLimiter
-    cursors: CursorCodec
-
-
-class Metrics:
-    """Prometheus metrics of one app (its own registry, so tests can build many apps)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "aurum_http_requests", "HTTP requests answered.", ["method", "route", "status"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "aurum_http_request_seconds", "Time to answer, by route.", ["route"],
-            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=self.registry,
-        )  # fmt: skip
-        self.replica_builds = Counter(
-            "aurum_replica_builds", "Serving replicas built.", registry=self.registry
-        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -111,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         query=Query(lake),
         cache=cache,
         metrics=Metrics(),
-        auth=Authenticator(settings.auth, store),
+        auth=authenticator(settings.auth, store),
         limiter=limiter,
         auth_failures=auth_failures,
         cursors=CursorCodec(cursor_keys(settings)),
@@ -154,9 +124,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.services = services
     problems.install(app)
-    from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
-    from aurum.api.routes import curves as curve_routes
-
     routers = (
         curve_routes.router, metadata.router, ingest.router, exports.router,
         *objects.DOCUMENT_ROUTES, objects.model_runs, admin.me, admin.router, ops.router,
@@ -187,10 +154,25 @@ def check_dev_mode(mode: str, host: str) -> None:
 
 def _ensure_tenant(store: Store, tenant_id: str) -> None:
     try:
-        store.tenant(tenant_id)
+        with store.transaction(PLATFORM, write=False) as tx:
+            tx.tenant(tenant_id)
     except NotFound:
-        with contextlib.suppress(Conflict):  # another worker created it meanwhile
-            store.create_tenant(tenant_id, "Development")
+        with contextlib.suppress(Conflict), store.transaction(PLATFORM) as tx:
+            tx.create_tenant(tenant_id, "Development")  # (another worker may have, meanwhile)
+
+
+def authenticator(settings: AuthSettings, store: Store) -> Authenticator:
+    """The authenticator of ``settings``, looking keys and tenants up in ``store``."""
+
+    def key(token: str) -> ApiKey:
+        with store.transaction(PLATFORM, write=False) as tx:
+            return tx.verify_key(token)
+
+    def tenant(tenant_id: str) -> Tenant:
+        with store.transaction(PLATFORM, write=False) as tx:
+            return tx.tenant(tenant_id)
+
+    return Authenticator(settings, keys=key, tenants=tenant)
 
 
 def cursor_keys(settings: Settings) -> tuple[bytes, ...]:
@@ -281,7 +263,8 @@ def _keep_fresh(
             report = services.curves.refresh()
             snapshot = services.curves.pin()
             if snapshot != synced:
-                services.store.sync_instruments(services.curves.instruments())
+                with services.store.transaction(PLATFORM) as tx:
+                    tx.sync_instruments(services.curves.instruments())
                 synced = snapshot
         except Exception:  # the next tick retries; requests still read Iceberg meanwhile
             log.exception("refreshing the serving replica or the instruments failed")
@@ -297,18 +280,21 @@ def _keep_fresh(
             return
 
 
+# An upload's folder lives for the request that wrote it; older ones were left by a crash.
+_UPLOAD_LIFETIME = timedelta(hours=1)
+
+
 def housekeeping(services: Services) -> None:
-    """What a crash leaves behind, cleared by the server as by the CLI: runs left ``running`` or
-    ``staged`` (recorded as published if the catalog has them, else failed), scratch files of a
-    replica build, and upload folders older than a run may live."""
+    """What a crash leaves behind, cleared by the server as by the CLI: runs whose lease expired
+    (recorded as published if the catalog has them, else failed), scratch files of a replica
+    build, and upload folders older than an upload may take."""
     settings = services.settings
-    older_than = timedelta(seconds=settings.ingest.abandoned_after_s)
-    for run in recover_abandoned(services.lake, services.store, older_than=older_than):
-        log.warning("recovered abandoned ingest run %s: %s", run.run_id, run.status)
+    for run in Runs(services.store, lease=settings.runs.lease).recover(services.lake):
+        log.warning("recovered run %s, whose lease expired: %s", run.run_id, run.status)
     for path in services.curves.replicas.sweep() if services.curves.replicas else ():
         log.warning("removed %s, left by a replica build that died", path.name)
     uploads = settings.home / "uploads"
-    cutoff = time.time() - older_than.total_seconds()
+    cutoff = time.time() - _UPLOAD_LIFETIME.total_seconds()
     for folder in uploads.iterdir() if uploads.is_dir() else ():
         if folder.is_dir() and folder.stat().st_mtime < cutoff:
             shutil.rmtree(folder, ignore_errors=True)

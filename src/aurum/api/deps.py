@@ -1,4 +1,8 @@
-"""What handlers get from the app: its services, and the documented error answers."""
+"""What handlers get from the app: its services, every ``*Dep``, and the documented error answers.
+
+``create_app`` (``aurum.api.app``) builds :class:`Services` once; this module imports nothing from
+it (the FastAPI template's rule), so routes and the app depend on it and never on each other.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,67 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import Response
 
-from aurum.api.app import Services
+from aurum.api.cache import Cache
 from aurum.api.models import Problem
-from aurum.api.render import FORMATS, Reader, answer
+from aurum.api.ratelimit import FailureLimiter, RateLimiter
+from aurum.api.render import FORMATS, CursorCodec, Reader, answer
+from aurum.api.security import PrincipalDep
+from aurum.auth.access import Access
+from aurum.auth.principal import Authenticator, Principal
+from aurum.config import Settings
+from aurum.lake.catalog import Lake
+from aurum.query.curves import Curves
+from aurum.query.engine import Query
+from aurum.store import Store
 
-if TYPE_CHECKING:
-    from aurum.auth.principal import Principal
-
-__all__ = ["READ_RESPONSES", "ServicesDep", "audit", "envelope", "objects", "read"]
+__all__ = [
+    "READ_RESPONSES", "AccessDep", "Metrics", "PrincipalDep", "Services", "ServicesDep", "audit",
+    "envelope", "objects", "read",
+]  # fmt: skip
 
 log = logging.getLogger("aurum.api")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    lake: Lake
+    store: Store
+    curves: Curves
+    query: Query
+    cache: Cache
+    metrics: Metrics
+    auth: Authenticator
+    limiter: RateLimiter
+    auth_failures: FailureLimiter
+    cursors: CursorCodec
+
+
+class Metrics:
+    """Prometheus metrics of one app (its own registry, so tests can build many apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "aurum_http_requests", "HTTP requests answered.", ["method", "route", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "aurum_http_request_seconds", "Time to answer, by route.", ["route"],
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )  # fmt: skip
+        self.replica_builds = Counter(
+            "aurum_replica_builds", "Serving replicas built.", registry=self.registry
+        )
 
 
 async def _services(request: Request) -> Services:
@@ -30,6 +79,14 @@ async def _services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(_services)]
+
+
+async def _access(request: Request) -> Access:
+    principal: Principal = request.state.principal  # set by security.Require, which runs first
+    return principal.access
+
+
+AccessDep = Annotated[Access, Depends(_access)]
 
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -54,17 +111,18 @@ def read(
     as_at: str | None,
     limit: int | None,
     pin: Callable[[int | None], int] | None = None,
+    tenant_owned: bool = False,
     **meta: Any,
 ) -> Response:
     """Answer a read route: pin the snapshot (a cursor's or ``as_at``'s), then page, cache,
-    ETag and render (``aurum.api.render.answer``)."""
+    ETag and render (``aurum.api.render.answer``). The cache scope is the caller's access
+    (with its tenant, for a ``tenant_owned`` dataset)."""
     api = services.settings.api
-    principal = getattr(request.state, "principal", None)
-    vendors = principal.vendors if principal is not None else frozenset()
+    access: Access = request.state.principal.access
     return answer(
         request,
         reader,
-        scope="*" if vendors is None else ",".join(sorted(vendors)),
+        scope=access.cache_scope(tenant_owned=tenant_owned),
         pin=pin or (lambda snapshot: services.curves.pin(as_at, snapshot)),
         cache=services.cache,
         cursors=services.cursors,
@@ -103,7 +161,5 @@ def audit(
 ) -> None:
     """Record ``action`` in the audit log with the caller, its tenant and the request id."""
     services: Services = request.app.state.services
-    services.store.audit(
-        action, actor=principal.actor, tenant_id=principal.tenant_id, target=target,
-        request_id=request.state.request_id, details=details,
-    )  # fmt: skip
+    with services.store.transaction(principal.access) as tx:
+        tx.audit(action, target=target, request_id=request.state.request_id, details=details)

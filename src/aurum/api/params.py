@@ -16,9 +16,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 
+from aurum.auth.access import PLATFORM, Access
 from aurum.domain.calendar import FIRST_YEAR, LAST_YEAR
 from aurum.domain.tenors import TenorType
-from aurum.errors import Forbidden, RequestError
+from aurum.errors import RequestError
 from aurum.query.curves import FILTER_FIELDS, Asof, CurveFilter
 
 __all__ = [
@@ -114,15 +115,15 @@ FormatParam = Annotated[
 
 @dataclass(frozen=True)
 class Identity:
-    """Identity filters (case-insensitive equality), curve keys, and the caller's vendors."""
+    """Identity filters (case-insensitive equality), curve keys, and who asks."""
 
     fields: dict[str, str] = field(default_factory=dict)
     curve_keys: tuple[str, ...] = ()
-    vendors: frozenset[str] | None = None  # entitled vendors (None: all)
+    access: Access = PLATFORM
 
     def where(self, **more: Any) -> CurveFilter:
         return CurveFilter(
-            fields=self.fields, curve_keys=self.curve_keys, vendors=self.vendors, **more
+            fields=self.fields, curve_keys=self.curve_keys, access=self.access, **more
         )
 
 
@@ -145,15 +146,11 @@ class Paging:
 # function or class would cost a worker-thread round trip each, per request.
 
 
-def entitled(request: Request, vendor: str | None = None) -> frozenset[str] | None:
-    """The vendors the caller may read (None: all); 403 when ``vendor`` is not one of them."""
-    principal = getattr(request.state, "principal", None)
-    vendors = principal.vendors if principal is not None else frozenset()
-    if vendor and vendors is not None and vendor.upper() not in vendors:
-        raise Forbidden(
-            "vendor_not_entitled", f"your tenant is not entitled to {vendor.upper()} curves"
-        )
-    return vendors
+def entitled(request: Request, vendor: str | None = None) -> Access:
+    """The caller's access; 403 when ``vendor`` is one it may not read."""
+    access: Access = request.state.principal.access
+    access.require_vendor(vendor)
+    return access
 
 
 async def identity(

@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from aurum.api.models import Problem
 from aurum.auth.principal import Principal
+from aurum.auth.roles import Role
 from aurum.errors import AuthError, Forbidden, RateLimited
-from aurum.store.tenancy import Role
 
 __all__ = ["PUBLIC", "PrincipalDep", "Require", "check_routes", "requires"]
 

@@ -18,20 +18,36 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
+from aurum.auth.access import Access
 from aurum.auth.oidc import OidcVerifier
+from aurum.auth.roles import ADMIN, ANALYST, OPS, ROLES, Role
 from aurum.config import AuthSettings
 from aurum.errors import AuthError, ConfigError, Forbidden, NotFound
-from aurum.store import Store
-from aurum.store.tenancy import ROLES, Role, Tenant
 
-__all__ = ["ADMIN", "ANALYST", "OPS", "Authenticator", "Principal"]
+__all__ = ["ADMIN", "ANALYST", "OPS", "Authenticator", "KeyRecord", "Principal", "TenantRecord"]
 
-ADMIN: Role = "aurum-admin"
-OPS: Role = "aurum-ops"
-ANALYST: Role = "aurum-analyst"
 _TENANT_GROUP = "tenant-"
+
+
+class KeyRecord(Protocol):
+    """What a key lookup answers (the store's ``ApiKey``)."""
+
+    prefix: str
+    tenant_id: str
+    role: Role
+    expires_at: datetime | None
+
+
+class TenantRecord(Protocol):
+    """What a tenant lookup answers (the store's ``Tenant``)."""
+
+    tenant_id: str
+    active: bool
+    vendors: tuple[str, ...]
+
+
 _T = TypeVar("_T")
 
 
@@ -53,6 +69,11 @@ class Principal:
         ``dev@t`` (a token's subject cannot pass for a key)."""
         kind = "user:" if self.via == "jwt" else ""
         return f"{kind}{self.subject}@{self.tenant_id}"
+
+    @property
+    def access(self) -> Access:
+        """What this principal may see: the one access policy's value."""
+        return Access(self.tenant_id, self.roles, self.vendors, self.actor)
 
     @property
     def rate_key(self) -> str:
@@ -100,9 +121,18 @@ class _Ttl:
 class Authenticator:
     """Credentials to principals, for one app (``auth.mode`` ``on`` or ``dev``)."""
 
-    def __init__(self, settings: AuthSettings, store: Store) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        *,
+        keys: Callable[[str], KeyRecord],
+        tenants: Callable[[str], TenantRecord],
+    ) -> None:
+        """``keys``: a token to its valid key (``AuthError`` otherwise); ``tenants``: a tenant
+        id to its tenant (``NotFound`` otherwise). The composition root gives the store's."""
         self.settings = settings
-        self.store = store
+        self._lookup_key = keys
+        self._lookup_tenant = tenants
         self.dev = settings.mode == "dev"
         self.verifier: OidcVerifier | None = None
         oidc = (settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url)
@@ -159,7 +189,7 @@ class Authenticator:
         digest = hashlib.sha256(token.encode()).hexdigest()
 
         def load() -> Principal:
-            key = self.store.verify_key(token)
+            key = self._lookup_key(token)
             tenant = self._tenant(key.tenant_id)
             vendors = frozenset(tenant.vendors)
             return Principal(
@@ -199,10 +229,10 @@ class Authenticator:
             verified.subject, tenant.tenant_id, roles, frozenset(tenant.vendors), "jwt"
         )
 
-    def _tenant(self, tenant_id: str) -> Tenant:
-        def load() -> Tenant:
+    def _tenant(self, tenant_id: str) -> TenantRecord:
+        def load() -> TenantRecord:
             try:
-                tenant = self.store.tenant(tenant_id)
+                tenant = self._lookup_tenant(tenant_id)
             except NotFound:
                 raise Forbidden("tenant_unknown", "the credential's tenant is unknown") from None
             if not tenant.active:

@@ -55,6 +55,8 @@ class TagScheme:
     (({'vendor': 'RP', 'asof_date': '2025-09-17'}, 2), None, None)
     >>> scheme.branch({"vendor": "RP", "asof_date": date(2025, 9, 17)}, "ab12")
     'eod_rp_20250917_ab12'
+    >>> scheme.branch({"vendor": "RP", "asof_date": "2025-09-17"}, "ab12")  # as a run records it
+    'eod_rp_20250917_ab12'
     """
 
     prefix: str
@@ -80,10 +82,7 @@ class TagScheme:
 
     def branch(self, partition: Mapping[str, Any], run_id: str) -> str:
         """The write-audit-publish branch a run stages ``partition`` on."""
-        values = "_".join(
-            f"{v:%Y%m%d}" if isinstance(v, date) else str(v).lower()
-            for v in (partition[key] for key in self.keys)
-        )
+        values = "_".join(_text(partition[key]).replace("-", "").lower() for key in self.keys)
         return f"{self.prefix}_{values}_{run_id}"
 
 

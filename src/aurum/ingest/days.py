@@ -14,7 +14,8 @@ generic :func:`~aurum.lake.publish.publish`) audited by the day-over-day gates o
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -25,9 +26,16 @@ from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain.quality import CheckOutcome, GateSeverity, Pairs, day_over_day
 from aurum.lake.catalog import Lake
 from aurum.lake.publish import Audit, Publication, Stage, publish
-from aurum.lake.versions import versions
+from aurum.lake.versions import RUN_ID, SHA256, versions
 
-__all__ = ["curve_audit", "day_partition", "day_versions", "publish_day"]
+__all__ = [
+    "DayVersion",
+    "curve_audit",
+    "day_history",
+    "day_partition",
+    "day_versions",
+    "publish_day",
+]
 
 _AUDITED = ("curve_key", "tenor_label", "mid", "asset_class")
 
@@ -41,6 +49,40 @@ def day_versions(table: Table, vendor: str, asof: date) -> dict[int, int]:
     """The published versions of a vendor's day: version number -> snapshot id."""
     assert CURVE_OBSERVATION.tags is not None
     return versions(table, CURVE_OBSERVATION.tags, day_partition(vendor, asof))
+
+
+@dataclass(frozen=True)
+class DayVersion:
+    """One published version of a vendor's day: its tag and what made it."""
+
+    version: int
+    tag: str
+    snapshot_id: int
+    published_at: datetime
+    run_id: str
+    sha256: str
+
+
+def day_history(table: Table, vendor: str, asof: date) -> list[DayVersion]:
+    """Every published version of a vendor's day, oldest first."""
+    assert CURVE_OBSERVATION.tags is not None
+    partition = day_partition(vendor, asof)
+    history = []
+    for number, snapshot_id in sorted(day_versions(table, vendor, asof).items()):
+        snapshot = table.snapshot_by_id(snapshot_id)
+        if snapshot is None:
+            continue
+        history.append(
+            DayVersion(
+                number,
+                CURVE_OBSERVATION.tags.tag(partition, number),
+                snapshot_id,
+                datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC),
+                snapshot.summary.get(RUN_ID, ""),
+                snapshot.summary.get(SHA256, ""),
+            )
+        )
+    return history
 
 
 def curve_audit(settings: GateSettings) -> Audit:

@@ -1,9 +1,11 @@
 """Ingest one file: parse, archive, record what was rejected, write-audit-publish, log the run.
 
-The composition roots (the CLI now; the API and orchestrators later) build the ``Lake`` and the
-``Store`` and call :func:`ingest_file`. Every run leaves a row in the ingest log, whatever happens:
-``published``, ``duplicate``, ``failed`` (dead letter, failed gate, or an error), and on the way
-``running`` then ``staged``.
+The composition roots (the CLI, the API, the watcher) build the ``Lake`` and the ``Store`` and
+call :func:`ingest_file` with the caller's :class:`~aurum.auth.access.Access`. Every ingest is a
+run of the one lifecycle (:mod:`aurum.runs`): ``running`` (leased, with a heartbeat), ``staged``
+once its day sits on a branch, then ``published``, ``duplicate`` (identical content already
+published) or ``failed`` (dead letter, failed gate, or an error), recorded together with its
+audit entry in one store transaction.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyiceberg.table.snapshots import Snapshot
 
+from aurum.auth.access import PLATFORM, Access
 from aurum.config import Settings
 from aurum.datasets.curves import CURVE_OBSERVATION, DEAD_LETTER, QA_CHECKS, QUARANTINE
 from aurum.domain.quality import CheckOutcome
@@ -29,13 +31,16 @@ from aurum.lake.archive import archive_path, archive_raw
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import append_rows
 from aurum.lake.publish import Publication, Stage
-from aurum.lake.versions import published_by
-from aurum.store import Store
+from aurum.runs import Runs
+from aurum.store import Run, Store
 
-__all__ = [
-    "IngestReport", "Recovered", "Requester", "backfill", "ingest_file", "ingest_parsed",
-    "recover_abandoned",
-]  # fmt: skip
+__all__ = ["IngestReport", "IngestRun", "backfill", "ingest_file", "ingest_parsed"]
+
+# What an ingest run keeps in its ``result``: the parse's counts and the timings.
+_COUNTS = (
+    "rows", "quarantined", "price_cells", "published_cells", "quarantined_cells", "copy_cells",
+    "dead_letter_cells", "parse_seconds", "publish_seconds",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,12 +67,46 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
-class Requester:
-    """Who asked for an ingest: recorded on the run and in the audit log."""
+class IngestRun:
+    """An ingest run as the ingest log shows it (``aurum runs``, ``/v1/ingest/runs``)."""
 
-    actor: str = "aurum"  # "cli:<user>", "watcher", or an API principal "subject@tenant"
+    run_id: str
+    file: str
+    sha256: str | None
+    vendor: str | None
+    asof: date | None
+    status: str
+    branch: str | None
+    snapshot_id: int | None
+    tag: str | None
+    version: int | None
+    rows: int | None
+    quarantined: int | None
+    price_cells: int | None
+    published_cells: int | None
+    quarantined_cells: int | None
+    copy_cells: int | None
+    dead_letter_cells: int | None
+    parse_seconds: float | None
+    publish_seconds: float | None
+    error_code: str | None
+    error_message: str | None
+    gate_failures: list[str]
+    started_at: datetime
+    finished_at: datetime | None
     tenant_id: str | None = None
+    requested_by: str | None = None
     request_id: str | None = None
+
+    @classmethod
+    def of(cls, run: Run) -> IngestRun:
+        shared = {f.name for f in fields(cls)} & {f.name for f in fields(Run)} - {"started_at"}
+        return cls(
+            **{name: getattr(run, name) for name in shared},
+            file=run.subject,
+            started_at=run.started_at or run.queued_at,
+            **{name: run.result.get(name) for name in _COUNTS},
+        )
 
 
 def ingest_file(
@@ -78,14 +117,15 @@ def ingest_file(
     settings: Settings,
     vendor: str | None = None,
     asof: Any = None,
-    pause: Callable[[Stage], None] | None = None,
-    requester: Requester = Requester(),
+    pause: Callable[[str], None] | None = None,
+    access: Access = PLATFORM,
+    request_id: str | None = None,
 ) -> IngestReport:
     """Parse ``path`` and ingest it (see :func:`ingest_parsed`)."""
     result = parse_workbook(path, vendor=vendor, asof=asof, settings=settings)
     return ingest_parsed(
         Path(path), result, lake=lake, store=store, settings=settings, pause=pause,
-        requester=requester,
+        access=access, request_id=request_id,
     )  # fmt: skip
 
 
@@ -96,21 +136,39 @@ def ingest_parsed(
     lake: Lake,
     store: Store,
     settings: Settings,
-    pause: Callable[[Stage], None] | None = None,
-    requester: Requester = Requester(),
+    pause: Callable[[str], None] | None = None,
+    access: Access = PLATFORM,
+    request_id: str | None = None,
 ) -> IngestReport:
-    """Ingest an already parsed file: archive, record, write-audit-publish, log the run, and
-    say who asked in the audit log."""
-    report = _ingest(path, result, lake, store, settings, pause, requester)
-    store.audit(
-        "ingest", actor=requester.actor, tenant_id=requester.tenant_id, target=report.run_id,
-        request_id=requester.request_id,
-        details={
-            "file": result.file, "status": report.status, "vendor": result.vendor,
-            "asof": result.asof.isoformat() if result.asof else None,
-            "version": report.publication.version if report.publication else None,
-            "error": report.error,
-        },
+    """Ingest an already parsed file as a run of ``access``'s tenant (the platform's by
+    default): archive, record, write-audit-publish, and end the run with its audit entry.
+
+    ``pause`` is called at each stage of the publish (``branched``, ``staged``, ``audited``,
+    ``published``) and once the run's end is recorded but not yet committed
+    (``run_recorded``): fault-injection tests stop a process there."""
+    runs = Runs(store, lease=settings.runs.lease)
+    partition = day_partition(result.vendor, result.asof) if result.vendor and result.asof else None
+    run = runs.start(
+        access, "ingest", subject=result.file, request_id=request_id, sha256=result.sha256,
+        vendor=result.vendor, asof=result.asof, partition=partition,
+        dataset=CURVE_OBSERVATION.name if partition else None,
+    )  # fmt: skip
+    with runs.held(run):
+        outcome = _ingest(path, result, run, lake, runs, settings, pause)
+    report, changes = outcome
+    details = {
+        "file": result.file, "status": report.status, "vendor": result.vendor,
+        "asof": result.asof.isoformat() if result.asof else None,
+        "version": report.publication.version if report.publication else None,
+        "error": report.error,
+    }  # fmt: skip
+    counts = {
+        "rows": result.observations.num_rows, "quarantined": result.quarantine.num_rows,
+        "parse_seconds": result.seconds, **vars(result.conservation),
+    }  # fmt: skip
+    runs.finish(
+        run, report.status, action="ingest", details=details, pause=pause,  # type: ignore[arg-type]
+        result={**counts, **changes.pop("result", {})}, **changes,
     )  # fmt: skip
     return report
 
@@ -118,27 +176,14 @@ def ingest_parsed(
 def _ingest(
     path: Path,
     result: ParseResult,
+    run: Run,
     lake: Lake,
-    store: Store,
+    runs: Runs,
     settings: Settings,
-    pause: Callable[[Stage], None] | None,
-    requester: Requester,
-) -> IngestReport:
+    pause: Callable[[str], None] | None,
+) -> tuple[IngestReport, dict[str, Any]]:
+    """The work of the run: its report, and what its record's end changes."""
     started = time.perf_counter() - result.seconds
-    run = store.start_run(
-        file=result.file, sha256=result.sha256, vendor=result.vendor, asof=result.asof
-    )
-    if requester.tenant_id or requester.request_id or requester.actor != Requester.actor:
-        run = store.update_run(
-            run.run_id, tenant_id=requester.tenant_id, requested_by=requester.actor,
-            request_id=requester.request_id,
-        )  # fmt: skip
-    counts = {
-        "rows": result.observations.num_rows,
-        "quarantined": result.quarantine.num_rows,
-        "parse_seconds": result.seconds,
-        **{k: v for k, v in vars(result.conservation).items()},
-    }
     raw_path = _archive(lake, path, result)
     if result.dead_letter is not None:
         letter = result.dead_letter
@@ -161,11 +206,8 @@ def _ingest(
                 schema=DEAD_LETTER.schema,
             ),
         )
-        store.update_run(
-            run.run_id, status="failed", error_code=letter.error_code,
-            error_message=letter.message, finished_at=datetime.now(UTC), **counts,
-        )  # fmt: skip
-        return IngestReport(run.run_id, "failed", result, None, raw_path, _since(started))
+        report = IngestReport(run.run_id, "failed", result, None, raw_path, _since(started))
+        return report, {"error_code": letter.error_code, "error_message": letter.message}
     assert result.vendor is not None and result.asof is not None and result.sha256 is not None
 
     append_rows(
@@ -176,10 +218,12 @@ def _ingest(
         ),
     )
     parse_checks = [("parse", o) for o in result.outcomes]
+    scheme = CURVE_OBSERVATION.tags
+    assert scheme is not None and run.partition is not None
 
     def step(stage: Stage) -> None:
-        if stage == "staged":
-            store.update_run(run.run_id, status="staged")
+        if stage == "staged":  # the branch is recorded: recovery drops it if the run dies
+            runs.stage(run, branch=scheme.branch(run.partition or {}, run.run_id))
         if pause is not None:
             pause(stage)
 
@@ -191,33 +235,28 @@ def _ingest(
         )  # fmt: skip
     except Unavailable:
         # The catalog (or the store) stopped answering: whether the commit happened is unknown,
-        # so the run stays as it is and recovery asks the catalog later (recover_abandoned).
+        # so the run stays as it is and recovery asks the catalog once its lease expires.
         raise
     except AurumError as exc:
         _record_checks(lake, run.run_id, result, parse_checks)
-        store.update_run(
-            run.run_id, status="failed", error_code=exc.code, error_message=exc.message,
-            finished_at=datetime.now(UTC), **counts,
-        )  # fmt: skip
-        return IngestReport(run.run_id, "failed", result, None, raw_path, _since(started), exc.code)
+        report = IngestReport(
+            run.run_id, "failed", result, None, raw_path, _since(started), exc.code
+        )
+        return report, {"error_code": exc.code, "error_message": exc.message}
     _record_checks(
         lake, run.run_id, result, parse_checks + [("gate", g) for g in publication.checks]
     )
-    store.update_run(
-        run.run_id,
-        status=publication.status,
-        snapshot_id=publication.snapshot_id,
-        tag=publication.tag,
-        version=publication.version,
-        branch=publication.branch,
-        gate_failures=list(publication.gate_failures),
-        publish_seconds=time.perf_counter() - publish_started,
-        finished_at=datetime.now(UTC),
-        **counts,
-    )
-    return IngestReport(
+    report = IngestReport(
         run.run_id, publication.status, result, publication, raw_path, _since(started)
     )
+    return report, {
+        "snapshot_id": publication.snapshot_id,
+        "tag": publication.tag,
+        "version": publication.version,
+        "branch": publication.branch,
+        "gate_failures": list(publication.gate_failures),
+        "result": {"publish_seconds": time.perf_counter() - publish_started},
+    }
 
 
 def _since(started: float) -> float:
@@ -282,7 +321,7 @@ def backfill(
     vendor: str | None = None,
     workers: int = 2,
     progress: Callable[[IngestReport], None] | None = None,
-    requester: Requester = Requester(),
+    access: Access = PLATFORM,
 ) -> list[IngestReport]:
     """Ingest many files: parsed in parallel processes, published one by one in as-of order
     (so day-over-day gates compare each day with the one before it)."""
@@ -298,68 +337,9 @@ def backfill(
     reports = []
     for i in order:
         report = ingest_parsed(
-            paths[i], parsed[i], lake=lake, store=store, settings=settings, requester=requester
+            paths[i], parsed[i], lake=lake, store=store, settings=settings, access=access
         )
         reports.append(report)
         if progress is not None:
             progress(report)
     return reports
-
-
-@dataclass(frozen=True)
-class Recovered:
-    """A run found abandoned, and what it turned out to be."""
-
-    run_id: str
-    status: str  # "published": the catalog has its version; "failed": it never committed
-    tag: str | None = None
-
-
-def recover_abandoned(lake: Lake, store: Store, *, older_than: timedelta) -> list[Recovered]:
-    """Close runs that died mid-way (still ``running``/``staged`` after ``older_than``).
-
-    The catalog commit of a publish and the store's record of it are two databases: a run killed
-    (or cut off from the store) between the two has published its day. So the catalog decides:
-    a run whose id is in the summary of one of the day's tagged versions is recorded
-    ``published`` with that version; any other is marked failed and the branch it staged on is
-    dropped (main needs no repair: a publish is one commit). Branches of runs stopped by a
-    failed gate are kept for inspection (their run is ``failed``, so never stale).
-    """
-    table = lake.table(CURVE_OBSERVATION.name)
-    scheme = CURVE_OBSERVATION.tags
-    assert scheme is not None
-    recovered = []
-    for run in store.stale_runs(older_than=older_than):
-        day = day_partition(run.vendor, run.asof) if run.vendor and run.asof else None
-        found = published_by(table, scheme, day, run.run_id) if day else None
-        if found is not None:
-            version, snapshot = found
-            tag = scheme.tag(day or {}, version)
-            store.update_run(
-                run.run_id, status="published", snapshot_id=snapshot.snapshot_id, tag=tag,
-                version=version, branch=None, rows=_summary_int(snapshot, "added-records"),
-                finished_at=datetime.now(UTC),
-            )  # fmt: skip
-            recovered.append(Recovered(run.run_id, "published", tag))
-        else:
-            if day is not None:
-                branch = scheme.branch(day, run.run_id)
-                if branch in table.metadata.refs:
-                    table.manage_snapshots().remove_branch(branch).commit()
-                    table.refresh()
-            store.update_run(
-                run.run_id, status="failed", error_code="abandoned",
-                error_message="the run stopped before it published; its staged branch was dropped",
-                finished_at=datetime.now(UTC),
-            )  # fmt: skip
-            recovered.append(Recovered(run.run_id, "failed"))
-        store.audit(
-            "ingest.recovered", actor="aurum:recovery", tenant_id=run.tenant_id,
-            target=run.run_id, details={"status": recovered[-1].status, "file": run.file},
-        )  # fmt: skip
-    return recovered
-
-
-def _summary_int(snapshot: Snapshot, name: str) -> int | None:
-    value = snapshot.summary.get(name)
-    return int(value) if value is not None and value.isdigit() else None

@@ -15,14 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aurum.auth.access import Access
 from aurum.config import Settings
-from aurum.ingest.runner import IngestReport, Requester, ingest_file
+from aurum.ingest.runner import IngestReport, ingest_file
 from aurum.lake import Lake
 from aurum.store import Store
 
 __all__ = ["Watcher"]
 
 _TEMPORARY = (".tmp", ".part", ".partial", ".crdownload")
+_WATCHER = Access.platform("watcher")
 
 
 def _candidate(path: Path) -> bool:
@@ -64,12 +66,13 @@ class Watcher:
             del self._seen[path]
             self._done[path] = signature
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            if self.store.runs(sha256=sha, limit=1):
+            with self.store.transaction(_WATCHER, write=False) as tx:
+                seen = tx.runs(kind="ingest", sha256=sha, limit=1)
+            if seen:
                 continue  # this content was ingested before (maybe before a restart)
             report = ingest_file(
-                path, lake=self.lake, store=self.store, settings=self.settings,
-                requester=Requester(actor="watcher"),
-            )  # fmt: skip
+                path, lake=self.lake, store=self.store, settings=self.settings, access=_WATCHER
+            )
             reports.append(report)
             if self.on_report is not None:
                 self.on_report(report)

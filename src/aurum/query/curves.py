@@ -30,6 +30,7 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.table import Table
 
+from aurum.auth.access import PLATFORM, Access
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain import calendar, strips
 from aurum.errors import Gone, QueryError, Unknown
@@ -69,8 +70,8 @@ class CurveFilter:
     month_from: date | None = None
     month_to: date | None = None
     asof: Asof = None
-    # The vendors the caller is entitled to read (None: every vendor); rows of others never match.
-    vendors: frozenset[str] | None = None
+    # Who reads: rows the access policy does not let it see never match.
+    access: Access = PLATFORM
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.fields) - set(FILTER_FIELDS))
@@ -242,7 +243,7 @@ class Curves:
                 [*clause.params, limit + 1, offset],
             )
             if not rows.num_rows and where.curve_keys and offset == 0:
-                self._require_curves(cursor, where.curve_keys, where.vendors)
+                self._require_curves(cursor, where.curve_keys, where.access)
         return _page(rows, pinned, limit, started)
 
     def latest(
@@ -262,7 +263,7 @@ class Curves:
         pinned = self.pin(as_at, snapshot_id)
         with self.source(pinned, where) as cursor:
             scope = _Where()
-            _entitled(scope, where.vendors)
+            _scope(scope, where.access)
             if where.vendor:
                 scope.add("vendor = ?", where.vendor.upper())
             newest = (
@@ -483,16 +484,16 @@ class Curves:
         self,
         vendor: str | None = None,
         *,
-        vendors: frozenset[str] | None = None,
+        access: Access = PLATFORM,
         as_at: AsAt = None,
         snapshot_id: int | None = None,
     ) -> Page:
-        """Every (vendor, as-of) at the snapshot, with its row count and published version
-        (of the entitled ``vendors`` only, when given)."""
+        """Every (vendor, as-of) at the snapshot that ``access`` sees, with its row count and
+        published version."""
         started = time.perf_counter()
         pinned = self.pin(as_at, snapshot_id)
         table = self.table()
-        where = CurveFilter(fields={"vendor": vendor} if vendor else {}, vendors=vendors)
+        where = CurveFilter(fields={"vendor": vendor} if vendor else {}, access=access)
         with self.source(pinned, where) as c:
             clause = _Where()
             _identity_clauses(clause, where)
@@ -523,16 +524,16 @@ class Curves:
     def vendors(
         self,
         *,
-        vendors: frozenset[str] | None = None,
+        access: Access = PLATFORM,
         as_at: AsAt = None,
         snapshot_id: int | None = None,
     ) -> Page:
-        """Each vendor's as-of days and rows (of the entitled ``vendors`` only, when given)."""
+        """Each vendor's as-of days and rows (of the vendors ``access`` sees)."""
         started = time.perf_counter()
         pinned = self.pin(as_at, snapshot_id)
-        with self.source(pinned, CurveFilter(vendors=vendors)) as cursor:
+        with self.source(pinned, CurveFilter(access=access)) as cursor:
             clause = _Where()
-            _entitled(clause, vendors)
+            _scope(clause, access)
             rows = _arrow(
                 cursor,
                 "SELECT vendor, count(*) AS asof_count, min(asof_date) AS first_asof,"
@@ -579,7 +580,7 @@ class Curves:
         ):
             return None
         vendor = where.fields["vendor"].upper()
-        if where.vendors is not None and vendor not in where.vendors:
+        if not where.access.may_read(vendor):
             return None
         return self.replicas.slice(snapshot_id, vendor, where.asof, where.curve_keys[0])
 
@@ -617,10 +618,10 @@ class Curves:
         return clause
 
     @staticmethod
-    def _require_curves(cursor: Any, keys: Sequence[str], vendors: frozenset[str] | None) -> None:
+    def _require_curves(cursor: Any, keys: Sequence[str], access: Access) -> None:
         """404 for keys no curve has (or none the caller may read: no existence leaks)."""
         scope = _Where()
-        _entitled(scope, vendors)
+        _scope(scope, access)
         scope.add(f"curve_key IN ({', '.join('?' * len(keys))})", *keys)
         known = {
             row[0]
@@ -739,7 +740,7 @@ def _arrow(cursor: Any, statement: str, params: Sequence[Any] = ()) -> pa.Table:
 
 
 def _identity_clauses(clause: _Where, where: CurveFilter) -> None:
-    _entitled(clause, where.vendors)
+    _scope(clause, where.access)
     for name, value in sorted(where.fields.items()):
         if name == "vendor":
             clause.add("vendor = ?", value.upper())
@@ -749,12 +750,11 @@ def _identity_clauses(clause: _Where, where: CurveFilter) -> None:
         clause.add(f"curve_key IN ({', '.join('?' * len(where.curve_keys))})", *where.curve_keys)
 
 
-def _entitled(clause: _Where, vendors: frozenset[str] | None) -> None:
-    if vendors is not None:
-        if vendors:
-            clause.add(f"vendor IN ({', '.join('?' * len(vendors))})", *sorted(vendors))
-        else:
-            clause.add("FALSE")
+def _scope(clause: _Where, access: Access) -> None:
+    """What the access policy lets the caller see (``Access.vendor_sql``)."""
+    condition = access.vendor_sql()
+    if condition is not None:
+        clause.add(condition[0], *condition[1])
 
 
 def _escape_like(word: str) -> str:

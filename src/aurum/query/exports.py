@@ -15,6 +15,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from aurum.auth.access import PLATFORM, Access
 from aurum.errors import NotAcceptable, QueryError, Unknown
 from aurum.formats import write_csv, write_xlsx
 from aurum.query.curves import COLUMNS, CurveFilter, Curves
@@ -46,18 +47,18 @@ def export_day(
     fmt: ExportFormat = "parquet",
     vendor: str | None = None,
     tenant: str = "default",
-    vendors: frozenset[str] | None = None,
+    access: Access = PLATFORM,
     as_at: AsAt = None,
     snapshot_id: int | None = None,
     neutralised: bool = True,
 ) -> tuple[Path, int, int]:
-    """Write the day's rows (of the entitled ``vendors`` only, when given) under the tenant's
+    """Write the day's rows (of the vendors ``access`` sees) under the tenant's
     folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``. ``neutralised``: CSV
     text that starts like a formula gets a ``'`` (``aurum.formats``); XLSX never has one."""
     if fmt not in EXPORT_FORMATS:
         raise NotAcceptable("format_unsupported", f"export format must be one of {EXPORT_FORMATS}")
     page = curves.curves(
-        CurveFilter(fields={"vendor": vendor} if vendor else {}, asof=asof, vendors=vendors),
+        CurveFilter(fields={"vendor": vendor} if vendor else {}, asof=asof, access=access),
         as_at=as_at,
         snapshot_id=snapshot_id,
         columns=COLUMNS,

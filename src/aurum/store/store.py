@@ -1,8 +1,20 @@
-"""The operational store: the one object the rest of Aurum uses to reach it."""
+"""The operational store: the one object the rest of Aurum uses to reach it.
+
+Everything happens in a **transaction** that names whose access it runs with::
+
+    with store.transaction(access) as tx:       # one unit of work: all of it commits, or none
+        run = tx.update_run(run_id, status="published", ...)
+        tx.audit("ingest", target=run.run_id, details=...)
+
+``access`` (``aurum.auth.access.Access``) scopes every read and write to what that caller may
+see; on PostgreSQL the transaction also tells row-level security (``app.current_tenant``, and
+``app.platform`` for the platform's own work), local to the transaction so a pooled connection
+forgets it. Read-only work passes ``write=False`` (on SQLite it then takes no write lock).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -12,37 +24,33 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from aurum.auth.access import Access
+from aurum.auth.keys import key_prefix
 from aurum.config import Settings
-from aurum.errors import Conflict, StoreError, Unavailable
-from aurum.store import ingest_log, tenancy
+from aurum.errors import Conflict, NotFound, StoreError, Unavailable
+from aurum.store import audit, documents, instruments, keys, runs, tenants
+from aurum.store.audit import AuditEntry
+from aurum.store.documents import Assumption, Document, DocumentKind
 from aurum.store.engine import create_engine, migrate, writer
-from aurum.store.ingest_log import IngestRun, Viewer
-from aurum.store.tenancy import (
-    ApiKey,
-    Assumption,
-    AuditEntry,
-    Document,
-    DocumentKind,
-    IssuedKey,
-    ModelRun,
-    Tenant,
-)
+from aurum.store.keys import ApiKey, IssuedKey
+from aurum.store.runs import Run, RunKind
+from aurum.store.tenants import Tenant
 
-__all__ = ["Store"]
+__all__ = ["Store", "Tx"]
 
 
 class Store:
     """Aurum's operational store on SQLite (default) or PostgreSQL, migrated to head on open.
 
-    Every method runs in its own transaction and returns plain frozen values.
-
     >>> import tempfile
+    >>> from datetime import timedelta
     >>> with (
     ...     tempfile.TemporaryDirectory() as home,
     ...     Store.open(f"sqlite:///{home}/state/store.db") as store,
+    ...     store.transaction(Access.platform()) as tx,
     ... ):
-    ...     run = store.start_run(file="PW_20250916.xlsx", sha256=None, vendor="PW", asof=None)
-    ...     store.update_run(run.run_id, status="failed", error_code="file_corrupt").status
+    ...     run = tx.start_run("ingest", subject="PW_20250916.xlsx", lease=("me", timedelta(60)))
+    ...     tx.update_run(run.run_id, status="failed", error_code="file_corrupt").status
     'failed'
     """
 
@@ -101,51 +109,21 @@ class Store:
         with self._errors():
             migrate(self._engine)
 
-    # -- ingest runs ---------------------------------------------------------------------------
-
-    def start_run(
-        self, *, file: str, sha256: str | None, vendor: str | None, asof: date | None
-    ) -> IngestRun:
-        """Record a new ``running`` run with a fresh ``run_id``, started now (UTC)."""
-        with self._session(write=True) as session:
-            return ingest_log.start_run(session, file=file, sha256=sha256, vendor=vendor, asof=asof)
-
-    def update_run(self, run_id: str, /, **changes: Any) -> IngestRun:
-        """Change some of a run's columns; unknown names and bad values raise ``StoreError``."""
-        with self._session(write=True) as session:
-            return ingest_log.update_run(session, run_id, changes)
-
-    def get_run(self, run_id: str, *, viewer: Viewer | None = None) -> IngestRun:
-        with self._session() as session:
-            return ingest_log.get_run(session, run_id, viewer)
-
-    def runs(
-        self,
-        *,
-        vendor: str | None = None,
-        asof: date | None = None,
-        status: str | None = None,
-        sha256: str | None = None,
-        limit: int = 100,
-        viewer: Viewer | None = None,
-    ) -> list[IngestRun]:
-        """The newest ``limit`` runs matching every filter given (and that ``viewer`` may
-        see: see :class:`~aurum.store.ingest_log.Viewer`), newest first."""
-        with self._session() as session:
-            return ingest_log.list_runs(
-                session, vendor=vendor, asof=asof, status=status, sha256=sha256, limit=limit,
-                viewer=viewer,
-            )  # fmt: skip
-
-    def visible_run_ids(self, run_ids: Iterable[str], viewer: Viewer) -> set[str]:
-        """Those of ``run_ids`` whose runs ``viewer`` may see (see ``Viewer``)."""
-        with self._session() as session:
-            return ingest_log.visible_run_ids(session, run_ids, viewer)
-
-    def stale_runs(self, *, older_than: timedelta) -> list[IngestRun]:
-        """Runs still ``running``/``staged`` that started more than ``older_than`` ago."""
-        with self._session() as session:
-            return ingest_log.stale_runs(session, older_than=older_than)
+    @contextmanager
+    def transaction(self, access: Access, *, write: bool = True) -> Iterator[Tx]:
+        """One unit of work with ``access``: it commits when the block ends, or rolls back."""
+        factory = self._writes if write else self._reads
+        with self._errors(), factory.begin() as session:
+            if self._postgres:
+                session.execute(
+                    sa.text(
+                        "SELECT set_config('app.current_tenant', :tenant, true),"
+                        " set_config('app.platform', :platform, true),"
+                        " set_config('app.key_prefix', '', true)"
+                    ),
+                    {"tenant": access.tenant_id or "", "platform": _on(access.is_platform)},
+                )
+            yield Tx(session, access, postgres=self._postgres)
 
     def grant(self, role: str) -> None:
         """PostgreSQL: let ``role`` read and write the rows of the store's schema, not own it."""
@@ -171,7 +149,7 @@ class Store:
         service layer scopes) or ``service`` (SQLite: the service layer scopes every query)."""
         if not self._postgres:
             return "service"
-        with self._session() as session:
+        with self._errors(), self._reads.begin() as session:
             bypass, owner = session.execute(
                 sa.text(
                     "SELECT r.rolsuper OR r.rolbypassrls,"
@@ -182,171 +160,7 @@ class Store:
             ).one()
         return "bypassed" if bypass else "rls-owner" if owner else "rls"
 
-    # -- tenants, entitlements, keys -------------------------------------------------------------
-
-    def create_tenant(self, tenant_id: str, name: str) -> Tenant:
-        with self._session(write=True) as session:
-            return tenancy.create_tenant(session, tenant_id, name)
-
-    def tenant(self, tenant_id: str) -> Tenant:
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.get_tenant(session, tenant_id)
-
-    def tenants(self) -> list[Tenant]:
-        with self._session() as session:
-            ids = tenancy.list_tenants(session)
-        return [self.tenant(tenant_id) for tenant_id in ids]
-
-    def entitle(self, tenant_id: str, vendors: list[str], *, grant: bool = True) -> Tenant:
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.entitle(session, tenant_id, vendors, grant=grant)
-
-    def create_key(
-        self, *, tenant_id: str, role: str, name: str, created_by: str,
-        expires_in: timedelta | None = None,
-    ) -> IssuedKey:  # fmt: skip
-        """A new API key; its token is in the answer and nowhere else."""
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.create_key(
-                session, tenant_id=tenant_id, role=role, name=name, created_by=created_by,
-                expires_in=expires_in,
-            )  # fmt: skip
-
-    def verify_key(self, token: str) -> ApiKey:
-        """The key ``token`` is, if valid now (the transaction may see that prefix's row only)."""
-        with self._session(key_prefix=tenancy.key_prefix(token)) as session:
-            return tenancy.verify_key(session, token, datetime.now(UTC))
-
-    def revoke_key(self, prefix: str, *, tenant_id: str | None = None) -> ApiKey:
-        """Revoke a key of ``tenant_id`` (an API admin), or of whichever tenant (the CLI)."""
-        if tenant_id is None:
-            with self._session(key_prefix=prefix) as session:
-                tenant_id = tenancy.key_tenant(session, prefix)
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.revoke_key(session, prefix, tenant_id)
-
-    def api_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
-        """The keys of ``tenant_id``, or of every tenant."""
-        tenants = [tenant_id] if tenant_id else [t.tenant_id for t in self.tenants()]
-        found: list[ApiKey] = []
-        for tenant in tenants:
-            with self._session(tenant=tenant) as session:
-                found += tenancy.list_keys(session, tenant)
-        return found
-
-    # -- tenant-owned objects ----------------------------------------------------------------------
-
-    def create_document(
-        self, kind: DocumentKind, tenant_id: str, *, name: str, description: str,
-        spec: dict[str, Any], created_by: str,
-    ) -> Document:  # fmt: skip
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.create_document(
-                session, kind, tenant_id, name=name, description=description, spec=spec,
-                created_by=created_by,
-            )  # fmt: skip
-
-    def document(self, kind: DocumentKind, tenant_id: str, id_: str) -> Document:
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.get_document(session, kind, tenant_id, id_)
-
-    def documents(
-        self, kind: DocumentKind, tenant_id: str, *, limit: int = 100, offset: int = 0
-    ) -> list[Document]:
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.list_documents(session, kind, tenant_id, limit=limit, offset=offset)
-
-    def update_document(
-        self, kind: DocumentKind, tenant_id: str, id_: str, changes: Mapping[str, Any]
-    ) -> Document:
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.update_document(session, kind, tenant_id, id_, changes)
-
-    def delete_document(self, kind: DocumentKind, tenant_id: str, id_: str) -> Document:
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.delete_document(session, kind, tenant_id, id_)
-
-    def create_assumption(
-        self, tenant_id: str, scenario_id: str, *, name: str, value: Any, created_by: str
-    ) -> Assumption:
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.create_assumption(
-                session, tenant_id, scenario_id, name=name, value=value, created_by=created_by
-            )
-
-    def assumptions(self, tenant_id: str, scenario_id: str) -> list[Assumption]:
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.list_assumptions(session, tenant_id, scenario_id)
-
-    def create_model_run(
-        self, tenant_id: str, *, kind: str, subject_id: str | None, params: dict[str, Any],
-        created_by: str,
-    ) -> ModelRun:  # fmt: skip
-        with self._session(write=True, tenant=tenant_id) as session:
-            return tenancy.create_model_run(
-                session, tenant_id, kind=kind, subject_id=subject_id, params=params,
-                created_by=created_by,
-            )  # fmt: skip
-
-    def model_run(self, tenant_id: str, id_: str) -> ModelRun:
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.get_model_run(session, tenant_id, id_)
-
-    def model_runs(self, tenant_id: str, *, limit: int = 100, offset: int = 0) -> list[ModelRun]:
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.list_model_runs(session, tenant_id, limit=limit, offset=offset)
-
-    # -- audit log and instruments -----------------------------------------------------------------
-
-    def audit(
-        self, action: str, *, actor: str, tenant_id: str | None, target: str | None = None,
-        request_id: str | None = None, details: Mapping[str, Any] | None = None,
-    ) -> None:  # fmt: skip
-        """Record who did what, for which tenant, in which request."""
-        with self._session(write=True, tenant=tenant_id) as session:
-            tenancy.audit(
-                session, tenant_id=tenant_id, actor=actor, action=action, target=target,
-                request_id=request_id, details=details,
-            )  # fmt: skip
-
-    def audit_log(
-        self, tenant_id: str | None, *, action: str | None = None, since: datetime | None = None,
-        before_id: int | None = None, limit: int = 100,
-    ) -> list[AuditEntry]:  # fmt: skip
-        with self._session(tenant=tenant_id) as session:
-            return tenancy.list_audit(
-                session, tenant_id, action=action, since=since, before_id=before_id, limit=limit
-            )
-
-    def instruments(self, vendor: str | None = None) -> list[dict[str, Any]]:
-        """The curves the lake holds, as last synced (identity, units, first/last as-of)."""
-        with self._session() as session:
-            return tenancy.list_instruments(session, vendor)
-
-    def sync_instruments(self, rows: list[dict[str, Any]]) -> int:
-        with self._session(write=True) as session:
-            return tenancy.sync_instruments(session, rows)
-
     # -- plumbing ------------------------------------------------------------------------------
-
-    @contextmanager
-    def _session(
-        self, *, write: bool = False, tenant: str | None = None, key_prefix: str | None = None
-    ) -> Iterator[Session]:
-        """One transaction; with ``tenant``, PostgreSQL's row-level security sees that tenant
-        (``app.current_tenant``, local to the transaction, so a pooled connection forgets it);
-        with ``key_prefix``, that one API key row too (``app.key_prefix``)."""
-        factory = self._writes if write else self._reads
-        with self._errors(), factory.begin() as session:
-            if self._postgres:
-                session.execute(
-                    sa.text(
-                        "SELECT set_config('app.current_tenant', :tenant, true),"
-                        " set_config('app.key_prefix', :prefix, true)"
-                    ),
-                    {"tenant": tenant or "", "prefix": key_prefix or ""},
-                )
-            yield session
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -369,3 +183,193 @@ class Store:
 def _reason(exc: sa.exc.SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     return " ".join(str(orig or exc).split())
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else ""
+
+
+class Tx:
+    """One transaction of the store, scoped to ``access``: every operation the store has.
+
+    Runs (:mod:`aurum.store.runs`), tenants, keys, documents, the audit log and instruments;
+    each method reads and writes only what ``access`` may (see ``aurum.auth.access``).
+    """
+
+    def __init__(self, session: Session, access: Access, *, postgres: bool) -> None:
+        self.session = session
+        self.access = access
+        self._postgres = postgres
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(
+        self, kind: RunKind, *, subject: str, queued: bool = False,
+        lease: tuple[str, timedelta] | None = None, request_id: str | None = None,
+        **values: Any,
+    ) -> Run:  # fmt: skip
+        """A new run of ``access``'s tenant: ``running`` under ``lease`` (owner, duration), or
+        ``queued`` for a worker (see :mod:`aurum.store.runs`)."""
+        return runs.start_run(
+            self.session, self.access, kind, subject=subject, queued=queued, lease=lease,
+            request_id=request_id, **values,
+        )  # fmt: skip
+
+    def update_run(self, run_id: str, /, **changes: Any) -> Run:
+        """Change some of a run's columns; unknown names and bad values raise ``StoreError``."""
+        return runs.update_run(self.session, self.access, run_id, changes)
+
+    def get_run(self, run_id: str) -> Run:
+        return runs.get_run(self.session, self.access, run_id)
+
+    def runs(
+        self, *, kind: str | Sequence[str] | None = None, vendor: str | None = None,
+        asof: date | None = None, status: str | None = None, sha256: str | None = None,
+        limit: int = 100, offset: int = 0,
+    ) -> list[Run]:  # fmt: skip
+        """The runs matching every filter given (that ``access`` sees), newest first."""
+        return runs.list_runs(
+            self.session, self.access, kind=kind, vendor=vendor, asof=asof, status=status,
+            sha256=sha256, limit=limit, offset=offset,
+        )  # fmt: skip
+
+    def visible_run_ids(self, run_ids: Iterable[str]) -> set[str]:
+        return runs.visible_run_ids(self.session, self.access, run_ids)
+
+    def heartbeat(self, run_id: str, owner: str, duration: timedelta) -> bool:
+        return runs.heartbeat(self.session, run_id, owner, duration)
+
+    def claim_expired(self, owner: str, duration: timedelta, *, limit: int = 100) -> list[Run]:
+        """The platform takes over runs whose lease expired (each by one caller only)."""
+        self._platform_only("claim_expired")
+        return runs.claim_expired(self.session, owner, duration, limit=limit)
+
+    def claim_queued(self, kinds: Sequence[RunKind], owner: str, duration: timedelta) -> Run | None:
+        """A worker takes the oldest queued run of ``kinds``."""
+        self._platform_only("claim_queued")
+        return runs.claim_queued(self.session, kinds, owner, duration)
+
+    # -- tenants, entitlements, keys -------------------------------------------------------------
+
+    def create_tenant(self, tenant_id: str, name: str) -> Tenant:
+        return tenants.create_tenant(self.session, tenant_id, name)
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        self._see_tenant(tenant_id)
+        return tenants.get_tenant(self.session, tenant_id)
+
+    def tenants(self) -> list[str]:
+        return tenants.list_tenants(self.session)
+
+    def entitle(self, tenant_id: str, vendors: list[str], *, grant: bool = True) -> Tenant:
+        self._see_tenant(tenant_id)
+        return tenants.entitle(self.session, tenant_id, vendors, grant=grant)
+
+    def create_key(
+        self, *, tenant_id: str, role: str, name: str, expires_in: timedelta | None = None
+    ) -> IssuedKey:
+        """A new API key, made by ``access``'s actor; its token is in the answer and nowhere
+        else."""
+        self._see_tenant(tenant_id)
+        return keys.create_key(
+            self.session, tenant_id=tenant_id, role=role, name=name,
+            created_by=self.access.actor, expires_in=expires_in,
+        )  # fmt: skip
+
+    def verify_key(self, token: str) -> ApiKey:
+        """The key ``token`` is, if valid now (the transaction may see that prefix's row only)."""
+        if self._postgres:
+            self.session.execute(
+                sa.text("SELECT set_config('app.key_prefix', :prefix, true)"),
+                {"prefix": key_prefix(token)},
+            )
+        return keys.verify_key(self.session, token, datetime.now(UTC))
+
+    def key_tenant(self, prefix: str) -> str:
+        """The tenant of a key, by its prefix (for the platform's CLI)."""
+        if self._postgres:
+            self.session.execute(
+                sa.text("SELECT set_config('app.key_prefix', :prefix, true)"), {"prefix": prefix}
+            )
+        return keys.key_tenant(self.session, prefix)
+
+    def revoke_key(self, prefix: str) -> ApiKey:
+        return keys.revoke_key(self.session, self.access, prefix)
+
+    def api_keys(self) -> list[ApiKey]:
+        return keys.list_keys(self.session, self.access)
+
+    # -- tenant-owned documents --------------------------------------------------------------------
+
+    def create_document(
+        self, kind: DocumentKind, *, name: str, description: str, spec: dict[str, Any]
+    ) -> Document:
+        return documents.create_document(
+            self.session, self.access, kind, name=name, description=description, spec=spec
+        )
+
+    def document(self, kind: DocumentKind, id_: str) -> Document:
+        return documents.get_document(self.session, self.access, kind, id_)
+
+    def documents(self, kind: DocumentKind, *, limit: int = 100, offset: int = 0) -> list[Document]:
+        return documents.list_documents(self.session, self.access, kind, limit=limit, offset=offset)
+
+    def update_document(self, kind: DocumentKind, id_: str, changes: Mapping[str, Any]) -> Document:
+        return documents.update_document(self.session, self.access, kind, id_, changes)
+
+    def delete_document(self, kind: DocumentKind, id_: str) -> Document:
+        return documents.delete_document(self.session, self.access, kind, id_)
+
+    def create_assumption(self, scenario_id: str, *, name: str, value: Any) -> Assumption:
+        return documents.create_assumption(
+            self.session, self.access, scenario_id, name=name, value=value
+        )
+
+    def assumptions(self, scenario_id: str) -> list[Assumption]:
+        return documents.list_assumptions(self.session, self.access, scenario_id)
+
+    # -- the audit log and instruments ---------------------------------------------------------
+
+    def audit(
+        self, action: str, *, target: str | None = None, request_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Record that ``access``'s actor did ``action``, for its tenant, in this transaction."""
+        audit.record_audit(
+            self.session, self.access, action, target=target, request_id=request_id,
+            details=details,
+        )  # fmt: skip
+
+    def audit_log(
+        self, *, action: str | None = None, since: datetime | None = None,
+        before_id: int | None = None, limit: int = 100,
+    ) -> list[AuditEntry]:  # fmt: skip
+        return audit.list_audit(
+            self.session, self.access, action=action, since=since, before_id=before_id,
+            limit=limit,
+        )  # fmt: skip
+
+    def instruments(self, vendor: str | None = None) -> list[dict[str, Any]]:
+        """The curves the lake holds, as last synced (identity, units, first/last as-of)."""
+        return instruments.list_instruments(self.session, vendor)
+
+    def sync_instruments(self, rows: list[dict[str, Any]]) -> int:
+        return instruments.sync_instruments(self.session, rows)
+
+    # -- scope checks ----------------------------------------------------------------------------
+
+    def _platform_only(self, what: str) -> None:
+        if not self.access.is_platform:
+            raise StoreError("platform_only", f"{what} is the platform's to do, not a tenant's")
+
+    def _see_tenant(self, tenant_id: str) -> None:
+        """A tenant acts on itself only; the platform on any tenant, whose rows row-level
+        security then shows to this transaction."""
+        if self.access.is_platform:
+            if self._postgres:
+                self.session.execute(
+                    sa.text("SELECT set_config('app.current_tenant', :tenant, true)"),
+                    {"tenant": tenant_id},
+                )
+        elif self.access.tenant_id != tenant_id:
+            raise NotFound("tenant_unknown", f"no tenant {tenant_id!r}")

@@ -9,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from aurum.api.deps import ServicesDep, audit, envelope, objects
+from aurum import tenancy
+from aurum.api.deps import ServicesDep, envelope, objects
 from aurum.api.models import ApiKeyOut, AuditEntryOut, IssuedKeyOut, KeyIn, LogEnvelope, Me
 from aurum.api.params import parse_date
 from aurum.api.routes.objects import RESPONSES
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ADMIN, ANALYST, OPS
+from aurum.auth.roles import ROLES
 from aurum.errors import RequestError
-from aurum.store.tenancy import ROLES
 
 __all__ = ["me", "router"]
 
@@ -55,24 +56,18 @@ def audit_log(
     first: your tenant's entries and the platform's (no tenant) about vendors your tenant is
     entitled to (a page can hold fewer than `limit`: page on with `before_id`)."""
     day = parse_date(since, "since") if since else None
-    entries = services.store.audit_log(
-        principal.tenant_id, action=action, before_id=before_id, limit=limit,
-        since=datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None,
-    )  # fmt: skip
-    vendors = principal.vendors
-    visible = [
-        entry
-        for entry in entries
-        if entry.tenant_id is not None
-        or vendors is None
-        or entry.details.get("vendor") in (None, *vendors)
-    ]
-    return objects(visible, limit=limit, next_before_id=entries[-1].id if entries else None)
+    with services.store.transaction(principal.access, write=False) as tx:
+        entries = tx.audit_log(
+            action=action, before_id=before_id, limit=limit,
+            since=datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None,
+        )  # fmt: skip
+    return objects(entries, limit=limit, next_before_id=entries[-1].id if entries else None)
 
 
 @router.get("/keys", response_model=LogEnvelope[ApiKeyOut], summary="Your tenant's API keys")
 def keys(services: ServicesDep, principal: PrincipalDep) -> Response:
-    return objects(services.store.api_keys(principal.tenant_id))
+    with services.store.transaction(principal.access, write=False) as tx:
+        return objects(tx.api_keys())
 
 
 @router.post(
@@ -84,12 +79,11 @@ def create_key(
     """A key of your tenant; `token` is in this answer only."""
     if body.role not in ROLES:
         raise RequestError("parameter_invalid", f"role must be one of {', '.join(ROLES)}")
-    issued = services.store.create_key(
-        tenant_id=principal.tenant_id, role=body.role, name=body.name,
-        created_by=principal.actor,
+    issued = tenancy.issue_key(
+        services.store, principal.access, tenant_id=principal.tenant_id, role=body.role,
+        name=body.name, request_id=request.state.request_id,
         expires_in=timedelta(days=body.expires_in_days) if body.expires_in_days else None,
     )  # fmt: skip
-    audit(request, principal, "key.create", issued.key.prefix, role=body.role, name=body.name)
     return envelope([{**dataclasses.asdict(issued.key), "token": issued.token}], 201)
 
 
@@ -100,7 +94,8 @@ def revoke_key(
     principal: PrincipalDep,
     prefix: Annotated[str, Path(max_length=16)],
 ) -> Response:
-    key = services.store.revoke_key(prefix, tenant_id=principal.tenant_id)
+    key = tenancy.revoke_key(
+        services.store, principal.access, prefix, request_id=request.state.request_id
+    )
     services.auth.forget_key(prefix)
-    audit(request, principal, "key.revoke", prefix)
     return objects([key])

@@ -69,13 +69,13 @@ def curve_observation(
     and reused while the snapshot and the tenant's entitlements stay. CSV text cells that start
     like a formula (`=`, `+`, `-`, `@`, tab, CR) begin with `'`; XLSX writes them as text."""
     day = parse_date(asof, "asof")
-    vendors = entitled(request, vendor)
+    access = entitled(request, vendor)
     curves = services.curves
     snapshot = curves.pin(as_at)
     neutralised = services.settings.files.neutralise_formulas
     # one cached file per (snapshot, vendors the tenant may read, how text is written): a
     # withdrawn entitlement never serves a file made under the old one
-    scope = "all" if vendors is None else _digest(",".join(sorted(vendors)))
+    scope = _digest(access.cache_scope(tenant_owned=False))
     out = (
         services.settings.home / "exports-cache" / _FILES_VERSION / str(snapshot)
         / (scope if neutralised else f"{scope}-raw")
@@ -85,7 +85,7 @@ def curve_observation(
     if not path.exists():
         path, _, _ = export_day(
             curves, day, out=out, fmt=format.value, vendor=vendor, tenant=tenant,
-            vendors=vendors, snapshot_id=snapshot, neutralised=neutralised,
+            access=access, snapshot_id=snapshot, neutralised=neutralised,
         )  # fmt: skip
     audit(
         request, principal, "export", path.name,

@@ -9,19 +9,18 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
-from pyiceberg.expressions import BooleanExpression, EqualTo
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, objects
 from aurum.api.models import IngestResult, IngestRun, LogEnvelope, Problem, QaCheck
 from aurum.api.params import entitled, parse_date
 from aurum.api.security import PrincipalDep, requires
-from aurum.auth.principal import ANALYST, OPS, Principal
+from aurum.auth.principal import ANALYST, OPS
 from aurum.errors import RequestError
+from aurum.ingest import history
 from aurum.ingest.pipeline import parse_workbook
-from aurum.ingest.runner import Requester, ingest_parsed
-from aurum.lake.expressions import all_of
-from aurum.store.ingest_log import RUN_STATUSES, Viewer
+from aurum.ingest.runner import ingest_parsed
+from aurum.store import RUN_STATUSES
 
 __all__ = ["router"]
 
@@ -53,14 +52,11 @@ def runs(
     if status is not None and status not in RUN_STATUSES:
         raise RequestError("parameter_invalid", f"status must be one of {', '.join(RUN_STATUSES)}")
     capped = min(limit, services.settings.api.max_page_size)
-    found = services.store.runs(
-        vendor=vendor.upper() if vendor else None,
-        asof=parse_date(asof, "asof") if asof else None,
-        status=status,
-        sha256=sha256,
+    found = history.ingest_runs(
+        services.store, entitled(request, vendor), vendor=vendor.upper() if vendor else None,
+        asof=parse_date(asof, "asof") if asof else None, status=status, sha256=sha256,
         limit=capped,
-        viewer=_viewer(request, principal, vendor),
-    )
+    )  # fmt: skip
     return objects(found, limit=capped)
 
 
@@ -80,10 +76,6 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
-def _viewer(request: Request, principal: Principal, vendor: str | None = None) -> Viewer:
-    return Viewer(principal.tenant_id, entitled(request, vendor))
-
-
 @router.get(
     "/ingest/runs/{run_id}",
     dependencies=[requires(OPS)],
@@ -97,7 +89,7 @@ def run(
     principal: PrincipalDep,
     run_id: Annotated[str, Path(max_length=64)],
 ) -> Response:
-    return objects([services.store.get_run(run_id, viewer=_viewer(request, principal))])
+    return objects([history.ingest_run(services.store, principal.access, run_id)])
 
 
 @router.post(
@@ -141,18 +133,19 @@ def upload(
             entitled(request, parsed.vendor)
         report = ingest_parsed(
             path, parsed, lake=services.lake, store=services.store, settings=settings,
-            requester=Requester(principal.actor, principal.tenant_id, request.state.request_id),
+            access=principal.access, request_id=request.state.request_id,
         )  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the raw archive keeps the bytes
     if report.publication is not None:
         services.curves.refresh()
     conservation = report.parse.conservation
+    run = history.ingest_run(services.store, principal.access, report.run_id)
     data = {
         **report.summary(),
         "error": report.error,
         "conservation": {**dataclasses.asdict(conservation), "holds": conservation.holds},
-        "run": dataclasses.asdict(services.store.get_run(report.run_id)),
+        "run": dataclasses.asdict(run),
     }
     status = {"published": 201, "duplicate": 200}.get(report.status, 422)
     return envelope([data], status)
@@ -179,24 +172,9 @@ def qa_checks(
 ) -> Response:
     """Every rule's and gate's outcome per ingest run, newest first: of the runs your tenant
     may see in the ingest log (the platform's and its own, of the vendors it is entitled to)."""
-    vendors = entitled(request, vendor)
-    conditions: list[BooleanExpression] = []
-    for column, value in (("run_id", run_id), ("vendor", vendor), ("rule", rule)):
-        if value:
-            conditions.append(EqualTo(column, value.upper() if column == "vendor" else value))
-    if asof:
-        conditions.append(EqualTo("asof_date", parse_date(asof, "asof").isoformat()))
-    rows, snapshot = services.query.scan("qa_checks", row_filter=all_of(conditions))
-    data = rows.to_pylist()
-    if vendors is not None:
-        data = [row for row in data if row["vendor"] in vendors]
-    # another tenant's uploads (and so their run ids and branch names) stay theirs
-    mine = services.store.visible_run_ids(
-        (row["run_id"] for row in data), _viewer(request, principal)
-    )
-    data = [row for row in data if row["run_id"] in mine]
-    if failed_only:
-        data = [row for row in data if row["failed"]]
-    data.sort(key=lambda row: (row["checked_at"], row["rule"]), reverse=True)
-    capped = min(limit, services.settings.api.max_page_size)
-    return envelope(data[:capped], snapshot_id=snapshot)
+    data, snapshot = history.quality_checks(
+        services.query, services.store, principal.access, run_id=run_id, vendor=vendor,
+        asof=parse_date(asof, "asof") if asof else None, rule=rule, failed_only=failed_only,
+        limit=min(limit, services.settings.api.max_page_size),
+    )  # fmt: skip
+    return envelope(list(data), snapshot_id=snapshot)

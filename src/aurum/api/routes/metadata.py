@@ -58,11 +58,11 @@ def asof_dates(
     as_at: AsAtParam = None,
 ) -> Response:
     """Every (vendor, as-of) at the snapshot, with rows and the newest published version."""
-    vendors = entitled(request, vendor)
+    access = entitled(request, vendor)
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.asof_dates(
-            vendor.upper() if vendor else None, vendors=vendors, snapshot_id=snapshot
+            vendor.upper() if vendor else None, access=access, snapshot_id=snapshot
         ),
         as_at=as_at, limit=None,
     )  # fmt: skip
@@ -76,11 +76,11 @@ def vendors(
     as_at: AsAtParam = None,
 ) -> Response:
     """Each vendor's as-of count, first and last as-of and rows."""
-    vendors = entitled(request)
+    access = entitled(request)
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.vendors(
-            vendors=vendors, snapshot_id=snapshot
+            access=access, snapshot_id=snapshot
         ),
         as_at=as_at, limit=None,
     )  # fmt: skip

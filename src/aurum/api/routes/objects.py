@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from aurum.api.deps import ServicesDep, audit, objects
+from aurum.api.deps import ServicesDep, envelope, objects
 from aurum.api.models import (
     AssumptionIn,
     AssumptionOut,
@@ -26,8 +26,9 @@ from aurum.api.models import (
 )
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST
-from aurum.errors import RequestError
-from aurum.store.tenancy import DocumentKind
+from aurum.errors import NotFound, RequestError
+from aurum.store import Run
+from aurum.store.documents import DocumentKind
 
 __all__ = ["DOCUMENT_ROUTES", "RESPONSES", "document_router", "model_runs"]
 
@@ -61,7 +62,8 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
         services: ServicesDep, principal: PrincipalDep, limit: LimitQuery = 100,
         offset: OffsetQuery = 0,
     ) -> Response:  # fmt: skip
-        found = services.store.documents(kind, principal.tenant_id, limit=limit, offset=offset)
+        with services.store.transaction(principal.access, write=False) as tx:
+            found = tx.documents(kind, limit=limit, offset=offset)
         return objects(found, limit=limit)
 
     @router.post(
@@ -71,16 +73,18 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
         request: Request, services: ServicesDep, principal: PrincipalDep, body: DocumentIn
     ) -> Response:
         _check_size(body.spec)
-        document = services.store.create_document(
-            kind, principal.tenant_id, name=body.name, description=body.description,
-            spec=body.spec, created_by=principal.actor,
-        )  # fmt: skip
-        audit(request, principal, f"{kind}.create", document.id, name=document.name)
+        with services.store.transaction(principal.access) as tx:
+            document = tx.create_document(
+                kind, name=body.name, description=body.description, spec=body.spec
+            )
+            tx.audit(f"{kind}.create", target=document.id, request_id=request.state.request_id,
+                     details={"name": document.name})  # fmt: skip
         return objects([document], 201)
 
     @router.get("/{object_id}", response_model=LogEnvelope[DocumentOut], summary=f"One {title}")
     def get_document(services: ServicesDep, principal: PrincipalDep, object_id: IdPath) -> Response:
-        return objects([services.store.document(kind, principal.tenant_id, object_id)])
+        with services.store.transaction(principal.access, write=False) as tx:
+            return objects([tx.document(kind, object_id)])
 
     @router.patch(
         "/{object_id}", response_model=LogEnvelope[DocumentOut], summary=f"Change a {title}"
@@ -93,16 +97,20 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
         if any(value is None for value in changes.values()):
             raise RequestError("parameter_invalid", "name, description and spec cannot be null")
         _check_size(changes.get("spec"))
-        document = services.store.update_document(kind, principal.tenant_id, object_id, changes)
-        audit(request, principal, f"{kind}.update", object_id, fields=sorted(changes))
+        with services.store.transaction(principal.access) as tx:
+            document = tx.update_document(kind, object_id, changes)
+            tx.audit(f"{kind}.update", target=object_id, request_id=request.state.request_id,
+                     details={"fields": sorted(changes)})  # fmt: skip
         return objects([document])
 
     @router.delete("/{object_id}", status_code=204, summary=f"Delete a {title}")
     def delete_document(
         request: Request, services: ServicesDep, principal: PrincipalDep, object_id: IdPath
     ) -> Response:
-        document = services.store.delete_document(kind, principal.tenant_id, object_id)
-        audit(request, principal, f"{kind}.delete", object_id, name=document.name)
+        with services.store.transaction(principal.access) as tx:
+            document = tx.delete_document(kind, object_id)
+            tx.audit(f"{kind}.delete", target=object_id, request_id=request.state.request_id,
+                     details={"name": document.name})  # fmt: skip
         return Response(status_code=204)
 
     if kind == "scenario":
@@ -115,7 +123,8 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
         def list_assumptions(
             services: ServicesDep, principal: PrincipalDep, object_id: IdPath
         ) -> Response:
-            return objects(services.store.assumptions(principal.tenant_id, object_id))
+            with services.store.transaction(principal.access, write=False) as tx:
+                return objects(tx.assumptions(object_id))
 
         @router.post(
             "/{object_id}/assumptions",
@@ -128,11 +137,11 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
             body: AssumptionIn,
         ) -> Response:  # fmt: skip
             _check_size(body.value)
-            assumption = services.store.create_assumption(
-                principal.tenant_id, object_id, name=body.name, value=body.value,
-                created_by=principal.actor,
-            )  # fmt: skip
-            audit(request, principal, "assumption.create", assumption.id, scenario=object_id)
+            with services.store.transaction(principal.access) as tx:
+                assumption = tx.create_assumption(object_id, name=body.name, value=body.value)
+                tx.audit("assumption.create", target=assumption.id,
+                         request_id=request.state.request_id,
+                         details={"scenario": object_id})  # fmt: skip
             return objects([assumption], 201)
 
     return router
@@ -156,10 +165,31 @@ def list_model_runs(
     offset: OffsetQuery = 0,
 ) -> Response:  # fmt: skip
     """Scenario runs and valuations, newest first."""
-    found = services.store.model_runs(principal.tenant_id, limit=limit, offset=offset)
-    return objects(found, limit=limit)
+    with services.store.transaction(principal.access, write=False) as tx:
+        found = tx.runs(kind=_MODEL_RUNS, limit=limit, offset=offset)
+    return envelope([_model_run(run) for run in found], limit=limit)
 
 
 @model_runs.get("/{object_id}", response_model=LogEnvelope[ModelRunOut], summary="One model run")
 def get_model_run(services: ServicesDep, principal: PrincipalDep, object_id: IdPath) -> Response:
-    return objects([services.store.model_run(principal.tenant_id, object_id)])
+    unknown = NotFound("model_run_unknown", f"no model run {object_id!r}")
+    try:
+        with services.store.transaction(principal.access, write=False) as tx:
+            run = tx.get_run(object_id)
+    except NotFound:
+        raise unknown from None
+    if run.kind not in _MODEL_RUNS:
+        raise unknown
+    return envelope([_model_run(run)])
+
+
+_MODEL_RUNS = ("scenario_run", "valuation")
+
+
+def _model_run(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.run_id, "tenant_id": run.tenant_id, "kind": run.kind, "subject_id": run.subject,
+        "status": run.status, "params": run.params, "result": run.result,
+        "created_by": run.requested_by, "created_at": run.queued_at,
+        "finished_at": run.finished_at,
+    }  # fmt: skip

@@ -13,6 +13,7 @@ from aurum._version import __version__
 from aurum.api.deps import ServicesDep
 from aurum.api.problems import RETRY_AFTER_S
 from aurum.api.security import requires
+from aurum.auth.access import PLATFORM
 from aurum.auth.principal import OPS
 from aurum.errors import AurumError
 
@@ -37,7 +38,7 @@ def ready(services: ServicesDep) -> Response:
     ok = True
     for name, check in (
         ("lake", lambda: services.curves.table().metadata.refs["main"].snapshot_id),
-        ("store", lambda: len(services.store.runs(limit=1))),
+        ("store", lambda: _store_answers(services)),
         ("cache", lambda: services.cache.ping() or services.cache.name),
         ("rate_limit", lambda: services.limiter.ping() or services.limiter.name),
         ("row_security", services.store.row_security),
@@ -57,6 +58,11 @@ def ready(services: ServicesDep) -> Response:
     return Response(
         body, status_code=200 if ok else 503, media_type="application/json", headers=headers
     )
+
+
+def _store_answers(services: Any) -> int:
+    with services.store.transaction(PLATFORM, write=False) as tx:
+        return len(tx.runs(limit=1))
 
 
 @router.get(

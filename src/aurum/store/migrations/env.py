@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from aurum.store import ingest_log, tenancy  # noqa: F401  (register their tables on Base)
+from aurum.store import audit, documents, instruments, keys, runs, tenants  # noqa: F401
 from aurum.store.base import Base
 from aurum.store.engine import create_engine, migration_transaction
 

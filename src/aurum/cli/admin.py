@@ -1,0 +1,135 @@
+"""``aurum tenants``, ``aurum keys`` and ``aurum settings``: administration from the shell.
+
+The changes go through the same use cases as the API's admin routes (``aurum.tenancy``): each
+change and its audit entry commit together, by ``cli:<user>``, as the tenant concerned.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from aurum import tenancy
+from aurum.config import describe_settings
+
+__all__ = ["keys", "settings", "tenants"]
+
+tenants = typer.Typer(help="Tenants and their vendor entitlements.", no_args_is_help=True)
+keys = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+
+
+@tenants.command("create")
+def tenants_create(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument(help="Lowercase letters, digits, dashes.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    vendor: Annotated[
+        list[str] | None, typer.Option("--vendor", help="Entitle to a vendor (repeatable).")
+    ] = None,
+) -> None:
+    """Create a tenant, optionally entitled to vendors' curves."""
+    context = ctx.obj
+    tenant = tenancy.create_tenant(
+        context.store, context.access, tenant_id, name or tenant_id,
+        [v.upper() for v in vendor or []],
+    )  # fmt: skip
+    context.output().line(
+        f"tenant {tenant.tenant_id} entitled to {', '.join(tenant.vendors) or 'none'}"
+    )
+
+
+@tenants.command("entitle")
+def tenants_entitle(
+    ctx: typer.Context,
+    tenant_id: str,
+    vendor: Annotated[list[str], typer.Option("--vendor", help="Vendor (repeatable).")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Withdraw instead of grant.")] = False,
+) -> None:
+    """Grant (or with --revoke withdraw) a tenant's right to read vendors' curves."""
+    context = ctx.obj
+    tenant = tenancy.entitle(
+        context.store, context.access, tenant_id, [v.upper() for v in vendor], grant=not revoke
+    )
+    context.output().line(
+        f"tenant {tenant.tenant_id} entitled to {', '.join(tenant.vendors) or 'none'}"
+    )
+
+
+@tenants.command("list")
+def tenants_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Tenants and their entitlements."""
+    context = ctx.obj
+    with context.store.transaction(context.access, write=False) as tx:
+        found = [tx.tenant(tenant_id) for tenant_id in tx.tenants()]
+    context.output(as_json).rows(
+        ("tenant", "state", "vendors"),
+        [(t.tenant_id, "active" if t.active else "inactive", ",".join(t.vendors)) for t in found],
+    )
+
+
+@keys.command("create")
+def keys_create(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Option(help="The key's tenant.")],
+    role: Annotated[str, typer.Option(help="aurum-admin, aurum-ops or aurum-analyst.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    expires_days: Annotated[int | None, typer.Option(min=1, help="Days until it expires.")] = None,
+) -> None:
+    """Issue an API key. It is printed once, here; only its hash is kept."""
+    context = ctx.obj
+    issued = tenancy.issue_key(
+        context.store, context.access, tenant_id=tenant, role=role, name=name,
+        expires_in=timedelta(days=expires_days) if expires_days else None,
+    )  # fmt: skip
+    output = context.output()
+    output.note(f"API key {issued.key.prefix} ({role}, tenant {tenant}); shown once:")
+    print(issued.token)
+
+
+@keys.command("revoke")
+def keys_revoke(
+    ctx: typer.Context, prefix: Annotated[str, typer.Argument(help="The key's prefix.")]
+) -> None:
+    """Revoke an API key (running servers drop it within AURUM_AUTH__CACHE_S)."""
+    context = ctx.obj
+    key = tenancy.revoke_key(context.store, context.access, prefix)
+    context.output().line(f"revoked {key.prefix} (tenant {key.tenant_id}, {key.role})")
+
+
+@keys.command("list")
+def keys_list(
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """API keys (prefixes, never the keys)."""
+    from aurum.auth.access import Access
+
+    context = ctx.obj
+    store = context.store
+    with store.transaction(context.access, write=False) as tx:
+        tenant_ids = [tenant] if tenant else tx.tenants()
+    found = []
+    for tenant_id in tenant_ids:  # each tenant's rows as that tenant (row-level security)
+        with store.transaction(Access(tenant_id, actor=context.access.actor), write=False) as tx:
+            found += tx.api_keys()
+    context.output(as_json).rows(
+        ("prefix", "tenant", "role", "state", "expires"),
+        [
+            (k.prefix, k.tenant_id, k.role, "revoked" if k.revoked_at else "active",
+             k.expires_at.isoformat() if k.expires_at else "never")
+            for k in found
+        ],
+    )  # fmt: skip
+
+
+def settings(ctx: typer.Context) -> None:
+    """List every setting: environment variable, default and meaning."""
+    ctx.obj.output().rows(
+        ("environment variable", "default", "meaning"), describe_settings(), title="Aurum settings"
+    )

@@ -1,0 +1,202 @@
+"""One lifecycle for every run: an ingest, a feed load, a scenario run, a valuation.
+
+The service keeps a run's record in step with what it does, in one place, so lineage, events and
+metrics hook into every run here (``start``, ``stage``, ``finish``)::
+
+    run = runs.start(access, "ingest", subject=file, dataset=..., partition=...)
+    with runs.held(run):                      # a heartbeat renews the lease while it works
+        ...                                   # the work; publishes call ``runs.stage``
+        runs.finish(run, "published", action="ingest", details=..., snapshot_id=...)
+
+``finish`` commits the run's row and its audit entry (and, later, its outbox event) in **one**
+store transaction. The catalog commit of a publish is in another database, so the publish records
+the run id in its snapshot summary and :meth:`Runs.recover` reconciles from the catalog: a run
+whose lease expired is recorded ``published`` if the catalog holds a version it made, and
+``failed`` otherwise (its branch dropped). Recovery claims each expired run atomically
+(``aurum.store.runs.claim_expired``), so several API processes and workers never race, and a run
+whose heartbeat is fresh is never taken over, however long it takes.
+
+The same table is the work queue: :meth:`Runs.enqueue` records a ``queued`` run, a worker takes
+the oldest with :meth:`Runs.claim`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aurum.auth.access import Access
+from aurum.lake.catalog import Lake
+from aurum.lake.versions import published_by
+from aurum.store import Run, RunKind, RunStatus, Store
+
+__all__ = ["Recovered", "Runs", "worker_name"]
+
+log = logging.getLogger("aurum.runs")
+
+
+def worker_name() -> str:
+    """Who holds a lease: this host, process and a random part (a restarted process is another
+    holder)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A run whose lease expired, and what it turned out to be."""
+
+    run_id: str
+    status: str  # "published": the catalog has its version; "failed": it never committed
+    tag: str | None = None
+
+
+class Runs:
+    """The run lifecycle over one store (and, to reconcile publishes, one lake)."""
+
+    def __init__(
+        self, store: Store, *, lease: timedelta = timedelta(seconds=60), owner: str | None = None
+    ) -> None:
+        self.store = store
+        self.lease = lease
+        self.owner = owner or worker_name()
+
+    # -- the lifecycle ----------------------------------------------------------------------------
+
+    def start(
+        self, access: Access, kind: RunKind, *, subject: str, request_id: str | None = None,
+        **values: Any,
+    ) -> Run:  # fmt: skip
+        """A new run of ``access``'s tenant, ``running`` and leased to this process."""
+        with self.store.transaction(access) as tx:
+            return tx.start_run(
+                kind, subject=subject, lease=(self.owner, self.lease), request_id=request_id,
+                **values,
+            )  # fmt: skip
+
+    def stage(self, run: Run, **changes: Any) -> Run:
+        """The run's output sits on a branch, not yet published."""
+        with self.store.transaction(_access_of(run)) as tx:
+            return tx.update_run(run.run_id, status="staged", **changes)
+
+    def finish(
+        self,
+        run: Run,
+        status: RunStatus,
+        *,
+        action: str,
+        details: Mapping[str, Any],
+        actor: str | None = None,
+        pause: Callable[[str], None] | None = None,
+        **changes: Any,
+    ) -> Run:
+        """End the run: its row and its audit entry (by ``actor``, default whoever asked for the
+        run) commit together, or neither does."""
+        access = _access_of(run, actor)
+        with self.store.transaction(access) as tx:
+            ended = tx.update_run(
+                run.run_id, status=status, finished_at=datetime.now(UTC), lease_owner=None,
+                lease_expires_at=None, **changes,
+            )  # fmt: skip
+            if pause is not None:
+                pause("run_recorded")  # fault injection: the audit entry is not written yet
+            tx.audit(action, target=run.run_id, request_id=run.request_id, details=details)
+        return ended
+
+    @contextmanager
+    def held(self, run: Run) -> Iterator[None]:
+        """Renew ``run``'s lease every third of its length while the block runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease.total_seconds() / 3):
+                try:
+                    with self.store.transaction(Access.platform()) as tx:
+                        kept = tx.heartbeat(run.run_id, self.owner, self.lease)
+                except Exception:  # the next beat retries; the lease outlives a few misses
+                    log.exception("heartbeat of run %s failed", run.run_id)
+                    continue
+                if not kept:
+                    log.warning("run %s lost its lease (taken over or ended)", run.run_id)
+                    return
+
+        thread = threading.Thread(target=beat, name=f"aurum-lease-{run.run_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    # -- the queue --------------------------------------------------------------------------------
+
+    def enqueue(
+        self, access: Access, kind: RunKind, *, subject: str, params: Mapping[str, Any],
+        request_id: str | None = None,
+    ) -> Run:  # fmt: skip
+        """A ``queued`` run of ``access``'s tenant for a worker to claim."""
+        with self.store.transaction(access) as tx:
+            run = tx.start_run(
+                kind, subject=subject, queued=True, params=dict(params), request_id=request_id
+            )
+            tx.audit(f"{kind}.enqueue", target=run.run_id, request_id=request_id,
+                     details={"subject": subject})  # fmt: skip
+        return run
+
+    def claim(self, kinds: Sequence[RunKind]) -> Run | None:
+        """The oldest queued run of ``kinds``, now ``running`` and leased to this process."""
+        with self.store.transaction(Access.platform()) as tx:
+            return tx.claim_queued(kinds, self.owner, self.lease)
+
+    # -- recovery ---------------------------------------------------------------------------------
+
+    def recover(self, lake: Lake) -> list[Recovered]:
+        """Take over the runs whose lease expired and settle each from the catalog."""
+        with self.store.transaction(Access.platform()) as tx:
+            claimed = tx.claim_expired(self.owner, self.lease)
+        return [self._settle(lake, run) for run in claimed]
+
+    def _settle(self, lake: Lake, run: Run) -> Recovered:
+        dataset = lake.datasets.get(run.dataset or "")
+        scheme = dataset.tags if dataset is not None else None
+        found = None
+        if scheme is not None and run.partition:
+            table = lake.table(run.dataset or "")
+            found = published_by(table, scheme, run.partition, run.run_id)
+        details = {"subject": run.subject, "kind": run.kind}
+        if found is not None:
+            assert scheme is not None and run.partition is not None
+            version, snapshot = found
+            tag = scheme.tag(run.partition, version)
+            rows = snapshot.summary.get("added-records")
+            self.finish(
+                run, "published", action="run.recovered", actor="aurum:recovery",
+                details={**details, "status": "published", "tag": tag},
+                snapshot_id=snapshot.snapshot_id, tag=tag, version=version, branch=None,
+                result={**run.result, **({"rows": int(rows)} if rows and rows.isdigit() else {})},
+            )  # fmt: skip
+            return Recovered(run.run_id, "published", tag)
+        if scheme is not None and run.partition:
+            branch = run.branch or scheme.branch(run.partition, run.run_id)
+            table = lake.table(run.dataset or "")
+            if branch in table.metadata.refs:
+                table.manage_snapshots().remove_branch(branch).commit()
+        self.finish(
+            run, "failed", action="run.recovered", actor="aurum:recovery",
+            details={**details, "status": "failed"}, error_code="abandoned",
+            error_message="the run stopped before it published; its staged branch was dropped",
+        )  # fmt: skip
+        return Recovered(run.run_id, "failed")
+
+
+def _access_of(run: Run, actor: str | None = None) -> Access:
+    """The run's own scope: its tenant's (or the platform's), acting as ``actor``."""
+    name = actor or run.requested_by or "aurum"
+    return Access.platform(name) if run.tenant_id is None else Access(run.tenant_id, actor=name)

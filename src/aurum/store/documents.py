@@ -1,0 +1,241 @@
+"""Tenant-owned documents: scenarios (with their assumptions), PPA contracts, curve definitions.
+
+Every function takes the caller's :class:`~aurum.auth.access.Access` and reads and writes only
+rows it owns (``Access.owns``); on PostgreSQL row-level security guards the same rows again. A
+row of another tenant is answered exactly like a row that does not exist (``NotFound``), so ids
+of other tenants reveal nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from aurum.auth.access import Access
+from aurum.errors import Conflict, Forbidden, NotFound
+from aurum.store.base import Base, UTCDateTime
+
+__all__ = [
+    "DOCUMENT_KINDS", "Assumption", "Document", "DocumentKind", "create_assumption",
+    "create_document", "delete_document", "get_document", "list_assumptions", "list_documents",
+    "update_document",
+]  # fmt: skip
+
+DocumentKind = Literal["scenario", "ppa_contract", "curve_def"]
+DOCUMENT_KINDS: tuple[DocumentKind, ...] = get_args(DocumentKind)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A tenant-owned scenario, PPA contract or curve definition."""
+
+    id: str
+    kind: DocumentKind
+    tenant_id: str
+    name: str
+    description: str
+    spec: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Assumption:
+    id: str
+    scenario_id: str
+    tenant_id: str
+    name: str
+    value: Any
+    created_by: str
+    created_at: datetime
+
+
+class _Owned:
+    """Columns every tenant-owned object has."""
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(
+        sa.String(63), sa.ForeignKey("tenant.tenant_id"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_by: Mapped[str] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class _DocumentColumns(_Owned):
+    description: Mapped[str] = mapped_column(sa.Text)
+    spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class ScenarioRecord(_DocumentColumns, Base):
+    __tablename__ = "scenario"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+
+class PpaContractRecord(_DocumentColumns, Base):
+    __tablename__ = "ppa_contract"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+
+class CurveDefRecord(_DocumentColumns, Base):
+    __tablename__ = "curve_def"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+
+class AssumptionRecord(_Owned, Base):
+    __tablename__ = "assumption"
+    __table_args__ = (sa.UniqueConstraint("scenario_id", "name"),)
+
+    scenario_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("scenario.id", ondelete="CASCADE")
+    )
+    value: Mapped[Any] = mapped_column(sa.JSON)
+
+
+_O = TypeVar("_O", bound=_Owned)
+_DOCUMENTS: Mapping[str, type[_DocumentColumns]] = {
+    "scenario": ScenarioRecord, "ppa_contract": PpaContractRecord, "curve_def": CurveDefRecord,
+}  # fmt: skip
+
+
+def create_document(
+    session: Session,
+    access: Access,
+    kind: DocumentKind,
+    *,
+    name: str,
+    description: str,
+    spec: dict[str, Any],
+) -> Document:
+    tenant_id = _tenant(access)
+    model = _DOCUMENTS[kind]
+    _unique(session, access, model, name, kind)
+    now = datetime.now(UTC)
+    record = model(
+        id=uuid.uuid4().hex, tenant_id=tenant_id, name=name, description=description, spec=spec,
+        created_by=access.actor, created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(record)
+    session.flush()
+    return _to_document(kind, record)
+
+
+def get_document(session: Session, access: Access, kind: DocumentKind, id_: str) -> Document:
+    return _to_document(kind, _owned_record(session, access, _DOCUMENTS[kind], id_, kind))
+
+
+def list_documents(
+    session: Session, access: Access, kind: DocumentKind, *, limit: int, offset: int
+) -> list[Document]:
+    model = _DOCUMENTS[kind]
+    query = (
+        sa.select(model)
+        .where(access.owns(model.tenant_id))
+        .order_by(model.created_at, model.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_to_document(kind, record) for record in session.scalars(query)]
+
+
+def update_document(
+    session: Session, access: Access, kind: DocumentKind, id_: str, changes: Mapping[str, Any]
+) -> Document:
+    model = _DOCUMENTS[kind]
+    record = _owned_record(session, access, model, id_, kind)
+    if "name" in changes and changes["name"] != record.name:
+        _unique(session, access, model, changes["name"], kind)
+    for name in ("name", "description", "spec"):
+        if name in changes:
+            setattr(record, name, changes[name])
+    record.updated_at = datetime.now(UTC)
+    session.flush()
+    return _to_document(kind, record)
+
+
+def delete_document(session: Session, access: Access, kind: DocumentKind, id_: str) -> Document:
+    record = _owned_record(session, access, _DOCUMENTS[kind], id_, kind)
+    document = _to_document(kind, record)
+    if kind == "scenario":  # SQLite enforces ON DELETE CASCADE only with foreign keys on
+        session.execute(sa.delete(AssumptionRecord).where(AssumptionRecord.scenario_id == id_))
+    session.delete(record)
+    session.flush()
+    return document
+
+
+def create_assumption(
+    session: Session, access: Access, scenario_id: str, *, name: str, value: Any
+) -> Assumption:
+    scenario = _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
+    taken = session.scalars(
+        sa.select(AssumptionRecord.id).where(
+            AssumptionRecord.scenario_id == scenario_id, AssumptionRecord.name == name
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict("assumption_exists", f"the scenario has an assumption named {name!r}")
+    now = datetime.now(UTC)
+    record = AssumptionRecord(
+        id=uuid.uuid4().hex, tenant_id=scenario.tenant_id, scenario_id=scenario_id, name=name,
+        value=value, created_by=access.actor, created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(record)
+    session.flush()
+    return _to_assumption(record)
+
+
+def list_assumptions(session: Session, access: Access, scenario_id: str) -> list[Assumption]:
+    _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
+    query = (
+        sa.select(AssumptionRecord)
+        .where(access.owns(AssumptionRecord.tenant_id), AssumptionRecord.scenario_id == scenario_id)
+        .order_by(AssumptionRecord.name)
+    )
+    return [_to_assumption(record) for record in session.scalars(query)]
+
+
+def _tenant(access: Access) -> str:
+    if access.tenant_id is None:
+        raise Forbidden("tenant_required", "documents belong to a tenant: act as one")
+    return access.tenant_id
+
+
+def _owned_record(session: Session, access: Access, model: type[_O], id_: str, kind: str) -> _O:
+    record = session.scalars(
+        sa.select(model).where(model.id == id_, access.owns(model.tenant_id))
+    ).one_or_none()
+    if record is None:  # another tenant's id is answered like one that never existed
+        raise NotFound(f"{kind}_unknown", f"no {kind.replace('_', ' ')} {id_!r}")
+    return record
+
+
+def _unique(
+    session: Session, access: Access, model: type[_DocumentColumns], name: str, kind: str
+) -> None:
+    taken = session.scalars(
+        sa.select(model.id).where(access.owns(model.tenant_id), model.name == name)
+    ).first()
+    if taken is not None:
+        raise Conflict(f"{kind}_exists", f"a {kind.replace('_', ' ')} named {name!r} exists")
+
+
+def _to_document(kind: DocumentKind, record: _DocumentColumns) -> Document:
+    return Document(
+        record.id, kind, record.tenant_id, record.name, record.description, dict(record.spec),
+        record.created_by, record.created_at, record.updated_at,
+    )  # fmt: skip
+
+
+def _to_assumption(record: AssumptionRecord) -> Assumption:
+    return Assumption(
+        record.id, record.scenario_id, record.tenant_id, record.name, record.value,
+        record.created_by, record.created_at,
+    )  # fmt: skip
