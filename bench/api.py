@@ -9,7 +9,9 @@ Everything is measured in one run against the cached 120-as-of-day lake of `benc
    (`Cache-Control: no-cache` makes the API skip its response cache) and a random
    (vendor, curve, as-of) per request out of a few hundred, driven by `wrk` at 1, 8 and 32
    connections: p50 <= 15 ms at 1 client, >= 400 req/s at 32, no errors.
-3. The same query in-process on the query service (`Curves.curves`, same replica): API p50 at
+   2b. The same curves asked by `curve_key` alone (no `vendor`) at 1 client: p50 within 1.5x
+   of the vendor-given one (the served slices answer both).
+3. The same query in-process on the query service (`Curves`, same replica): API p50 at
    1 client / bare p50 (target <= 3). The API answers this shape from the replica's served
    slices (pre-encoded JSON per vendor, as-of and curve); the DuckDB query it would otherwise
    run is timed beside it.
@@ -268,26 +270,61 @@ def api_latency(
     return float(p50)
 
 
+def key_only(
+    server: Server,
+    scratch: Path,
+    combos: list[Combo],
+    seconds: int,
+    vendor_p50: float,
+    summary: Summary,
+) -> None:
+    """Section 2b: the same curves asked by ``curve_key`` alone (no ``vendor``), at 1 client:
+    the served slices answer this shape too, so it should cost what the vendor-given one does."""
+    paths = [f"/v1/curves?curve_key={key}&asof={day.isoformat()}" for _, key, day in combos]
+    script = scratch / "keys.lua"
+    script.write_text(lua_script(paths))
+    wrk(server.base, script, 1, 1, 2)  # warm
+    r = wrk(server.base, script, 1, 1, seconds)
+    p50 = r["p50_us"] / 1000
+    ratio = p50 / vendor_p50
+    print(f"\n2b. GET /v1/curves?curve_key=K&asof=D (no vendor), 1 client: p50 {p50:.1f} ms"
+          f"  p99 {r['p99_us'] / 1000:.1f} ms  {r['rps']:.0f} req/s, non-2xx {r['status']};"
+          f" / vendor-given p50 = {ratio:.2f}")  # fmt: skip
+    summary.append(("curve_key-only / vendor-given p50", f"{ratio:.2f}", "<= 1.5",
+                    verdict(ratio <= 1.5 and r["errors"] == 0)))  # fmt: skip
+
+
 def bare_engine(curves: Curves, combos: list[Combo], api_p50: float, summary: Summary) -> None:
-    """Section 3: the same question in-process, on the same serving replica: as the API asks it
-    (JSON, so a served slice answers) and as a DuckDB query (what any other shape costs)."""
+    """Section 3: the same question in-process, on the same serving replica: from the
+    served-slice read model (what the API answers this JSON shape from) and as a DuckDB query
+    (what any other shape costs)."""
     rng = random.Random(3)
 
-    def one_curve(json: bool) -> None:
+    def pick(vendor_given: bool = True) -> CurveFilter:
         vendor, key, day = rng.choice(combos)
-        where = CurveFilter(fields={"vendor": vendor}, curve_keys=(key,), asof=day)
-        page = curves.curves(where, json=json)
-        assert page.rows > 0 and (page.served is not None) == json
+        fields = {"vendor": vendor} if vendor_given else {}
+        return CurveFilter(fields=fields, curve_keys=(key,), asof=day)
 
-    served = timed(lambda: one_curve(True), 400, warmup=30)
-    query = timed(lambda: one_curve(False), 400, warmup=30)
-    over_query, over_slice = api_p50 / p50_ms(query), api_p50 / p50_ms(served)
-    print("\n3. the same question in-process (Curves.curves, same replica, 400 random calls)")
-    print(f"   DuckDB query   p50 {p50_ms(query):.2f} ms  p99 {p99_ms(query):.2f} ms;"
-          f" API p50 at 1 client / this = {over_query:.1f}")  # fmt: skip
-    print(f"   served slice   p50 {p50_ms(served):.2f} ms  p99 {p99_ms(served):.2f} ms;"
-          f" API p50 at 1 client / this = {over_slice:.1f} (the HTTP stack's fixed"
-          f" {api_p50 - p50_ms(served):.1f} ms over a primary-key read)")  # fmt: skip
+    def served(vendor_given: bool) -> None:
+        answer = curves.slice(pick(vendor_given))
+        assert answer is not None and answer.rows > 0
+
+    def query() -> None:
+        assert curves.curves(pick()).rows > 0
+
+    by_vendor = timed(lambda: served(True), 400, warmup=30)
+    by_key = timed(lambda: served(False), 400, warmup=30)
+    queried = timed(query, 400, warmup=30)
+    over_query, over_slice = api_p50 / p50_ms(queried), api_p50 / p50_ms(by_vendor)
+    print("\n3. the same question in-process (Curves, same replica, 400 random calls)")
+    print(f"   DuckDB query            p50 {p50_ms(queried):.2f} ms  p99 {p99_ms(queried):.2f}"
+          f" ms; API p50 at 1 client / this = {over_query:.1f}")  # fmt: skip
+    print(
+        f"   served slice            p50 {p50_ms(by_vendor):.2f} ms  p99"
+        f" {p99_ms(by_vendor):.2f} ms; API p50 at 1 client / this = {over_slice:.1f} (the"
+        f" HTTP stack's fixed {api_p50 - p50_ms(by_vendor):.1f} ms over a primary-key read)"
+    )
+    print(f"   served slice, key only  p50 {p50_ms(by_key):.2f} ms  p99 {p99_ms(by_key):.2f} ms")
     summary.append(("API p50 / bare query p50", f"{over_query:.1f}", "<= 3",
                     verdict(over_query <= 3)))  # fmt: skip
     summary.append(("API p50 / served-slice p50", f"{over_slice:.1f}", "(info)", ""))
@@ -372,6 +409,7 @@ def main() -> None:
             print(f"1. aurum serve --workers {args.workers}: GET /ready 200 after {waited:.1f} s")
             combos = combinations(server, args.combos, random.Random(4))
             api_p50 = api_latency(server, scratch, combos, args.duration, summary)
+            key_only(server, scratch, combos, args.duration, api_p50, summary)
             lake = Lake(settings)
             replicas = Replicas(lake, settings.home / "serving", slice_columns=COLUMNS)
             curves = Curves(lake, replicas)

@@ -32,6 +32,7 @@ __all__ = [
     "GateSettings",
     "IngestSettings",
     "LakeSettings",
+    "QuerySettings",
     "RateLimitSettings",
     "RunSettings",
     "Settings",
@@ -124,6 +125,26 @@ class LakeSettings(BaseModel):
         None, description="Warehouse location (path or URI); default AURUM_HOME/warehouse."
     )
     namespace: str = Field("market", description="Iceberg namespace of Aurum's tables.")
+
+
+class QuerySettings(BaseModel):
+    """Reads of the lake: API reads, exports and ``aurum sql``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a read may run, all its statements together; a longer one is"
+        " interrupted (`query_timeout`, HTTP 503).",
+    )
+    max_file_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most rows a file answer holds (CSV or Parquet over the API, an export): a"
+        " larger one is refused (`answer_too_large`), never cut short. Bounds the memory of"
+        " one answer (~0.5 KB a row).",
+    )
 
 
 class StoreSettings(BaseModel):
@@ -302,6 +323,7 @@ class Settings(BaseSettings):
     lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
     gates: GateSettings = Field(default_factory=GateSettings, description="Publish gates.")
     runs: RunSettings = Field(default_factory=RunSettings, description="Runs and their leases.")
+    query: QuerySettings = Field(default_factory=QuerySettings, description="Reads of the lake.")
     store: StoreSettings = Field(
         default_factory=StoreSettings, description="The operational store."
     )

@@ -20,7 +20,8 @@ maps an error to HTTP by its class alone (``http_status``)::
     ├── QueryError             400  a question that cannot be asked as put
     │   ├── Unknown            404  it names nothing there is: a curve, a snapshot, a day, a table
     │   ├── Gone               410  it named something no longer kept (an expired cursor)
-    │   └── QueryTimeout       503  it ran longer than the time limit
+    │   ├── QueryTimeout       503  it ran longer than the time limit
+    │   └── AnswerTooLarge     422  a file answer over its row limit (refused, never cut short)
     ├── RequestError           400  the HTTP layer's own: a bad cursor, an upload without a name
     │   ├── NotAcceptable      406  a format that is not offered
     │   └── PayloadTooLarge    413  a body over the limit
@@ -42,6 +43,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AnswerTooLarge",
     "AsOfError",
     "AurumError",
     "AuthError",
@@ -150,6 +152,13 @@ class Gone(QueryError):
 class QueryTimeout(QueryError):
     default_code = "query_timeout"
     http_status = 503
+
+
+class AnswerTooLarge(QueryError):
+    """A file answer would hold more rows than it may: refused whole, never cut short."""
+
+    default_code = "answer_too_large"
+    http_status = 422
 
 
 class RequestError(AurumError):

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from aurum.domain.identity import FORMULA_PREFIXES, looks_like_formula
 
-__all__ = ["csv_bytes", "neutralise", "write_csv", "write_xlsx"]
+__all__ = ["csv_bytes", "neutralise", "write_csv", "write_parquet", "write_xlsx"]
 
 _RISKY = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_PREFIXES) + "]"
 _TEXT_TYPES = (pa.string(), pa.large_string())
@@ -68,14 +70,48 @@ def csv_bytes(table: pa.Table, *, neutralised: bool = True) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(table.column_names)
-    for row in _prepared(table, neutralised).to_pylist():
-        writer.writerow(["" if v is None else v for v in row.values()])
+    for batch in _prepared(table, neutralised).to_batches(8192):  # never all rows as dicts
+        for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+            writer.writerow(["" if v is None else v for v in row])
     return out.getvalue().encode()
 
 
-def write_csv(table: pa.Table, sink: Path | BinaryIO, *, neutralised: bool = True) -> None:
-    """A table of any size as a CSV file (Arrow's writer: fast, streams by batch)."""
-    pacsv.write_csv(_prepared(table, neutralised), sink)
+Rows = pa.Table | pa.RecordBatchReader
+
+
+def _tables(rows: Rows) -> Iterator[pa.Table]:
+    """``rows`` a table at a time: the table itself, or each batch of a reader (at least one,
+    so an empty answer still has its header)."""
+    if isinstance(rows, pa.Table):
+        yield rows
+        return
+    empty = True
+    for batch in rows:
+        empty = False
+        yield pa.Table.from_batches([batch])
+    if empty:
+        yield rows.schema.empty_table()
+
+
+def write_csv(rows: Rows, sink: Path | BinaryIO, *, neutralised: bool = True) -> None:
+    """A table, or a reader's batches as they come, as a CSV file (Arrow's writer)."""
+    writer = None
+    try:
+        for table in _tables(rows):
+            prepared = _prepared(table, neutralised)
+            writer = writer or pacsv.CSVWriter(sink, prepared.schema)
+            writer.write_table(prepared)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def write_parquet(rows: Rows, sink: Path | BinaryIO) -> None:
+    """A table, or a reader's batches as they come, as a Parquet file (zstd)."""
+    schema = rows.schema
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for table in _tables(rows):
+            writer.write_table(table)
 
 
 def write_xlsx(table: pa.Table, path: Path, *, sheet: str = "data") -> None:

@@ -299,4 +299,4 @@ def test_a_served_slice_answers_as_the_query_does(real):
     assert body["data"] == expected and body["meta"]["count"] == len(expected) > 10
     assert body["meta"]["has_more"] is False and body["meta"]["next_cursor"] is None
     replicas = real.app.state.services.curves.replicas
-    assert replicas.slice(int(served.headers["x-aurum-snapshot"]), "EUGP", date(2025, 9, 17), key)
+    assert replicas.slices(int(served.headers["x-aurum-snapshot"]), date(2025, 9, 17), key)

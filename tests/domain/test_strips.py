@@ -9,8 +9,11 @@ from aurum.domain.strips import (
     Strip,
     StripKind,
     custom_strip,
+    month_weight,
+    price_strip,
     season_convention,
     strips_between,
+    weighted_mean,
     weighting_for,
 )
 from aurum.domain.tenors import add_months, classify_tenor
@@ -157,3 +160,72 @@ def test_season_convention(identity, convention):
 )
 def test_weighting_for(identity, weighting):
     assert weighting_for(identity) == weighting
+
+
+# --- prices: the weighted mean of a strip's months ------------------------------------------
+
+Q1_2026 = Strip(StripKind.QUARTER, "Q1 2026", date(2026, 1, 1), date(2026, 3, 1))
+# Monthly PJM on-peak mids chosen to reproduce DESIGN.md's example (67.94 vs 68.33).
+PJM_PEAK_Q1 = {date(2026, 1, 1): 80.0, date(2026, 2, 1): 74.89, date(2026, 3, 1): 50.11}
+
+
+def test_pjm_q1_26_peak_is_hour_weighted_not_a_simple_mean():
+    hours = [month_weight("hours", m, "PJM", "ON_PEAK") for m in Q1_2026.months]
+    assert hours == [336, 320, 352]  # 21, 20 and 22 on-peak weekdays x 16 (1 Jan is a holiday)
+    weighted = price_strip(Q1_2026, date(2025, 9, 12), PJM_PEAK_Q1, "hours",
+                           market="PJM", block="ON_PEAK")  # fmt: skip
+    simple = price_strip(Q1_2026, date(2025, 9, 12), PJM_PEAK_Q1, "simple")
+    assert weighted is not None and simple is not None
+    assert round(weighted.value, 2) == 67.94
+    assert round(simple.value, 2) == 68.33
+    expected = (80.0 * 336 + 74.89 * 320 + 50.11 * 352) / 1008
+    assert weighted.value == pytest.approx(expected, rel=1e-15)
+    assert weighted.complete and weighted.months_present == weighted.months_expected == 3
+
+
+def test_gas_is_day_weighted():
+    mids = {date(2028, 1, 1): 10.0, date(2028, 2, 1): 20.0}  # 31 and 29 days (leap year)
+    strip = custom_strip(date(2028, 1, 1), date(2028, 2, 1))
+    got = price_strip(strip, date(2027, 12, 1), mids, "days")
+    assert got is not None and got.value == pytest.approx((310 + 580) / 60)
+
+
+def test_a_strip_counts_the_months_it_lacks_from_the_asof_month_on():
+    mids = {date(2026, 2, 1): 70.0, date(2026, 3, 1): 60.0}
+    started = price_strip(Q1_2026, date(2026, 2, 10), mids, "simple")  # January delivered
+    assert started is not None and started.complete and started.months_expected == 2
+    gap = price_strip(Q1_2026, date(2025, 9, 12), mids, "simple")
+    assert (
+        gap is not None
+        and not gap.complete
+        and (gap.months_present, gap.months_expected)
+        == (
+            2,
+            3,
+        )
+    )
+    assert price_strip(Q1_2026, date(2025, 9, 12), {date(2026, 4, 1): 1.0}, "simple") is None
+
+
+def test_weights_refuse_what_they_cannot_weigh():
+    with pytest.raises(ValueError, match="market and block"):
+        month_weight("hours", date(2026, 1, 1))
+    with pytest.raises(ValueError, match="weighting must be"):
+        month_weight("volume", date(2026, 1, 1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="2 values but 1 weights"):
+        weighted_mean([1.0, 2.0], [1])
+    with pytest.raises(ValueError, match="positive total weight"):
+        weighted_mean([], [])
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-500, 500, allow_nan=False), st.integers(1, 745)),
+        min_size=1,
+        max_size=24,
+    )
+)
+def test_a_weighted_mean_lies_between_its_values(pairs):
+    values, weights = zip(*pairs, strict=True)
+    mean = weighted_mean(values, weights)
+    assert min(values) - 1e-9 <= mean <= max(values) + 1e-9

@@ -13,11 +13,12 @@ import pytest
 
 from aurum.auth.access import Access
 from aurum.config import Settings
-from aurum.domain import calendar
+from aurum.domain import calendar, strips
 from aurum.errors import QueryError
 from aurum.ingest.runner import ingest_file
 from aurum.lake.catalog import Lake
 from aurum.query.curves import COLUMNS, CurveFilter, Curves, StripRequest
+from aurum.query.filters import IDENTITY
 from aurum.query.replica import Replicas
 from aurum.store import Store
 
@@ -93,6 +94,62 @@ def test_derived_simple_strips_match_the_vendors_strips_on_every_real_file(real:
                 assert (key, label) in ours, (vendor, day, key, label)
                 assert abs(ours[key, label] - mid) <= 0.0005 + 1e-9, (vendor, day, label)
                 checked += 1
+    assert checked > 20_000
+
+
+def domain_strips(curves: Curves, vendor: str, day: date) -> dict[tuple, strips.StripPrice]:
+    """Every strip of every curve of ``vendor`` at ``day``, priced by the domain's arithmetic
+    from the curve's monthly rows."""
+    monthly = curves.curves(
+        CurveFilter(fields={"vendor": vendor}, asof=day, tenor_types=("MONTHLY",)),
+        columns=("curve_key", *IDENTITY, "contract_month", "mid"),
+        limit=1_000_000,
+    ).table.to_pylist()
+    by_curve: dict[str, tuple[dict, dict]] = {}
+    for row in monthly:
+        if row["mid"] is not None:
+            identity = {k: row[k] for k in IDENTITY}
+            by_curve.setdefault(row["curve_key"], (identity, {}))[1][row["contract_month"]] = row[
+                "mid"
+            ]
+    priced = {}
+    for key, (identity, mids) in by_curve.items():
+        weighting = strips.weighting_for(identity)
+        market = calendar.market_for(identity)
+        if weighting == "hours" and (market is None or not identity["block"]):
+            weighting = "simple"
+        convention = strips.season_convention(identity)
+        kinds = ("calendar", "quarter", "season")
+        for strip in strips.strips_between(min(mids), max(mids), kinds, convention):
+            got = strips.price_strip(
+                strip, day, mids, weighting,
+                market=market.code if market else None, block=identity["block"],
+            )  # fmt: skip
+            if got is not None:
+                priced[key, str(strip.kind), strip.label] = got
+    return priced
+
+
+def test_sql_strips_equal_the_domain_arithmetic_on_every_real_file(real: Curves):
+    checked = 0
+    weightings = set()
+    for vendor in ("EUGP", "RP"):
+        for day in real.asof_dates(vendor).table["asof_date"].to_pylist():
+            expected = domain_strips(real, vendor, day)
+            derived = real.strips(
+                CurveFilter(fields={"vendor": vendor}, asof=day), limit=1_000_000
+            ).table.to_pylist()
+            assert {(r["curve_key"], r["kind"], r["label"]) for r in derived} == set(expected)
+            for row in derived:
+                want = expected[row["curve_key"], row["kind"], row["label"]]
+                assert row["value"] == pytest.approx(want.value, rel=1e-9, abs=0), row
+                assert row["weighting"] == want.weighting
+                assert (row["months_present"], row["months_expected"], row["complete"]) == (
+                    want.months_present, want.months_expected, want.complete,
+                )  # fmt: skip
+                weightings.add(row["weighting"])
+                checked += 1
+    assert weightings == {"hours", "days", "simple"}
     assert checked > 20_000
 
 
@@ -238,39 +295,75 @@ def every_slice(curves: Curves) -> list[tuple[str, date, str]]:
 
 
 def assert_slices_equal_the_query(curves: Curves) -> int:
-    """Every served slice is byte for byte the JSON the API makes from the query's rows."""
+    """Every served slice is byte for byte the JSON the API makes from the query's rows, asked
+    with its vendor and by curve key alone."""
     import orjson
 
     checked = 0
     for vendor, day, key in every_slice(curves):
-        where = CurveFilter(fields={"vendor": vendor.lower()}, curve_keys=(key,), asof=day)
-        fast = curves.curves(where, json=True)
-        slow = curves.curves(where)
-        assert fast.served is not None and slow.served is None, (vendor, day, key)
-        assert fast.rows == slow.rows == slow.table.num_rows > 0
-        assert fast.served.json == orjson.dumps(slow.table.to_pylist()), (vendor, day, key)
-        checked += 1
+        for fields in ({"vendor": vendor.lower()}, {}):
+            where = CurveFilter(fields=fields, curve_keys=(key,), asof=day)
+            fast = curves.slice(where)
+            slow = curves.curves(where)
+            assert fast is not None, (vendor, day, key, fields)
+            assert fast.rows == slow.rows > 0
+            assert fast.snapshot_id == slow.snapshot_id
+            assert fast.json == orjson.dumps(slow.table.to_pylist()), (vendor, day, key)
+            checked += 1
     return checked
 
 
 def test_served_slices_are_the_querys_rows_byte_for_byte(build_lake, synthetic_days):
     paths = [*synthetic_days("PW", date(2025, 9, 1), 2), *synthetic_days("RP", date(2025, 9, 1), 1)]
     curves = served(build_lake("slices", paths))
-    assert assert_slices_equal_the_query(curves) > 100
+    assert assert_slices_equal_the_query(curves) > 200
     vendor, day, key = every_slice(curves)[0]
     where = CurveFilter(fields={"vendor": vendor}, curve_keys=(key,), asof=day)
-    # anything but the whole slice of every column goes to the query
+    # anything but the whole slice of every column is for the query
     for other in (
         {"columns": ("curve_key", "mid")},
         {"offset": 1},
         {"limit": 1},
         {"where": replace(where, tenor_types=("MONTHLY",))},
         {"where": replace(where, asof=(day, day))},
+        {"where": replace(where, fields={"vendor": vendor, "block": "peak"})},
+        {"where": replace(where, fields={"vendor": "RP" if vendor != "RP" else "PW"})},
     ):
         options = {"where": where, **other}
-        assert curves.curves(json=True, **options).served is None, other
-    with pytest.raises(QueryError, match="no curve"):  # not entitled to the vendor: not served
-        curves.curves(replace(where, access=Access("t", vendors=frozenset({"NOPE"}))), json=True)
+        assert curves.slice(**options) is None, other
+    stranger = Access("t", vendors=frozenset({"NOPE"}))
+    for fields in ({"vendor": vendor}, {}):  # not entitled to the vendor: not served, unknown
+        assert curves.slice(replace(where, fields=fields, access=stranger)) is None
+        with pytest.raises(QueryError, match="no curve"):
+            curves.curves(replace(where, fields=fields, access=stranger))
+
+
+def test_a_curve_two_vendors_quote_is_served_by_its_key_alone(build_lake, synthetic_days):
+    """Vendors can quote the same curve (the key is the identity, vendor aside): asked by key
+    alone, the answer is every visible vendor's rows in the query's order."""
+    import orjson
+
+    from aurum.config import GateSettings
+    from aurum.ingest.days import publish_day
+
+    settings = build_lake("two-vendors", synthetic_days("PW", date(2025, 9, 1), 1))
+    curves = served(settings)
+    day = date(2025, 9, 1)
+    rows = curves.lake.table("curve_observation").scan().to_arrow()
+    twin = rows.set_column(rows.schema.get_field_index("vendor"), "vendor",
+                           pa.array(["PX"] * rows.num_rows))  # fmt: skip
+    publish_day(curves.lake, twin, vendor="PX", asof=day, sha256="0" * 64, run_id="twin",
+                gates=GateSettings())  # fmt: skip
+    curves.refresh()
+    key = rows["curve_key"][0].as_py()
+    where = CurveFilter(curve_keys=(key,), asof=day)
+    both = curves.slice(where)
+    assert both is not None
+    assert both.json == orjson.dumps(curves.curves(where).table.to_pylist())
+    assert [r["vendor"] for r in orjson.loads(both.json)][:: both.rows // 2] == ["PW", "PX"]
+    only_px = curves.slice(replace(where, access=Access("t", vendors=frozenset({"PX"}))))
+    assert only_px is not None and only_px.rows == both.rows // 2
+    assert {r["vendor"] for r in orjson.loads(only_px.json)} == {"PX"}
 
 
 def test_slices_follow_publishes_incrementally_and_come_to_older_replicas(
@@ -282,9 +375,10 @@ def test_slices_follow_publishes_incrementally_and_come_to_older_replicas(
     plain.pin()  # a replica built without slices (as before they existed)
     before = plain.pin()
     curves = served(settings)
-    assert not curves.replicas.slices_path(before).exists()
+    assert curves.replicas.served is not None
+    assert not curves.replicas.served.path(before).exists()
     curves.refresh()  # adds the slices of the existing replica
-    assert curves.replicas.slices_path(before).exists()
+    assert curves.replicas.served.path(before).exists()
     with Store.connect(settings) as store:
         assert ingest_file(second, lake=curves.lake, store=store, settings=settings).status == (
             "published"

@@ -33,7 +33,7 @@ from aurum.api.cache import Cache, open_cache
 from aurum.api.deps import Metrics, Services
 from aurum.api.params import reject_unknown
 from aurum.api.ratelimit import FailureLimiter, RateLimiter, open_rate_limiter
-from aurum.api.render import CursorCodec
+from aurum.api.render import CursorCodec, Limits
 from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
 from aurum.api.routes import curves as curve_routes
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
@@ -71,20 +71,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "bypasses" if security == "bypassed" else "owns the tables and could lift",
         )
     replicas = Replicas(lake, settings.home / "serving", slice_columns=COLUMNS)
-    curves = Curves(lake, replicas, freshness_s=settings.api.freshness_s)
+    curves = Curves(
+        lake, replicas, freshness_s=settings.api.freshness_s, timeout_s=settings.query.timeout_s
+    )
     cache, limiter, auth_failures = _redis_users(settings)
     services = Services(
         settings=settings,
         lake=lake,
         store=store,
         curves=curves,
-        query=Query(lake),
+        query=Query(lake, timeout_s=settings.query.timeout_s),
         cache=cache,
         metrics=Metrics(),
         auth=authenticator(settings.auth, store),
         limiter=limiter,
         auth_failures=auth_failures,
         cursors=CursorCodec(cursor_keys(settings)),
+        limits=Limits(
+            settings.api.page_size, settings.api.max_page_size, settings.query.max_file_rows
+        ),
     )
 
     @asynccontextmanager

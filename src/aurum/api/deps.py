@@ -21,7 +21,7 @@ from starlette.responses import Response
 from aurum.api.cache import Cache
 from aurum.api.models import Problem
 from aurum.api.ratelimit import FailureLimiter, RateLimiter
-from aurum.api.render import FORMATS, CursorCodec, Reader, answer
+from aurum.api.render import FORMATS, CursorCodec, Limits, Reader, answer
 from aurum.api.security import PrincipalDep
 from aurum.auth.access import Access
 from aurum.auth.principal import Authenticator, Principal
@@ -52,6 +52,7 @@ class Services:
     limiter: RateLimiter
     auth_failures: FailureLimiter
     cursors: CursorCodec
+    limits: Limits
 
 
 class Metrics:
@@ -99,7 +100,16 @@ READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {**_PROBLEM, "description": "An unknown curve, snapshot or tag."},
     406: {**_PROBLEM, "description": "The format asked for is not offered."},
     410: {**_PROBLEM, "description": "The cursor's snapshot is no longer kept."},
-    503: {**_PROBLEM, "description": "The lake cannot be read right now."},
+    422: {
+        **_PROBLEM,
+        "description": "A CSV or Parquet answer would hold more rows than a file may"
+        " (`answer_too_large`): narrow the filters or page it with `limit`.",
+    },
+    503: {
+        **_PROBLEM,
+        "description": "The lake cannot be read right now, or the read ran past its time limit"
+        " (`query_timeout`).",
+    },
 }
 
 
@@ -117,7 +127,6 @@ def read(
     """Answer a read route: pin the snapshot (a cursor's or ``as_at``'s), then page, cache,
     ETag and render (``aurum.api.render.answer``). The cache scope is the caller's access
     (with its tenant, for a ``tenant_owned`` dataset)."""
-    api = services.settings.api
     access: Access = request.state.principal.access
     return answer(
         request,
@@ -127,8 +136,8 @@ def read(
         cache=services.cache,
         cursors=services.cursors,
         neutralised=services.settings.files.neutralise_formulas,
-        limit=limit or api.page_size,
-        max_limit=api.max_page_size,
+        limit=limit,
+        limits=services.limits,
         pinned_by_request=as_at is not None,
         meta={"as_at": as_at, **meta} if as_at else meta,
     )

@@ -20,7 +20,7 @@ from aurum.auth.access import PLATFORM, Access
 from aurum.domain.calendar import FIRST_YEAR, LAST_YEAR
 from aurum.domain.tenors import TenorType
 from aurum.errors import RequestError
-from aurum.query.curves import FILTER_FIELDS, Asof, CurveFilter
+from aurum.query.filters import FILTER_FIELDS, Asof, CurveFilter
 
 __all__ = [
     "AsAtParam",

@@ -4,6 +4,11 @@ A read answer is a pure function of (route, query, snapshot, format), so that tu
 key and its digest the ETag: ``If-None-Match`` is answered with 304 before any data is read, and
 a publish changes every key by changing the snapshot.
 
+Pages are for JSON. A file answer (CSV, Parquet) holds every row that matches, up to
+``AURUM_QUERY__MAX_FILE_ROWS``; one that would hold more is refused (``answer_too_large``),
+never cut short. Only a request's own ``limit`` pages a file (with ``Link`` and
+``X-Aurum-Next-Cursor`` to the next one).
+
 Cursors pin the snapshot of the first page and carry the offset of the next one, plus a digest
 of the query they belong to: a cursor used with another query is refused (``cursor_foreign``).
 They are signed (HMAC-SHA256 with the server's cursor key), so a client can neither forge a
@@ -28,11 +33,11 @@ from starlette.responses import Response
 
 from aurum._version import __version__
 from aurum.api.cache import Cache
-from aurum.errors import NotAcceptable, RequestError
+from aurum.errors import AnswerTooLarge, NotAcceptable, RequestError
 from aurum.formats import csv_bytes
-from aurum.query.curves import Page
+from aurum.query.curves import Page, ServedSlice
 
-__all__ = ["FORMATS", "Cursor", "CursorCodec", "Reader", "answer"]
+__all__ = ["FORMATS", "Cursor", "CursorCodec", "Limits", "Reader", "answer"]
 
 FORMATS = {
     "json": "application/json",
@@ -50,6 +55,24 @@ _ACCEPT = {
 _KEYS = "k2"
 # Parameters that do not change what a page holds (so they stay out of the query digest).
 _PAGING = frozenset({"cursor", "limit", "format"})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How many rows an answer holds: a JSON page ``page_size`` unless the request asks (at
+    most ``max_page_size``); a file every row, at most ``max_file_rows``."""
+
+    page_size: int
+    max_page_size: int
+    max_file_rows: int
+
+    def rows(self, fmt: str, asked: int | None) -> tuple[int, bool]:
+        """(rows to read, whether more must refuse the answer rather than page it)."""
+        if fmt == "json":
+            return min(asked or self.page_size, self.max_page_size), False
+        if asked is None or asked > self.max_file_rows:
+            return self.max_file_rows, True
+        return asked, False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +176,7 @@ def negotiate(request: Request) -> str:
 
 # read(snapshot id, limit, offset, format) -> a page; the format lets a reader answer JSON
 # straight from a served slice.
-Reader = Callable[[int | None, int, int, str], Page]
+Reader = Callable[[int | None, int, int, str], Page | ServedSlice]
 
 
 def answer(
@@ -164,14 +187,15 @@ def answer(
     cache: Cache,
     cursors: CursorCodec,
     neutralised: bool = True,
-    limit: int,
-    max_limit: int,
+    limit: int | None,
+    limits: Limits,
     pinned_by_request: bool,
     scope: str = "*",
     meta: Mapping[str, Any] | None = None,
 ) -> Response:
     """Run ``read(snapshot_id, limit, offset)`` for this request, or answer from cache / 304.
 
+    ``limit`` is the request's own (``None``: it gave none; see :class:`Limits`).
     ``pin(cursor_snapshot)`` resolves the snapshot before anything is read. ``scope`` names
     what the caller may see (its entitled vendors): callers of different scopes never share a
     cache entry or an ETag.
@@ -182,7 +206,7 @@ def answer(
     cursor = None
     if "cursor" in params:
         cursor = cursors.decode(params["cursor"][-1], digest)
-    capped = min(limit, max_limit)
+    capped, whole = limits.rows(fmt, limit)
     snapshot = pin(cursor.snapshot_id if cursor else None)
     offset = cursor.offset if cursor else 0
     text = "" if neutralised else "raw"  # how CSV text is written
@@ -203,12 +227,20 @@ def answer(
         headers["X-Aurum-Cache"] = "hit"
         return Response(body, media_type=FORMATS[fmt], headers=headers)
     page = read(snapshot, capped, offset, fmt)
+    if whole and page.has_more:
+        raise AnswerTooLarge(
+            "answer_too_large",
+            f"more than {capped:,} rows match, the most a {fmt} answer holds: narrow the"
+            " filters, page it with limit= (and the next cursor), or ask an operator to raise"
+            " AURUM_QUERY__MAX_FILE_ROWS",
+            max_rows=capped,
+        )
     page_meta: dict[str, Any] = {
         "snapshot_id": page.snapshot_id,
         "count": page.rows,
         "offset": offset,
         "limit": capped,
-        "limit_capped": limit > capped,
+        "limit_capped": limit is not None and limit > capped,
         "has_more": page.has_more,
         "next_cursor": (
             cursors.encode(Cursor(page.snapshot_id, offset + page.rows, digest))
@@ -228,15 +260,15 @@ def answer(
     return Response(body, media_type=FORMATS[fmt], headers=headers)
 
 
-def render(page: Page, meta: Mapping[str, Any], fmt: str, *, neutralised: bool = True) -> bytes:
+def render(
+    page: Page | ServedSlice, meta: Mapping[str, Any], fmt: str, *, neutralised: bool = True
+) -> bytes:
     """The page as bytes; ``neutralised``: CSV text cells that start like a formula get a ``'``
     (see ``aurum.formats``)."""
-    if page.served is not None:  # the rows are JSON already: the same bytes orjson would make
+    if isinstance(page, ServedSlice):  # JSON already: the same bytes orjson would make
         if fmt != "json":
             raise AssertionError("a served slice answers JSON only")
-        return (
-            b'{"meta":' + orjson.dumps(meta, option=_JSON) + b',"data":' + page.served.json + b"}"
-        )
+        return b'{"meta":' + orjson.dumps(meta, option=_JSON) + b',"data":' + page.json + b"}"
     table = page.table
     if fmt == "json":
         return orjson.dumps({"meta": meta, "data": table.to_pylist()}, option=_JSON)

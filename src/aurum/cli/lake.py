@@ -31,30 +31,35 @@ def sql(
     ] = None,
     fmt: Annotated[SqlFormat, typer.Option("--format", help="Output format.")] = SqlFormat.table,
     out: Annotated[Path | None, typer.Option(help="Write to this file (parquet needs it).")] = None,
-    max_rows: Annotated[int, typer.Option(min=1, help="Most rows returned.")] = 10_000,
+    max_rows: Annotated[
+        int, typer.Option(min=1, help="Most rows shown (table, json); csv and parquet get all.")
+    ] = 10_000,
 ) -> None:
     """Query the lake with SQL; the tables curve_observation, curve_observation_quarantine,
-    curve_dead_letter and qa_checks are views pinned to one snapshot."""
+    curve_dead_letter and qa_checks are views pinned to one snapshot. CSV and Parquet hold
+    every row the statement returns, written as DuckDB produces them."""
     import json
 
-    import pyarrow.parquet as pq
-
-    from aurum.formats import write_csv
+    from aurum.formats import write_csv, write_parquet
     from aurum.query import Query
 
     context = ctx.obj
     output = context.output(fmt is SqlFormat.json and out is None)
     if fmt is SqlFormat.parquet and out is None:
         raise typer.BadParameter("--format parquet needs --out FILE")
-    result = Query(context.lake, max_rows=max_rows).sql(statement, as_at=as_at)
+    query = Query(context.lake, max_rows=max_rows, timeout_s=context.settings.query.timeout_s)
+    if fmt in (SqlFormat.csv, SqlFormat.parquet):
+        with query.stream(statement, as_at=as_at) as (reader, _):
+            if fmt is SqlFormat.parquet:
+                assert out is not None
+                write_parquet(reader, out)
+            else:
+                neutralised = context.settings.files.neutralise_formulas
+                write_csv(reader, out or sys.stdout.buffer, neutralised=neutralised)
+        return
+    result = query.sql(statement, as_at=as_at)
     table = result.table
-    if fmt is SqlFormat.parquet:
-        assert out is not None
-        pq.write_table(table, out)
-    elif fmt is SqlFormat.csv:
-        neutralised = context.settings.files.neutralise_formulas
-        write_csv(table, out or sys.stdout.buffer, neutralised=neutralised)
-    elif fmt is SqlFormat.json and out is not None:
+    if fmt is SqlFormat.json and out is not None:
         out.write_text(json.dumps(table.to_pylist(), default=str, indent=2) + "\n")
     else:
         output.rows(table.column_names, [list(row.values()) for row in table.to_pylist()])
@@ -142,10 +147,13 @@ def export(
     day = parse_date(asof)
     assert day is not None
     lake = context.lake
-    curves = Curves(lake, Replicas(lake, context.settings.home / "serving"))
+    settings = context.settings
+    curves = Curves(
+        lake, Replicas(lake, settings.home / "serving"), timeout_s=settings.query.timeout_s
+    )
     path, rows, snapshot = export_day(
         curves, day, out=out, fmt=fmt.value, vendor=vendor, as_at=as_at,
-        neutralised=context.settings.files.neutralise_formulas,
+        neutralised=settings.files.neutralise_formulas, max_rows=settings.query.max_file_rows,
     )  # fmt: skip
     context.output().line(f"{rows:,} rows (snapshot {snapshot}) -> {path}")
 

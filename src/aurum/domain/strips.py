@@ -13,6 +13,10 @@ of the same label. Seasons follow one of two conventions:
 A label alone does not say which months a season covers under ``eu_gas``: a :class:`Strip` carries
 its months.
 
+A strip's price is the weighted mean of its months' prices (:func:`price_strip`): power by the
+market's block hours, gas by days, anything else a simple mean (:func:`month_weight`). The query
+layer computes the same in SQL over many curves at once; a test holds the two equal.
+
 >>> [s.label for s in strips_between(date(2026, 1, 1), date(2026, 6, 1), ["quarter"], "us")]
 ['Q1 2026', 'Q2 2026']
 >>> winter = strips_between(date(2026, 12, 1), date(2026, 12, 1), ["season"], "eu_gas")[0]
@@ -22,12 +26,14 @@ its months.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Final, Literal
 
+from aurum.domain.calendar import block_hours, month_days
 from aurum.domain.identity import normalise
 from aurum.domain.tenors import add_months, classify_tenor
 
@@ -36,10 +42,14 @@ __all__ = [
     "SeasonConvention",
     "Strip",
     "StripKind",
+    "StripPrice",
     "Weighting",
     "custom_strip",
+    "month_weight",
+    "price_strip",
     "season_convention",
     "strips_between",
+    "weighted_mean",
     "weighting_for",
 ]
 
@@ -192,3 +202,91 @@ def custom_strip(start: date, end: date) -> Strip:
     if (count := _months_between(lo, hi) + 1) > MAX_STRIP_MONTHS:
         raise ValueError(f"custom strip of {count} months: at most {MAX_STRIP_MONTHS} allowed")
     return Strip(StripKind.CUSTOM, f"{lo:%Y-%m}..{hi:%Y-%m}", lo, hi)
+
+
+def month_weight(
+    weighting: Weighting, month: date, market: str | None = None, block: str | None = None
+) -> int:
+    """What one delivery month weighs in a strip: its block hours in ``market`` (``"hours"``),
+    its days (``"days"``), or 1 (``"simple"``).
+
+    >>> [month_weight("hours", date(2026, m, 1), "PJM", "ON_PEAK") for m in (1, 2, 3)]
+    [336, 320, 352]
+    >>> month_weight("days", date(2028, 2, 1)), month_weight("simple", date(2028, 2, 1))
+    (29, 1)
+    """
+    if weighting == "hours":
+        if market is None or block is None:
+            raise ValueError("hour weighting needs the curve's market and block")
+        return block_hours(market, block, month.year, month.month)
+    if weighting == "days":
+        return month_days(month.year, month.month)
+    if weighting == "simple":
+        return 1
+    raise ValueError(f"weighting must be 'hours', 'days' or 'simple', not {weighting!r}")
+
+
+def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float:
+    """``sum(v * w) / sum(w)``; refuses no values, unequal lengths and a total weight <= 0.
+
+    >>> weighted_mean([10.0, 20.0], [1, 3])
+    17.5
+    """
+    if len(values) != len(weights):
+        raise ValueError(f"{len(values)} values but {len(weights)} weights")
+    total = math.fsum(weights)
+    if not values or total <= 0:
+        raise ValueError("a weighted mean needs at least one value and a positive total weight")
+    return math.fsum(v * w for v, w in zip(values, weights, strict=True)) / total
+
+
+@dataclass(frozen=True, slots=True)
+class StripPrice:
+    """A strip priced from monthly values at an as-of date.
+
+    ``months_expected`` counts the strip's months from the as-of month on (months already
+    delivered are not on a forward curve, as in the vendors' own strips); ``months_present``
+    how many of them had a price; the value is over the present ones.
+    """
+
+    strip: Strip
+    weighting: Weighting
+    value: float
+    months_present: int
+    months_expected: int
+
+    @property
+    def complete(self) -> bool:
+        return self.months_present == self.months_expected
+
+
+def price_strip(
+    strip: Strip,
+    asof: date,
+    prices: Mapping[date, float],
+    weighting: Weighting,
+    *,
+    market: str | None = None,
+    block: str | None = None,
+) -> StripPrice | None:
+    """The weighted mean of the strip's months found in ``prices`` (keyed by the first day of
+    each delivery month; months outside the strip are ignored), or ``None`` if none is there.
+
+    PJM on-peak Q1 2026 (336, 320 and 352 block hours), hour-weighted and as a simple mean:
+
+    >>> q1 = Strip(StripKind.QUARTER, "Q1 2026", date(2026, 1, 1), date(2026, 3, 1))
+    >>> mids = {date(2026, 1, 1): 80.0, date(2026, 2, 1): 74.89, date(2026, 3, 1): 50.11}
+    >>> round(price_strip(q1, date(2025, 9, 12), mids, "hours", market="PJM",
+    ...                   block="ON_PEAK").value, 2)
+    67.94
+    >>> round(price_strip(q1, date(2025, 9, 12), mids, "simple").value, 2)
+    68.33
+    """
+    months = [m for m in strip.months if m in prices]
+    if not months:
+        return None
+    weights = [month_weight(weighting, m, market, block) for m in months]
+    value = weighted_mean([prices[m] for m in months], weights)
+    from_month = max(strip.start, _first_of_month(asof))
+    expected = max(0, _months_between(from_month, strip.end) + 1)
+    return StripPrice(strip, weighting, value, len(months), expected)

@@ -1,33 +1,29 @@
 """Curves people use: slices, latest values, as-of diffs, strips and metadata.
 
 Every call reads one snapshot of ``curve_observation``: main's current one by default, or what
-``as_at`` (a time, a snapshot id or a tag) resolves to, or the snapshot a cursor pinned. It reads
+``as_at`` (a time, a snapshot id or a tag) resolves to, or the snapshot a session pinned. It reads
 from the serving replica of that snapshot when there is one (``aurum.query.replica``) and
 otherwise from an Iceberg scan with the filters pushed down; both expose the same relations
-(``curve_observation``, ``replica_partition``, ``curve``), so each query is written once.
+(``curve_observation``, ``replica_partition``, ``curve``), so each query is written once. Every
+read is one ``aurum.query.engine.Session``, under the time limit.
 
-All SQL is parameterised: filter values never become SQL text.
+One question has its own read model, the served slices (:meth:`Curves.slice`,
+``aurum.query.served``): one curve at one as-of with every column, as the API's JSON.
+
+All SQL is parameterised: filter values never become SQL text (``aurum.query.filters``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
-import duckdb
 import pyarrow as pa
-from pyiceberg.expressions import (
-    BooleanExpression,
-    EqualTo,
-    GreaterThanOrEqual,
-    In,
-    LessThanOrEqual,
-)
 from pyiceberg.table import Table
 
 from aurum.auth.access import PLATFORM, Access
@@ -35,19 +31,26 @@ from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain import calendar, strips
 from aurum.errors import Gone, QueryError, Unknown
 from aurum.lake.catalog import Lake
-from aurum.lake.expressions import all_of
 from aurum.lake.versions import latest_versions
-from aurum.query.engine import AsAt, readable_snapshots, resolve_snapshot
-from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas, Slice
+from aurum.query.engine import AsAt, Session, connect, readable_snapshots, resolve_snapshot
+from aurum.query.filters import (
+    FILTER_FIELDS,
+    IDENTITY,
+    CurveFilter,
+    Where,
+    escape_like,
+    iceberg_filter,
+    identity_clauses,
+    scope,
+)
+from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas
+from aurum.query.served import ServedSlice
 
 __all__ = [
-    "COLUMNS", "FILTER_FIELDS", "IDENTITY", "CurveFilter", "Curves", "Page", "StripRequest",
+    "COLUMNS", "FILTER_FIELDS", "IDENTITY", "CurveFilter", "Curves", "Page", "ServedSlice",
+    "StripRequest",
 ]  # fmt: skip
 
-IDENTITY = (
-    "asset_class", "iso", "region", "location", "market", "product", "block", "spark_location",
-)  # fmt: skip
-FILTER_FIELDS = ("vendor", *IDENTITY, "price_type", "currency", "per_unit")
 # What a curve row carries over the API, in this order (lineage columns included).
 COLUMNS = (
     "asof_date", "vendor", "curve_key", *IDENTITY, "price_type", "units_raw", "currency",
@@ -55,42 +58,8 @@ COLUMNS = (
     "value", "bid", "ask", "mid", "version_hash", "source_file",
 )  # fmt: skip
 _ORDER = "asof_date, vendor, curve_key, tenor_start, tenor_label"
-Asof = date | tuple[date, date] | Literal["latest"] | None
 _SCHEME = CURVE_OBSERVATION.tags
 assert _SCHEME is not None
-
-
-@dataclass(frozen=True)
-class CurveFilter:
-    """Which rows: identity fields (case-insensitive equality), keys, tenor types, months, as-of."""
-
-    fields: Mapping[str, str] = field(default_factory=dict)
-    curve_keys: tuple[str, ...] = ()
-    tenor_types: tuple[str, ...] = ()
-    month_from: date | None = None
-    month_to: date | None = None
-    asof: Asof = None
-    # Who reads: rows the access policy does not let it see never match.
-    access: Access = PLATFORM
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.fields) - set(FILTER_FIELDS))
-        if unknown:
-            raise QueryError("parameter_unknown", f"cannot filter on {', '.join(unknown)}")
-        if self.month_from and self.month_to and self.month_from > self.month_to:
-            raise QueryError(
-                "filters_contradictory",
-                f"month_from {self.month_from:%Y-%m} is after month_to {self.month_to:%Y-%m}",
-            )
-        if isinstance(self.asof, tuple) and self.asof[0] > self.asof[1]:
-            raise QueryError(
-                "filters_contradictory",
-                f"the as-of range starts ({self.asof[0]}) after it ends ({self.asof[1]})",
-            )
-
-    @property
-    def vendor(self) -> str | None:
-        return self.fields.get("vendor")
 
 
 @dataclass(frozen=True)
@@ -102,12 +71,10 @@ class Page:
     has_more: bool
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
-    # A served slice: the rows already as a JSON array (``table`` is then empty).
-    served: Slice | None = None
 
     @property
     def rows(self) -> int:
-        return self.served.rows if self.served is not None else self.table.num_rows
+        return int(self.table.num_rows)
 
 
 @dataclass(frozen=True)
@@ -120,29 +87,23 @@ class StripRequest:
     weighting: Literal["auto", "simple", "hours", "days"] = "auto"
 
 
-@dataclass
-class _Where:
-    """A WHERE clause assembled from parameter placeholders and their values."""
-
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-
-    def add(self, clause: str, *values: Any) -> None:
-        self.clauses.append(clause)
-        self.params.extend(values)
-
-    def sql(self) -> str:
-        return " AND ".join(self.clauses) if self.clauses else "TRUE"
-
-
 class Curves:
     """Query services over ``curve_observation``, each answer pinned to one snapshot."""
 
-    def __init__(self, lake: Lake, replicas: Replicas | None, *, freshness_s: float = 0.0) -> None:
-        """``replicas=None`` reads every answer straight from Iceberg (slower, same rows)."""
+    def __init__(
+        self,
+        lake: Lake,
+        replicas: Replicas | None,
+        *,
+        freshness_s: float = 0.0,
+        timeout_s: float = 30.0,
+    ) -> None:
+        """``replicas=None`` reads every answer straight from Iceberg (slower, same rows);
+        ``timeout_s`` bounds each read (``query_timeout``)."""
         self.lake = lake
         self.replicas = replicas
         self.freshness_s = freshness_s
+        self.timeout_s = timeout_s
         self._seen: tuple[float, Table] | None = None
         self._build_lock = threading.Lock()
 
@@ -165,7 +126,7 @@ class Curves:
             if snapshot_id not in readable_snapshots(table):
                 raise Gone(
                     "cursor_expired",
-                    f"snapshot {snapshot_id} of this cursor is no longer kept; start again",
+                    f"snapshot {snapshot_id} of this session is no longer kept; start again",
                 )
             return snapshot_id
         pinned = resolve_snapshot(table, as_at)
@@ -186,25 +147,28 @@ class Curves:
             return self.replicas.ensure(table)
 
     @contextmanager
-    def source(self, snapshot_id: int, pushdown: CurveFilter) -> Iterator[Any]:
-        """A DuckDB cursor where ``curve_observation``, ``replica_partition`` and ``curve`` are
-        the snapshot's: the replica's tables, or an Iceberg scan narrowed by ``pushdown``."""
-        cursor = self.replicas.cursor(snapshot_id) if self.replicas else None
-        if cursor is not None:
-            yield cursor
+    def source(self, snapshot_id: int, pushdown: CurveFilter) -> Iterator[Session]:
+        """A session (one read, under the time limit) where ``curve_observation``,
+        ``replica_partition`` and ``curve`` are the snapshot's: the replica's tables, or an
+        Iceberg scan narrowed by ``pushdown``."""
+        replicas = self.replicas
+        session = replicas.session(snapshot_id, timeout_s=self.timeout_s) if replicas else None
+        if session is not None:
+            yield session
             return
         table = self.table()
-        connection = duckdb.connect(config={"enable_external_access": False})
+        connection = connect()
         try:
+            session = Session(connection, timeout_s=self.timeout_s)
             index = _partition_index(table, snapshot_id)
-            connection.register("replica_partition", index)
+            session.register("replica_partition", index)
             rows = table.scan(
-                row_filter=_iceberg_filter(pushdown, index),
+                row_filter=iceberg_filter(pushdown, index),
                 snapshot_id=snapshot_id,
             ).to_arrow()
-            connection.register(TABLE, rows)
-            connection.execute(f"CREATE VIEW curve AS {CURVE_SUMMARY}")
-            yield connection
+            session.register(TABLE, rows)
+            session.run(f"CREATE VIEW curve AS {CURVE_SUMMARY}")
+            yield session
         finally:
             connection.close()
 
@@ -219,32 +183,66 @@ class Curves:
         columns: Sequence[str] = COLUMNS,
         limit: int = 1000,
         offset: int = 0,
-        json: bool = False,
     ) -> Page:
-        """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor).
-
-        With ``json``, an answer that is exactly one served slice (one vendor's curve at one
-        as-of, every column, the whole of it) comes back as its JSON instead (``Page.served``).
-        """
+        """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor)."""
         started = time.perf_counter()
         unknown = sorted(set(columns) - set(COLUMNS))
         if unknown:
             raise QueryError("fields_unknown", f"no such fields: {', '.join(unknown)}")
         pinned = self.pin(as_at, snapshot_id)
-        served = self._served(pinned, where, columns, offset) if json else None
-        if served is not None and served.rows <= limit:
-            return Page(_EMPTY, pinned, False, time.perf_counter() - started, served=served)
-        with self.source(pinned, where) as cursor:
-            clause = self._where(cursor, where)
-            rows = _arrow(
-                cursor,
+        with self.source(pinned, where) as session:
+            clause = self._where(session, where)
+            rows = session.arrow(
                 f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {clause.sql()}"
                 f" ORDER BY {_ORDER} LIMIT ? OFFSET ?",
                 [*clause.params, limit + 1, offset],
             )
             if not rows.num_rows and where.curve_keys and offset == 0:
-                self._require_curves(cursor, where.curve_keys, where.access)
+                self._require_curves(session, where.curve_keys, where.access)
         return _page(rows, pinned, limit, started)
+
+    def slice(
+        self,
+        where: CurveFilter,
+        *,
+        as_at: AsAt = None,
+        snapshot_id: int | None = None,
+        columns: Sequence[str] = COLUMNS,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> ServedSlice | None:
+        """The answer of :meth:`curves` from the served-slice read model, as the API's JSON,
+        when the question has its shape: one curve key at one as-of date, with or without
+        ``vendor``, every column, the whole answer within ``limit``. ``None``: ask
+        :meth:`curves` (any other shape, a snapshot without a replica, nothing found)."""
+        started = time.perf_counter()
+        if (
+            self.replicas is None
+            or offset
+            or tuple(columns) != COLUMNS
+            or not set(where.fields) <= {"vendor"}
+            or len(where.curve_keys) != 1
+            or where.tenor_types
+            or where.month_from
+            or where.month_to
+            or not isinstance(where.asof, date)
+        ):
+            return None
+        pinned = self.pin(as_at, snapshot_id)
+        vendor = where.vendor.upper() if where.vendor else None
+        found = [
+            (rows, body)
+            for seller, rows, body in self.replicas.slices(pinned, where.asof, where.curve_keys[0])
+            if (vendor is None or seller == vendor) and where.access.may_read(seller)
+        ]
+        total = sum(rows for rows, _ in found)
+        if not found or total > limit:
+            return None
+        # vendor order is the query's order (as-of, vendor, curve, tenor): arrays join as is
+        body = (
+            found[0][1] if len(found) == 1 else b"[" + b",".join(b[1:-1] for _, b in found) + b"]"
+        )
+        return ServedSlice(pinned, total, body, time.perf_counter() - started)
 
     def latest(
         self,
@@ -261,17 +259,17 @@ class Curves:
         as-of), looking back at most ``lookback_days``; delivered tenors only (not yet ended)."""
         started = time.perf_counter()
         pinned = self.pin(as_at, snapshot_id)
-        with self.source(pinned, where) as cursor:
-            scope = _Where()
-            _scope(scope, where.access)
+        with self.source(pinned, where) as session:
+            visible = Where()
+            scope(visible, where.access)
             if where.vendor:
-                scope.add("vendor = ?", where.vendor.upper())
+                visible.add("vendor = ?", where.vendor.upper())
             newest = (
                 on
-                or cursor.execute(
-                    f"SELECT max(asof_date) FROM replica_partition WHERE {scope.sql()}",
-                    scope.params,
-                ).fetchall()[0][0]
+                or session.rows(
+                    f"SELECT max(asof_date) FROM replica_partition WHERE {visible.sql()}",
+                    visible.params,
+                )[0][0]
             )
             if newest is None:  # nothing published: the same query, answering no rows
                 where = CurveFilter(fields={"vendor": "\x00"})
@@ -282,11 +280,10 @@ class Curves:
                 raise QueryError(
                     "parameter_invalid", f"{lookback_days} days before {newest} is not a date"
                 ) from None
-            clause = self._where(cursor, window)
+            clause = self._where(session, window)
             clause.add("value IS NOT NULL")
             clause.add("(tenor_end IS NULL OR tenor_end >= date_trunc('month', ?::DATE))", newest)
-            rows = _arrow(
-                cursor,
+            rows = session.arrow(
                 f"SELECT {', '.join(COLUMNS)}, (?::DATE - asof_date) AS age_days FROM {TABLE}"
                 f" WHERE {clause.sql()}"
                 " QUALIFY row_number() OVER"
@@ -315,9 +312,9 @@ class Curves:
         if first == second:
             raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
         pinned = self.pin(as_at, snapshot_id)
-        scope = replace(where, asof=(min(first, second), max(first, second)))
-        with self.source(pinned, scope) as cursor:
-            clause = self._where(cursor, replace(where, asof=None))
+        pushdown = replace(where, asof=(min(first, second), max(first, second)))
+        with self.source(pinned, pushdown) as session:
+            clause = self._where(session, replace(where, asof=None))
             side = (
                 "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
                 + ", ".join(f" any_value({c}) AS {c}" for c in IDENTITY)
@@ -346,13 +343,12 @@ class Curves:
                 )
             """
             params = [first, *clause.params, second, *clause.params]
-            rows = _arrow(
-                cursor,
+            rows = session.arrow(
                 statement + " SELECT * EXCLUDE (tenor_start) FROM joined"
                 " ORDER BY vendor, curve_key, tenor_start, tenor_label LIMIT ? OFFSET ?",
                 [*params, limit + 1, offset],
             )
-            summary = cursor.execute(
+            summary = session.rows(
                 statement
                 + """, curves AS (
                     SELECT curve_key, bool_and(status = 'added') AS added,
@@ -362,7 +358,7 @@ class Curves:
                        (SELECT count(*) FILTER (WHERE status = 'changed') FROM joined),
                        (SELECT count(*) FROM joined)""",
                 params,
-            ).fetchall()[0]
+            )[0]
         return _page(
             rows,
             pinned,
@@ -391,23 +387,24 @@ class Curves:
         Power is hour-weighted by the market's block hours, gas day-weighted, anything else a
         simple mean (or the weighting asked for). ``months_expected`` counts the strip's months
         from the as-of month on (months already delivered are not on the curve, as in the
-        vendors' own strips); ``complete`` is whether all of them are present.
+        vendors' own strips); ``complete`` is whether all of them are present. The arithmetic is
+        :func:`aurum.domain.strips.price_strip`'s, done in SQL over every curve at once, with the
+        months' weights from :func:`aurum.domain.strips.month_weight`.
         """
         started = time.perf_counter()
         if where.tenor_types and where.tenor_types != ("MONTHLY",):
             raise QueryError("filters_contradictory", "strips are derived from MONTHLY rows only")
         where = replace(where, tenor_types=("MONTHLY",))
         pinned = self.pin(as_at, snapshot_id)
-        with self.source(pinned, where) as cursor:
-            clause = self._where(cursor, where)
+        with self.source(pinned, where) as session:
+            clause = self._where(session, where)
             clause.add("mid IS NOT NULL")
-            curve_rule, strip_month, hours = self._strip_rules(cursor, clause, request)
-            cursor.register("curve_rule", curve_rule)
-            cursor.register("strip_month", strip_month)
-            cursor.register("block_hours", hours)
+            curve_rule, strip_month, weights = self._strip_rules(session, clause, request)
+            session.register("curve_rule", curve_rule)
+            session.register("strip_month", strip_month)
+            session.register("month_weight", weights)
             try:
-                rows = _arrow(
-                    cursor,
+                rows = session.arrow(
                     f"""
                     SELECT o.asof_date, o.vendor, o.curve_key,
                            {", ".join(f"any_value(o.{c}) AS {c}" for c in IDENTITY)},
@@ -421,17 +418,8 @@ class Curves:
                     JOIN curve_rule r ON r.curve_key = o.curve_key
                     JOIN strip_month s ON s.convention = r.convention
                                       AND s.month = o.contract_month
-                    JOIN (
-                        SELECT r2.curve_key, m.month,
-                               CASE r2.weighting
-                                   WHEN 'hours' THEN h.hours
-                                   WHEN 'days' THEN day(last_day(m.month))
-                                   ELSE 1 END AS weight
-                        FROM curve_rule r2
-                        CROSS JOIN (SELECT DISTINCT month FROM strip_month) m
-                        LEFT JOIN block_hours h ON h.market = r2.market
-                                                AND h.block = r2.block AND h.month = m.month
-                    ) w ON w.curve_key = o.curve_key AND w.month = o.contract_month
+                    JOIN month_weight w ON w.weight_group = r.weight_group
+                                       AND w.month = o.contract_month
                     GROUP BY ALL
                     ORDER BY o.vendor, o.curve_key, o.asof_date, s.start_month, s.kind, s.label
                     LIMIT ? OFFSET ?
@@ -439,8 +427,8 @@ class Curves:
                     [*clause.params, limit + 1, offset],
                 )
             finally:
-                for name in ("curve_rule", "strip_month", "block_hours"):
-                    cursor.unregister(name)
+                for name in ("curve_rule", "strip_month", "month_weight"):
+                    session.unregister(name)
         complete = pa.compute.equal(rows["months_present"], rows["months_expected"])
         rows = rows.append_column("complete", complete)
         return _page(rows, pinned, limit, started)
@@ -462,17 +450,16 @@ class Curves:
                 "parameter_unknown", "curve metadata filters by identity, curve_key and search"
             )
         pinned = self.pin(as_at, snapshot_id)
-        with self.source(pinned, where) as cursor:
-            clause = _Where()
-            _identity_clauses(clause, where)
+        with self.source(pinned, where) as session:
+            clause = Where()
+            identity_clauses(clause, where)
             if search:
                 haystack = " || '|' || ".join(
                     f"coalesce({c}, '')" for c in ("vendor", *IDENTITY, "curve_key")
                 )
                 for word in search.split()[:8]:
-                    clause.add(f"({haystack}) ILIKE ? ESCAPE '\\'", f"%{_escape_like(word)}%")
-            rows = _arrow(
-                cursor,
+                    clause.add(f"({haystack}) ILIKE ? ESCAPE '\\'", f"%{escape_like(word)}%")
+            rows = session.arrow(
                 f"SELECT * FROM curve WHERE {clause.sql()}"
                 " ORDER BY vendor, asset_class, region, location, product, block, curve_key"
                 " LIMIT ? OFFSET ?",
@@ -494,11 +481,10 @@ class Curves:
         pinned = self.pin(as_at, snapshot_id)
         table = self.table()
         where = CurveFilter(fields={"vendor": vendor} if vendor else {}, access=access)
-        with self.source(pinned, where) as c:
-            clause = _Where()
-            _identity_clauses(clause, where)
-            rows = _arrow(
-                c,
+        with self.source(pinned, where) as session:
+            clause = Where()
+            identity_clauses(clause, where)
+            rows = session.arrow(
                 f"SELECT vendor, asof_date, rows FROM replica_partition WHERE {clause.sql()}"
                 " ORDER BY vendor, asof_date",
                 clause.params,
@@ -531,11 +517,10 @@ class Curves:
         """Each vendor's as-of days and rows (of the vendors ``access`` sees)."""
         started = time.perf_counter()
         pinned = self.pin(as_at, snapshot_id)
-        with self.source(pinned, CurveFilter(access=access)) as cursor:
-            clause = _Where()
-            _scope(clause, access)
-            rows = _arrow(
-                cursor,
+        with self.source(pinned, CurveFilter(access=access)) as session:
+            clause = Where()
+            scope(clause, access)
+            rows = session.arrow(
                 "SELECT vendor, count(*) AS asof_count, min(asof_date) AS first_asof,"
                 " max(asof_date) AS last_asof, sum(rows)::BIGINT AS rows"
                 f" FROM replica_partition WHERE {clause.sql()} GROUP BY vendor ORDER BY vendor",
@@ -546,9 +531,8 @@ class Curves:
     def instruments(self) -> list[dict[str, Any]]:
         """Every curve of main's current snapshot as an ``instrument`` row of the store."""
         pinned = self.pin()
-        with self.source(pinned, CurveFilter()) as cursor:
-            rows = _arrow(
-                cursor,
+        with self.source(pinned, CurveFilter()) as session:
+            rows = session.arrow(
                 f"SELECT curve_key, vendor, {', '.join(IDENTITY)}, price_type, currency,"
                 " per_unit, units_raw, first_asof, last_asof FROM curve ORDER BY curve_key",
             ).to_pylist()
@@ -563,30 +547,9 @@ class Curves:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _served(
-        self, snapshot_id: int, where: CurveFilter, columns: Sequence[str], offset: int
-    ) -> Slice | None:
-        """The served slice answering ``where`` whole, if the question has that shape."""
-        if (
-            self.replicas is None
-            or offset
-            or tuple(columns) != COLUMNS
-            or set(where.fields) != {"vendor"}
-            or len(where.curve_keys) != 1
-            or where.tenor_types
-            or where.month_from
-            or where.month_to
-            or not isinstance(where.asof, date)
-        ):
-            return None
-        vendor = where.fields["vendor"].upper()
-        if not where.access.may_read(vendor):
-            return None
-        return self.replicas.slice(snapshot_id, vendor, where.asof, where.curve_keys[0])
-
-    def _where(self, cursor: Any, where: CurveFilter) -> _Where:
-        clause = _Where()
-        _identity_clauses(clause, where)
+    def _where(self, session: Session, where: CurveFilter) -> Where:
+        clause = Where()
+        identity_clauses(clause, where)
         if where.tenor_types:
             clause.add(
                 f"tenor_type IN ({', '.join('?' * len(where.tenor_types))})",
@@ -598,12 +561,12 @@ class Curves:
             clause.add("tenor_end <= ?", where.month_to)
         asof = where.asof
         if asof == "latest":
-            newest = cursor.execute(
+            newest = session.rows(
                 "SELECT vendor, max(asof_date) FROM replica_partition"
                 + (" WHERE vendor = ?" if where.vendor else "")
                 + " GROUP BY vendor",
                 [where.vendor] if where.vendor else [],
-            ).fetchall()
+            )
             if not newest:
                 clause.add("FALSE")
             else:
@@ -618,16 +581,16 @@ class Curves:
         return clause
 
     @staticmethod
-    def _require_curves(cursor: Any, keys: Sequence[str], access: Access) -> None:
+    def _require_curves(session: Session, keys: Sequence[str], access: Access) -> None:
         """404 for keys no curve has (or none the caller may read: no existence leaks)."""
-        scope = _Where()
-        _scope(scope, access)
-        scope.add(f"curve_key IN ({', '.join('?' * len(keys))})", *keys)
+        visible = Where()
+        scope(visible, access)
+        visible.add(f"curve_key IN ({', '.join('?' * len(keys))})", *keys)
         known = {
             row[0]
-            for row in cursor.execute(
-                f"SELECT curve_key FROM curve WHERE {scope.sql()}", scope.params
-            ).fetchall()
+            for row in session.rows(
+                f"SELECT curve_key FROM curve WHERE {visible.sql()}", visible.params
+            )
         }
         missing = sorted(set(keys) - known)
         if missing:
@@ -640,17 +603,19 @@ class Curves:
 
     @staticmethod
     def _strip_rules(
-        cursor: Any, clause: _Where, request: StripRequest
+        session: Session, clause: Where, request: StripRequest
     ) -> tuple[pa.Table, pa.Table, pa.Table]:
-        """Per curve: weighting, market, block, season convention; the strips' months; hours."""
-        curves = cursor.execute(
+        """Per curve: weighting and its weight group, season convention; the strips' months;
+        each weight group's weight per month (from the domain's ``month_weight``)."""
+        curves = session.rows(
             f"SELECT curve_key, {', '.join(IDENTITY)}, min(contract_month), max(contract_month)"
             f" FROM {TABLE} WHERE {clause.sql()} GROUP BY ALL",
             clause.params,
-        ).fetchall()
+        )
         if not curves:  # still run the query: an empty answer keeps its columns and types
-            return (_CURVE_RULE.empty_table(), _STRIP_MONTH.empty_table(), _HOURS.empty_table())
-        keys, weightings, markets, blocks, conventions = [], [], [], [], []
+            return (_CURVE_RULE.empty_table(), _STRIP_MONTH.empty_table(), _WEIGHT.empty_table())
+        rules: dict[str, list[Any]] = {name: [] for name in _CURVE_RULE.names}
+        groups: dict[str, tuple[strips.Weighting, str | None, str | None]] = {}
         first, last = min(c[-2] for c in curves), max(c[-1] for c in curves)
         for row in curves:
             identity = dict(zip(IDENTITY, row[1:-2], strict=True))
@@ -660,29 +625,20 @@ class Curves:
             market = calendar.market_for(identity) if weighting == "hours" else None
             if weighting == "hours" and (market is None or not identity["block"]):
                 weighting = "simple"  # hours unknown for this curve: say so on every number
-            keys.append(row[0])
-            weightings.append(weighting)
-            markets.append(market.code if market else None)
-            blocks.append(identity["block"])
-            conventions.append(
+            block = identity["block"] if market else None
+            key = (weighting, market.code if market else None, block)
+            group = "|".join(part or "" for part in key)
+            groups[group] = key
+            rules["curve_key"].append(row[0])
+            rules["weighting"].append(weighting)
+            rules["weight_group"].append(group)
+            rules["convention"].append(
                 strips.season_convention(identity)
                 if request.convention == "market"
                 else request.convention
             )
-        curve_rule = pa.table(
-            {
-                "curve_key": keys,
-                "weighting": weightings,
-                "market": markets,
-                "block": blocks,
-                "convention": conventions,
-            },
-            schema=_CURVE_RULE,
-        )
-        month_rows: dict[str, list[Any]] = {
-            k: [] for k in ("convention", "kind", "label", "start_month", "end_month", "month")
-        }
-        for convention in sorted(set(conventions)):
+        month_rows: dict[str, list[Any]] = {name: [] for name in _STRIP_MONTH.names}
+        for convention in sorted(set(rules["convention"])):
             defined = strips.strips_between(first, last, request.kinds, convention)
             try:
                 defined += [strips.custom_strip(a, b) for a, b in request.custom]
@@ -697,25 +653,21 @@ class Curves:
                     month_rows["end_month"].append(strip.end)
                     month_rows["month"].append(month)
         months = sorted(set(month_rows["month"]))
-        hour_rows: dict[str, list[Any]] = {"market": [], "block": [], "month": [], "hours": []}
-        for market, block in {(m, b) for m, b, w in zip(markets, blocks, weightings, strict=True)
-                              if w == "hours"}:  # fmt: skip
+        weights: dict[str, list[Any]] = {name: [] for name in _WEIGHT.names}
+        for group, (weighting, market_code, block) in groups.items():
             for month in months:
-                hour_rows["market"].append(market)
-                hour_rows["block"].append(block)
-                hour_rows["month"].append(month)
-                hour_rows["hours"].append(
-                    calendar.block_hours(market, block, month.year, month.month)
-                )
+                weights["weight_group"].append(group)
+                weights["month"].append(month)
+                weights["weight"].append(strips.month_weight(weighting, month, market_code, block))
         return (
-            curve_rule,
+            pa.table(rules, schema=_CURVE_RULE),
             pa.table(month_rows, schema=_STRIP_MONTH),
-            pa.table(hour_rows, schema=_HOURS),
+            pa.table(weights, schema=_WEIGHT),
         )
 
 
 _CURVE_RULE = pa.schema(
-    [(name, pa.string()) for name in ("curve_key", "weighting", "market", "block", "convention")]
+    [(name, pa.string()) for name in ("curve_key", "weighting", "weight_group", "convention")]
 )
 _STRIP_MONTH = pa.schema(
     [
@@ -727,38 +679,7 @@ _STRIP_MONTH = pa.schema(
         ("month", pa.date32()),
     ]
 )
-_HOURS = pa.schema(
-    [("market", pa.string()), ("block", pa.string()), ("month", pa.date32()), ("hours", pa.int64())]
-)
-
-
-_EMPTY = pa.table({})
-
-
-def _arrow(cursor: Any, statement: str, params: Sequence[Any] = ()) -> pa.Table:
-    return cursor.sql(statement, params=list(params)).to_arrow_table()
-
-
-def _identity_clauses(clause: _Where, where: CurveFilter) -> None:
-    _scope(clause, where.access)
-    for name, value in sorted(where.fields.items()):
-        if name == "vendor":
-            clause.add("vendor = ?", value.upper())
-        else:
-            clause.add(f"lower({name}) = ?", value.strip().casefold())
-    if where.curve_keys:
-        clause.add(f"curve_key IN ({', '.join('?' * len(where.curve_keys))})", *where.curve_keys)
-
-
-def _scope(clause: _Where, access: Access) -> None:
-    """What the access policy lets the caller see (``Access.vendor_sql``)."""
-    condition = access.vendor_sql()
-    if condition is not None:
-        clause.add(condition[0], *condition[1])
-
-
-def _escape_like(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+_WEIGHT = pa.schema([("weight_group", pa.string()), ("month", pa.date32()), ("weight", pa.int64())])
 
 
 def _page(rows: pa.Table, pinned: int, limit: int, started: float, **extra: Any) -> Page:
@@ -789,29 +710,3 @@ def _partition_index(table: Table, snapshot_id: int) -> pa.Table:
             "rows": partitions.column("record_count"),
         }
     )
-
-
-def _iceberg_filter(where: CurveFilter, index: pa.Table) -> BooleanExpression:
-    """The part of ``where`` a pyiceberg scan can prune files and row groups with."""
-    conditions: list[BooleanExpression] = []
-    if where.vendor:
-        conditions.append(EqualTo("vendor", where.vendor.upper()))
-    asof = where.asof
-    if asof == "latest":  # each vendor's newest day; SQL then keeps each vendor's own
-        newest: dict[str, date] = {}
-        for vendor, day in zip(
-            index["vendor"].to_pylist(), index["asof_date"].to_pylist(), strict=True
-        ):
-            newest[vendor] = max(day, newest.get(vendor, day))
-        if newest:
-            conditions.append(In("asof_date", {d.isoformat() for d in newest.values()}))
-    elif isinstance(asof, tuple):
-        conditions += [
-            GreaterThanOrEqual("asof_date", asof[0].isoformat()),
-            LessThanOrEqual("asof_date", asof[1].isoformat()),
-        ]
-    elif isinstance(asof, date):
-        conditions.append(EqualTo("asof_date", asof.isoformat()))
-    if where.curve_keys:
-        conditions.append(In("curve_key", set(where.curve_keys)))
-    return all_of(conditions)

@@ -1,19 +1,37 @@
-"""The one place SQL runs: DuckDB over Arrow read from pyiceberg scans pinned to one snapshot.
+"""The one place DuckDB runs: sessions over relations pinned to snapshots, each with a deadline.
 
-Never a glob over data files: old snapshots' files are still in the warehouse, so only a scan
-of a snapshot's manifests reads the right rows (DESIGN.md). Every read is pinned: by default to
-main's current snapshot, or to what main was ``as_at`` a time, a snapshot id or a tag such as
-``eod/RP/2025-09-17/v1``. "The curve for 2025-07-01 as it was known on 2025-07-03 at noon" is
+Every DuckDB connection in Aurum is opened here (:func:`connect`) and every statement runs
+through a :class:`Session`: API reads (``aurum.query.curves``), the serving replica and its
+builds (``aurum.query.replica``), file exports and ``aurum sql`` (:class:`Query`). A session's
+relations are pinned: either the tables of a replica file (named by the snapshot it holds) or
+Arrow tables read from pyiceberg scans of one snapshot, never a glob over data files (old
+snapshots' files are still in the warehouse, DESIGN.md).
+
+A read has a time limit (``AURUM_QUERY__TIMEOUT_S``): the session's deadline is set when it
+opens, so it bounds the whole read, every statement of it. A statement still running at the
+deadline is interrupted by one watchdog thread per process and the read fails with
+``query_timeout`` (HTTP 503); a statement that would start after it fails the same way without
+running. Builds (``timeout_s=None``) have no deadline.
+
+Every read is pinned: by default to main's current snapshot, or to what main was ``as_at`` a
+time, a snapshot id or a tag such as ``eod/RP/2025-09-17/v1``. "The curve for 2025-07-01 as it
+was known on 2025-07-03 at noon" is
 ``observations(asof=date(2025, 7, 1), as_at=datetime(2025, 7, 3, 12, tzinfo=UTC))``.
 """
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import re
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -33,9 +51,166 @@ from aurum.lake.catalog import Lake
 from aurum.lake.commits import partition_days
 from aurum.lake.expressions import all_of
 
-__all__ = ["AsAt", "Query", "QueryResult", "readable_snapshots", "resolve_snapshot"]
+__all__ = [
+    "AsAt", "Connection", "Query", "QueryResult", "Session", "connect", "readable_snapshots",
+    "resolve_snapshot",
+]  # fmt: skip
 
 AsAt = datetime | int | str | None
+# A DuckDB connection, for type hints outside this module (which never import duckdb).
+Connection = duckdb.DuckDBPyConnection
+
+
+def connect(path: Path | None = None, *, read_only: bool = False) -> Connection:
+    """A DuckDB database: in memory, or the file at ``path``. SQL never reaches files, the
+    network or extensions (``enable_external_access`` off): relations are registered Arrow."""
+    return duckdb.connect(
+        ":memory:" if path is None else str(path),
+        read_only=read_only,
+        config={"enable_external_access": False},
+    )
+
+
+class _Watchdog:
+    """One thread per process that interrupts statements past their deadline.
+
+    Registering costs a dict insert under a lock; the thread is woken only when a deadline
+    comes sooner than its next wake-up (at most a second away), so reads do not pay a thread
+    switch each.
+    """
+
+    _POLL_S = 1.0
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running: dict[int, tuple[float, Connection]] = {}
+        self._fired: set[int] = set()
+        self._tokens = itertools.count()
+        self._wake_at = 0.0
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        atexit.register(self.stop)
+
+    @contextmanager
+    def watch(self, connection: Connection, deadline: float) -> Iterator[set[int]]:
+        """Interrupt ``connection`` at ``deadline`` (``time.monotonic``) if still inside."""
+        token = next(self._tokens)
+        with self._cond:
+            self._running[token] = (deadline, connection)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="aurum-query-deadline", daemon=True
+                )
+                self._thread.start()
+            elif deadline < self._wake_at:
+                self._cond.notify()
+        try:
+            yield self._fired
+        finally:
+            with self._cond:
+                self._running.pop(token, None)
+                self._fired.discard(token)
+
+    def stop(self) -> None:
+        """End the thread (at exit: a daemon thread left waiting keeps DuckDB objects alive
+        through interpreter teardown, which nanobind reports as leaks)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                now = time.monotonic()
+                due = [token for token, (deadline, _) in self._running.items() if deadline <= now]
+                for token in due:  # (no local keeps a connection alive between wake-ups)
+                    self._running.pop(token)[1].interrupt()
+                    self._fired.add(token)
+                nearest = min((d for d, _ in self._running.values()), default=now + self._POLL_S)
+                self._wake_at = min(nearest, now + self._POLL_S)
+                self._cond.wait(self._wake_at - now)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class Session:
+    """Statements over one connection's pinned relations, under one deadline.
+
+    ``timeout_s`` bounds the whole session from the moment it opens (``None``: no bound, for
+    replica builds). Internal reads raise DuckDB's own errors (a bug, answered 500); ``user_sql``
+    sessions (``aurum sql``) turn them into ``sql_invalid``.
+    """
+
+    def __init__(
+        self, connection: Connection, *, timeout_s: float | None, user_sql: bool = False
+    ) -> None:
+        self.connection = connection
+        self.timeout_s = timeout_s
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self.user_sql = user_sql
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.connection.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.connection.unregister(name)
+
+    def arrow(self, statement: str, params: Sequence[Any] = ()) -> pa.Table:
+        """The statement's rows as an Arrow table."""
+        with self._limited():
+            relation = self.connection.sql(statement, params=list(params) or None)
+            if relation is None:
+                raise QueryError("sql_invalid", "the statement returns no rows; use SELECT")
+            return relation.to_arrow_table()
+
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The statement's rows as tuples (small answers: a max, a list of days)."""
+        with self._limited():
+            return self.connection.execute(statement, list(params)).fetchall()
+
+    def run(self, statement: str, params: Sequence[Any] = ()) -> None:
+        """A statement without an answer (DDL, INSERT, DELETE, CHECKPOINT)."""
+        with self._limited():
+            self.connection.execute(statement, list(params))
+
+    @contextmanager
+    def batches(self, statement: str, *, rows: int = 65_536) -> Iterator[pa.RecordBatchReader]:
+        """The statement's answer batch by batch, for answers of any size: the deadline holds
+        until the ``with`` block ends."""
+        with self._limited():
+            relation = self.connection.sql(statement)
+            if relation is None:
+                raise QueryError("sql_invalid", "the statement returns no rows; use SELECT")
+            yield relation.to_arrow_reader(rows)
+
+    @contextmanager
+    def _limited(self) -> Iterator[None]:
+        deadline = self.deadline
+        try:
+            if deadline is None:
+                yield
+                return
+            if time.monotonic() >= deadline:
+                raise self._timeout()
+            with _WATCHDOG.watch(self.connection, deadline):
+                yield
+        except duckdb.InterruptException:
+            raise self._timeout() from None
+        except duckdb.Error as exc:
+            if not self.user_sql:
+                raise
+            raise QueryError("sql_invalid", str(exc).splitlines()[0]) from None
+
+    def _timeout(self) -> QueryTimeout:
+        return QueryTimeout(
+            "query_timeout",
+            f"the read ran longer than its time limit of {self.timeout_s:g} s; narrow it"
+            " (fewer days, curves or vendors) or raise AURUM_QUERY__TIMEOUT_S",
+            timeout_s=self.timeout_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -111,7 +286,7 @@ def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
 class Query:
     """Reads and SQL over the lake, each pinned to one snapshot per table."""
 
-    def __init__(self, lake: Lake, *, max_rows: int = 1_000_000, timeout_s: float = 60.0) -> None:
+    def __init__(self, lake: Lake, *, max_rows: int = 1_000_000, timeout_s: float = 30.0) -> None:
         self.lake = lake
         self.max_rows = max_rows
         self.timeout_s = timeout_s
@@ -188,46 +363,42 @@ class Query:
     ) -> QueryResult:
         """Run one SQL statement; Aurum's tables are views pinned to ``as_at``.
 
-        Only the tables the statement names are read. The result holds at most ``max_rows``
-        rows (``truncated`` says when more matched), and a statement running longer than the
-        time limit is interrupted.
+        The answer holds at most ``max_rows`` rows (``truncated`` says when more matched): for
+        a screen or a JSON page. A file takes every row: :meth:`stream`.
         """
         started = time.perf_counter()
         cap = self.max_rows if max_rows is None else max_rows
-        connection = duckdb.connect(config={"enable_external_access": False})
-        snapshots: dict[str, int] = {}
-        try:
-            for name in self.lake.datasets:
-                if re.search(rf"\b{name}\b", statement, re.IGNORECASE):
-                    rows, snapshots[name] = self.scan(name, as_at=as_at)
-                    connection.register(name, rows)
-            timer = threading.Timer(self.timeout_s, connection.interrupt)
-            timer.start()
-            try:
-                relation = connection.sql(statement)
-                if relation is None:  # a statement with no result set
-                    raise QueryError("sql_invalid", "the statement returns no rows; use SELECT")
-                reader = relation.to_arrow_reader(65_536)
-                batches, total = [], 0
-                for batch in reader:
-                    batches.append(batch)
-                    total += batch.num_rows
-                    if total > cap:
-                        break
-            except duckdb.InterruptException:
-                raise QueryTimeout(
-                    "query_timeout", f"the statement ran longer than {self.timeout_s:g} s"
-                ) from None
-            except duckdb.Error as exc:
-                raise QueryError("sql_invalid", str(exc).splitlines()[0]) from None
-            finally:
-                timer.cancel()
+        with self.stream(statement, as_at=as_at) as (reader, snapshots):
+            batches, total = [], 0
+            for batch in reader:
+                batches.append(batch)
+                total += batch.num_rows
+                if total > cap:
+                    break
             table = pa.Table.from_batches(batches, schema=reader.schema)
-        finally:
-            connection.close()
         return QueryResult(
             table=table.slice(0, cap),
             truncated=table.num_rows > cap,
             snapshots=snapshots,
             seconds=time.perf_counter() - started,
         )
+
+    @contextmanager
+    def stream(
+        self, statement: str, *, as_at: AsAt = None
+    ) -> Iterator[tuple[pa.RecordBatchReader, dict[str, int]]]:
+        """Every row of one SQL statement, batch by batch, with the snapshot each table was
+        read at. Only the tables the statement names are read; the time limit holds until the
+        ``with`` block ends."""
+        connection = connect()
+        try:
+            session = Session(connection, timeout_s=self.timeout_s, user_sql=True)
+            snapshots: dict[str, int] = {}
+            for name in self.lake.datasets:
+                if re.search(rf"\b{name}\b", statement, re.IGNORECASE):
+                    rows, snapshots[name] = self.scan(name, as_at=as_at)
+                    session.register(name, rows)
+            with session.batches(statement) as reader:
+                yield reader, snapshots
+        finally:
+            connection.close()

@@ -2,6 +2,7 @@
 
 ``{out}/exports/{tenant}/asof=YYYY-MM-DD/curve_observation_{VENDOR|all}.{csv,parquet,xlsx}``; the
 file is written beside its final name and renamed into place, so a reader never sees half of it.
+A file holds every row of the day or is not written (``answer_too_large``): never a part.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from aurum.auth.access import PLATFORM, Access
-from aurum.errors import NotAcceptable, QueryError, Unknown
-from aurum.formats import write_csv, write_xlsx
+from aurum.errors import AnswerTooLarge, NotAcceptable, QueryError, Unknown
+from aurum.formats import write_csv, write_parquet, write_xlsx
 from aurum.query.curves import COLUMNS, CurveFilter, Curves
 from aurum.query.engine import AsAt
 
@@ -26,7 +26,9 @@ __all__ = ["EXPORT_FORMATS", "export_day", "export_path"]
 ExportFormat = Literal["csv", "parquet", "xlsx"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "parquet", "xlsx")
 _VENDOR = re.compile(r"[A-Za-z0-9_]+")
-_MAX_ROWS = 2_000_000  # one as-of day of every vendor is ~40k rows; Excel's sheet limit is 1M
+# Excel's sheet limit is 1,048,576 rows, the header one of them; one as-of day of every vendor
+# is ~40k rows.
+XLSX_MAX_ROWS = 1_048_575
 
 
 def export_path(
@@ -51,19 +53,35 @@ def export_day(
     as_at: AsAt = None,
     snapshot_id: int | None = None,
     neutralised: bool = True,
+    max_rows: int = 1_000_000,
 ) -> tuple[Path, int, int]:
     """Write the day's rows (of the vendors ``access`` sees) under the tenant's
-    folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``. ``neutralised``: CSV
+    folder; returns (path, rows, snapshot id). No rows: ``asof_unknown``; more than
+    ``max_rows`` (or than an Excel sheet holds): ``answer_too_large``. ``neutralised``: CSV
     text that starts like a formula gets a ``'`` (``aurum.formats``); XLSX never has one."""
     if fmt not in EXPORT_FORMATS:
         raise NotAcceptable("format_unsupported", f"export format must be one of {EXPORT_FORMATS}")
+    most = min(max_rows, XLSX_MAX_ROWS) if fmt == "xlsx" else max_rows
     page = curves.curves(
         CurveFilter(fields={"vendor": vendor} if vendor else {}, asof=asof, access=access),
         as_at=as_at,
         snapshot_id=snapshot_id,
         columns=COLUMNS,
-        limit=_MAX_ROWS,
+        limit=most,
     )
+    if page.has_more:
+        raise AnswerTooLarge(
+            "answer_too_large",
+            f"{vendor or 'every vendor'} as of {asof.isoformat()} has more than {most:,} rows,"
+            f" the most {'an Excel sheet' if most == XLSX_MAX_ROWS else 'an export'} holds:"
+            " export one vendor at a time"
+            + (
+                ", or as CSV or Parquet"
+                if fmt == "xlsx"
+                else ", or raise AURUM_QUERY__MAX_FILE_ROWS"
+            ),
+            max_rows=most,
+        )
     if not page.table.num_rows:
         raise Unknown(
             "asof_unknown",
@@ -84,7 +102,7 @@ def export_day(
 
 def _write(table: pa.Table, path: Path, fmt: ExportFormat, neutralised: bool) -> None:
     if fmt == "parquet":
-        pq.write_table(table, path, compression="zstd")
+        write_parquet(table, path)
     elif fmt == "csv":
         write_csv(table, path, neutralised=neutralised)
     else:

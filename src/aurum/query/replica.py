@@ -20,13 +20,8 @@ How it stays right:
 * The newest ``keep`` files stay; an older snapshot (time travel, an old cursor) is read straight
   from Iceberg instead: slower, equally correct.
 
-Served slices. The API's most frequent question, one curve at one as-of with every column, costs
-3-5 ms of DuckDB per request even from the sorted table; with ``slice_columns`` each replica
-also gets a SQLite file (``...-{snapshot}.slices.sqlite``) holding, per (vendor, as-of, curve),
-those columns' rows already as a JSON array (DuckDB's ``to_json``: byte for byte what the API
-would encode, a test checks), zstd-compressed. A lookup is one primary-key read (~50 us). It is
-built with the replica, incrementally by the same changed partitions, and renamed into place
-before the replica, so a replica that exists always has its slices.
+Served slices (``aurum.query.served``): with ``slice_columns`` each replica also gets the read
+model of the API's most frequent question, built with it and renamed into place before it.
 """
 
 from __future__ import annotations
@@ -35,7 +30,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -44,15 +38,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
-import zstandard
 from pyiceberg.expressions import And, EqualTo, In
 from pyiceberg.table import Table
 
 from aurum.lake.catalog import Lake
+from aurum.query.engine import Connection, Session, connect
+from aurum.query.served import ServedSlices
 
-__all__ = ["CURVE_SUMMARY", "TABLE", "BuildReport", "Replicas", "Slice", "partition_files"]
+__all__ = ["CURVE_SUMMARY", "TABLE", "BuildReport", "Replicas", "partition_files"]
 
 TABLE = "curve_observation"
 _EPOCH = date(1970, 1, 1)
@@ -86,14 +80,6 @@ CURVE_SUMMARY = f"""
     FROM {TABLE} o JOIN latest l USING (curve_key)
     GROUP BY o.curve_key
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Slice:
-    """One curve at one as-of: its row count and its rows as a JSON array (UTF-8)."""
-
-    rows: int
-    json: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,84 +118,55 @@ class Replicas:
     def __init__(
         self, lake: Lake, directory: Path, *, keep: int = 3, slice_columns: Sequence[str] = ()
     ) -> None:
-        """``slice_columns``: also serve one-curve, one-as-of answers of these columns from
-        pre-encoded slices (see the module docstring); empty: no slices."""
+        """``slice_columns``: also build the served slices of these columns
+        (``aurum.query.served``); empty: no slices."""
         self.lake = lake
         self.directory = directory
         self.keep = keep
-        self.slice_columns = tuple(slice_columns)
-        self._connections: dict[int, duckdb.DuckDBPyConnection] = {}
+        self.served = (
+            ServedSlices(directory, TABLE, slice_columns, keep=keep) if slice_columns else None
+        )
+        self._connections: dict[int, Connection] = {}
         self._local = threading.local()
         self._lock = threading.Lock()
 
     def path(self, snapshot_id: int) -> Path:
         return self.directory / f"{TABLE}-{snapshot_id}.duckdb"
 
-    def slices_path(self, snapshot_id: int) -> Path:
-        return self.directory / f"{TABLE}-{snapshot_id}.slices.sqlite"
-
-    def slice(self, snapshot_id: int, vendor: str, asof: date, curve_key: str) -> Slice | None:
-        """The served slice of one curve at one as-of, if this snapshot's replica has it."""
-        if not self.slice_columns:
-            return None
-        local = self._local.__dict__
-        readers: dict[int, sqlite3.Connection] = local.setdefault("slices", {})
-        reader = readers.get(snapshot_id)
-        if reader is None:
-            path = self.slices_path(snapshot_id)
-            if not path.exists():
-                return None
-            while len(readers) >= self.keep:  # this thread's oldest reader goes
-                readers.pop(next(iter(readers))).close()
-            # immutable: the file never changes once renamed into place, so no locking at all
-            reader = readers[snapshot_id] = sqlite3.connect(
-                f"{path.as_uri()}?mode=ro&immutable=1", uri=True
-            )
-        found = reader.execute(
-            "SELECT rows, body FROM slice WHERE vendor = ? AND asof_date = ? AND curve_key = ?",
-            (vendor, asof.isoformat(), curve_key),
-        ).fetchall()
-        if not found:
-            return None
-        decompressor = local.get("zstd") or local.setdefault("zstd", zstandard.ZstdDecompressor())
-        return Slice(found[0][0], decompressor.decompress(found[0][1]))
+    def slices(self, snapshot_id: int, asof: date, curve_key: str) -> list[tuple[str, int, bytes]]:
+        """Every vendor's served slice of one curve at one as-of: (vendor, rows, JSON)."""
+        return [] if self.served is None else self.served.lookup(snapshot_id, asof, curve_key)
 
     def has(self, snapshot_id: int) -> bool:
         return snapshot_id in self._connections or self.path(snapshot_id).exists()
 
-    def cursor(self, snapshot_id: int) -> duckdb.DuckDBPyConnection | None:
-        """A read-only cursor on the replica of ``snapshot_id`` for this thread, if it exists."""
-        cursors: dict[int, duckdb.DuckDBPyConnection] = self._local.__dict__.setdefault(
-            "cursors", {}
-        )
+    def session(self, snapshot_id: int, *, timeout_s: float | None) -> Session | None:
+        """A read-only session on the replica of ``snapshot_id`` (this thread's cursor of the
+        shared connection), if the replica exists."""
+        cursors: dict[int, Connection] = self._local.__dict__.setdefault("cursors", {})
         cursor = cursors.get(snapshot_id)
-        if cursor is not None:
-            return cursor
-        for stale in [s for s in cursors if s not in self._connections]:
-            del cursors[stale]
-        connection = self._connections.get(snapshot_id)
-        if connection is None:
-            with self._lock:
-                connection = self._connections.get(snapshot_id)
-                if connection is None:
-                    if not self.path(snapshot_id).exists():
-                        return None
-                    connection = duckdb.connect(
-                        str(self.path(snapshot_id)),
-                        read_only=True,
-                        config={"enable_external_access": False},
-                    )
-                    self._connections[snapshot_id] = connection
-                    self._forget_old()
-        cursor = cursors[snapshot_id] = connection.cursor()
-        return cursor
+        if cursor is None:
+            for stale in [s for s in cursors if s not in self._connections]:
+                del cursors[stale]
+            connection = self._connections.get(snapshot_id)
+            if connection is None:
+                with self._lock:
+                    connection = self._connections.get(snapshot_id)
+                    if connection is None:
+                        if not self.path(snapshot_id).exists():
+                            return None
+                        connection = connect(self.path(snapshot_id), read_only=True)
+                        self._connections[snapshot_id] = connection
+                        self._forget_old()
+            cursor = cursors[snapshot_id] = connection.cursor()
+        return Session(cursor, timeout_s=timeout_s)
 
     def ensure(self, table: Table) -> BuildReport | None:
         """Build the replica of ``table``'s main snapshot unless it exists already."""
         snapshot_id = table.metadata.refs["main"].snapshot_id
         if self.has(snapshot_id):
-            if self.slice_columns and not self.slices_path(snapshot_id).exists():
-                self._add_slices(snapshot_id)  # a replica built before slices existed
+            if self.served and not self.served.path(snapshot_id).exists():
+                self._add_slices(snapshot_id)  # a replica built before this slice layout
             return None
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._build_lock():
@@ -220,12 +177,13 @@ class Replicas:
         return report
 
     def _add_slices(self, snapshot_id: int) -> None:
+        assert self.served is not None
         with self._build_lock():
-            if self.slices_path(snapshot_id).exists() or not self.path(snapshot_id).exists():
+            if self.served.path(snapshot_id).exists() or not self.path(snapshot_id).exists():
                 return
-            connection = duckdb.connect(str(self.path(snapshot_id)), read_only=True)
+            connection = connect(self.path(snapshot_id), read_only=True)
             try:
-                self._build_slices(connection, snapshot_id, None, [], [], full=True)
+                self.served.build(Session(connection, timeout_s=None), snapshot_id, None, [], [])
             finally:
                 connection.close()
 
@@ -263,19 +221,20 @@ class Replicas:
         if base is not None:
             shutil.copyfile(base, scratch)
         full = base is None
-        connection = duckdb.connect(str(scratch))
+        connection = connect(scratch)
+        build = Session(connection, timeout_s=None)  # a build is not a read: no time limit
         try:
             if base is not None:
                 have = {
                     (vendor, day): fingerprint
-                    for vendor, day, fingerprint in connection.execute(
+                    for vendor, day, fingerprint in build.rows(
                         "SELECT vendor, asof_date, fingerprint FROM replica_partition"
-                    ).fetchall()
+                    )
                 }
             changed = [key for key, value in wanted.items() if have.get(key) != value]
             gone = [key for key in have if key not in wanted]
             if base is None or len(changed) + len(gone) > _REBUILD_SHARE * max(len(wanted), 1):
-                self._create(connection, table)
+                self._create(build, table)
                 changed, gone, full = list(wanted), [], True
             elif changed or gone:
                 doomed = pa.table(
@@ -284,17 +243,14 @@ class Replicas:
                         "asof_date": pa.array([day for _, day in changed + gone], pa.date32()),
                     }
                 )
-                connection.register("doomed", doomed)
-                connection.execute(
-                    f"DELETE FROM {TABLE} t USING doomed d"
-                    " WHERE t.vendor = d.vendor AND t.asof_date = d.asof_date"
-                )
-                connection.execute(
-                    "DELETE FROM replica_partition t USING doomed d"
-                    " WHERE t.vendor = d.vendor AND t.asof_date = d.asof_date"
-                )
-                connection.unregister("doomed")
-            rows = self._load(connection, table, snapshot_id, changed)
+                build.register("doomed", doomed)
+                for target in (TABLE, "replica_partition"):
+                    build.run(
+                        f"DELETE FROM {target} t USING doomed d"
+                        " WHERE t.vendor = d.vendor AND t.asof_date = d.asof_date"
+                    )
+                build.unregister("doomed")
+            rows = self._load(build, table, snapshot_id, changed)
             fingerprints = pa.table(
                 {
                     "vendor": [vendor for vendor, _ in changed],
@@ -302,21 +258,22 @@ class Replicas:
                     "fingerprint": [wanted[key] for key in changed],
                 }
             )
-            connection.register("fingerprints", fingerprints)
-            connection.execute(
+            build.register("fingerprints", fingerprints)
+            build.run(
                 "INSERT INTO replica_partition SELECT f.vendor, f.asof_date, f.fingerprint,"
                 f" (SELECT count(*) FROM {TABLE} t"
                 "   WHERE t.vendor = f.vendor AND t.asof_date = f.asof_date) FROM fingerprints f"
             )
-            connection.unregister("fingerprints")
-            self._summarise(connection)
-            connection.execute(
+            build.unregister("fingerprints")
+            build.run(f"CREATE OR REPLACE TABLE curve AS {CURVE_SUMMARY}")
+            build.run(
                 "CREATE OR REPLACE TABLE replica_meta AS SELECT ?::BIGINT AS snapshot_id",
                 [snapshot_id],
             )
-            connection.execute("CHECKPOINT")
-            if self.slice_columns:
-                self._build_slices(connection, snapshot_id, base, changed, gone, full)
+            build.run("CHECKPOINT")
+            if self.served:
+                base_id = None if full or base is None else _snapshot_of(base)
+                self.served.build(build, snapshot_id, base_id, changed, gone)
         except BaseException:
             connection.close()
             scratch.unlink(missing_ok=True)
@@ -332,22 +289,20 @@ class Replicas:
             seconds=time.perf_counter() - started,
         )
 
-    def _create(self, connection: duckdb.DuckDBPyConnection, table: Table) -> None:
-        connection.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        connection.register("empty", table.schema().as_arrow().empty_table())
-        connection.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM empty")
-        connection.unregister("empty")
-        connection.execute(
+    @staticmethod
+    def _create(build: Session, table: Table) -> None:
+        build.run(f"DROP TABLE IF EXISTS {TABLE}")
+        build.register("empty", table.schema().as_arrow().empty_table())
+        build.run(f"CREATE TABLE {TABLE} AS SELECT * FROM empty")
+        build.unregister("empty")
+        build.run(
             "CREATE OR REPLACE TABLE replica_partition ("
             " vendor VARCHAR, asof_date DATE, fingerprint VARCHAR, rows BIGINT)"
         )
 
+    @staticmethod
     def _load(
-        self,
-        connection: duckdb.DuckDBPyConnection,
-        table: Table,
-        snapshot_id: int,
-        partitions: list[tuple[str, date]],
+        build: Session, table: Table, snapshot_id: int, partitions: list[tuple[str, date]]
     ) -> int:
         """Copy the rows of ``partitions`` at the snapshot in, sorted for zone-map pruning."""
         days_by_vendor: dict[str, list[date]] = {}
@@ -361,76 +316,11 @@ class Replicas:
                 ),
                 snapshot_id=snapshot_id,
             ).to_arrow()
-            connection.register("incoming", rows)
-            connection.execute(f"INSERT INTO {TABLE} SELECT * FROM incoming ORDER BY {_SORT}")
-            connection.unregister("incoming")
+            build.register("incoming", rows)
+            build.run(f"INSERT INTO {TABLE} SELECT * FROM incoming ORDER BY {_SORT}")
+            build.unregister("incoming")
             total += rows.num_rows
         return total
-
-    def _build_slices(
-        self,
-        connection: duckdb.DuckDBPyConnection,
-        snapshot_id: int,
-        base: Path | None,
-        changed: list[tuple[str, date]],
-        gone: list[tuple[str, date]],
-        full: bool,
-    ) -> None:
-        """The slices file of ``snapshot_id``: the base's, with changed partitions re-encoded."""
-        target = self.slices_path(snapshot_id)
-        scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        scratch.unlink(missing_ok=True)
-        base_slices = self.slices_path(int(base.stem.removeprefix(f"{TABLE}-"))) if base else None
-        if not full and base_slices is not None and base_slices.exists():
-            shutil.copyfile(base_slices, scratch)
-        else:
-            changed, gone = (
-                [
-                    (vendor, day)
-                    for vendor, day in connection.execute(
-                        "SELECT vendor, asof_date FROM replica_partition"
-                    ).fetchall()
-                ],
-                [],
-            )
-        writer = sqlite3.connect(scratch)
-        try:
-            writer.execute(
-                "CREATE TABLE IF NOT EXISTS slice (vendor TEXT, asof_date TEXT, curve_key TEXT,"
-                " rows INTEGER, body BLOB, PRIMARY KEY (vendor, asof_date, curve_key))"
-                " WITHOUT ROWID"
-            )
-            writer.executemany(
-                "DELETE FROM slice WHERE vendor = ? AND asof_date = ?",
-                [(vendor, day.isoformat()) for vendor, day in changed + gone],
-            )
-            fields = ", ".join(f"'{c}': {c}" for c in self.slice_columns)
-            compressor = zstandard.ZstdCompressor(level=3)
-            for vendor, day in changed:
-                encoded = connection.execute(
-                    f"SELECT curve_key, count(*), to_json(list({{{fields}}}"
-                    " ORDER BY tenor_start, tenor_label))::VARCHAR"
-                    f" FROM {TABLE} WHERE vendor = ? AND asof_date = ? GROUP BY curve_key",
-                    [vendor, day],
-                ).fetchall()
-                writer.executemany(
-                    "INSERT INTO slice VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (vendor, day.isoformat(), key, rows, compressor.compress(body.encode()))
-                        for key, rows, body in encoded
-                    ],
-                )
-            writer.commit()
-        except BaseException:
-            writer.close()
-            scratch.unlink(missing_ok=True)
-            raise
-        writer.close()
-        os.replace(scratch, target)
-
-    @staticmethod
-    def _summarise(connection: duckdb.DuckDBPyConnection) -> None:
-        connection.execute(f"CREATE OR REPLACE TABLE curve AS {CURVE_SUMMARY}")
 
     def _newest(self) -> Path | None:
         files = sorted(self.directory.glob(f"{TABLE}-*.duckdb"), key=lambda p: p.stat().st_mtime)
@@ -440,7 +330,10 @@ class Replicas:
         files = sorted(self.directory.glob(f"{TABLE}-*.duckdb"), key=lambda p: p.stat().st_mtime)
         for path in files[: -self.keep]:
             path.unlink(missing_ok=True)  # readers holding it open keep reading (POSIX)
-            path.with_suffix(".slices.sqlite").unlink(missing_ok=True)
+            if self.served:
+                self.served.remove(_snapshot_of(path))
+        for legacy in self.directory.glob(f"{TABLE}-*.slices.sqlite"):  # the earlier layout
+            legacy.unlink(missing_ok=True)
 
     def _forget_old(self) -> None:
         """Drop connections to all but the newest ``keep`` replicas; a thread still reading one
@@ -459,3 +352,7 @@ class Replicas:
             for connection in self._connections.values():
                 connection.close()
             self._connections.clear()
+
+
+def _snapshot_of(path: Path) -> int:
+    return int(path.name.removesuffix(".duckdb").removeprefix(f"{TABLE}-"))

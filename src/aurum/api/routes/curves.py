@@ -28,7 +28,7 @@ from aurum.api.security import requires
 from aurum.auth.principal import ANALYST, OPS
 from aurum.domain.strips import StripKind
 from aurum.errors import RequestError
-from aurum.query.curves import COLUMNS, CurveFilter, StripRequest
+from aurum.query.curves import COLUMNS, CurveFilter, Page, ServedSlice, StripRequest
 
 __all__ = ["router"]
 
@@ -73,14 +73,14 @@ def curves(
         raise RequestError(
             "parameter_invalid", f"fields names {', '.join(repeated)} more than once"
         )
-    return read(
-        request, services,
-        lambda snapshot, limit, offset, fmt: services.curves.curves(
-            where, snapshot_id=snapshot, columns=columns, limit=limit, offset=offset,
-            json=fmt == "json",
-        ),
-        as_at=as_at, limit=paging.limit,
-    )  # fmt: skip
+    curves = services.curves
+
+    def rows(snapshot: int | None, limit: int, offset: int, fmt: str) -> Page | ServedSlice:
+        asked = {"snapshot_id": snapshot, "columns": columns, "limit": limit, "offset": offset}
+        served = curves.slice(where, **asked) if fmt == "json" else None
+        return served or curves.curves(where, **asked)
+
+    return read(request, services, rows, as_at=as_at, limit=paging.limit)
 
 
 @router.get("/latest", response_model=Envelope[LatestRow], summary="Latest value per tenor")

@@ -50,6 +50,12 @@ class ExportFormat(StrEnum):
         },
         400: READ_RESPONSES[400],
         404: READ_RESPONSES[404],
+        422: {
+            **READ_RESPONSES[422],
+            "description": "The day has more rows than a file may hold (`answer_too_large`):"
+            " export one vendor at a time (XLSX: at most an Excel sheet's 1,048,575 rows).",
+        },
+        503: READ_RESPONSES[503],
     },
     response_class=FileResponse,
     summary="Export one as-of day",
@@ -86,6 +92,7 @@ def curve_observation(
         path, _, _ = export_day(
             curves, day, out=out, fmt=format.value, vendor=vendor, tenant=tenant,
             access=access, snapshot_id=snapshot, neutralised=neutralised,
+            max_rows=services.settings.query.max_file_rows,
         )  # fmt: skip
     audit(
         request, principal, "export", path.name,
