@@ -1,8 +1,7 @@
 """A dataset defined only here goes through the same kernel as ``curve_observation``: its table is
 made and evolved from its contract, it is published (write-audit-publish with an audit), tagged,
-read at a tag, survives a killed publish, and maintenance applies its retention.
-
-(Reconciliation after a kill *after* the catalog commit is in ``tests/runs/test_runs.py``.)
+read at a tag, survives a killed publish, is reconciled by the run lifecycle after a kill on
+either side of the catalog commit, and maintenance applies its retention.
 """
 
 from __future__ import annotations
@@ -13,7 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
+from aurum.auth.access import PLATFORM
 from aurum.config import Settings
 from aurum.datasets import Column, Dataset, Retention, TagScheme
 from aurum.domain.quality import CheckOutcome
@@ -22,6 +23,9 @@ from aurum.lake import Audit, Lake, publish
 from aurum.lake.maintenance import maintain
 from aurum.lake.versions import versions
 from aurum.query import Query
+from aurum.runs import Recovered, Runs
+from aurum.store import Store
+from aurum.store.runs import RunRecord
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -173,3 +177,51 @@ def test_a_killed_publish_leaves_main_before_or_after(lake_settings, stage):
     assert rows.num_rows == 48
     table = lake.table(READINGS.name)
     assert list(versions(table, READINGS.tags, {"station": "S9", "day": D2})) == [1]
+
+
+def _run_and_die(settings: Settings, die_at: str) -> None:
+    """In a child process: a feed-load run publishes a day of readings and dies at ``die_at``."""
+    with Store.connect(settings) as store:
+        runs = Runs(store)
+        partition = {"station": "S9", "day": D2}
+        run = runs.start(
+            PLATFORM, "feed_load", subject="S9", dataset=READINGS.name, partition=partition
+        )
+
+        def pause(stage: str) -> None:
+            if stage == "staged":
+                runs.stage(run, branch=READINGS.tags.branch(partition, run.run_id))
+            if stage == die_at:
+                os._exit(137)
+
+        lake = Lake(settings, datasets=[READINGS])
+        put(lake, "S9", D2, 8.0, run.run_id, pause=pause)
+    os._exit(0)
+
+
+@pytest.mark.parametrize("stage", ["audited", "published"])
+def test_a_killed_run_is_reconciled_from_the_catalog(lake_settings, stage):
+    """The same recovery as an ingest's: published if the catalog holds its version (killed
+    after the commit), else failed with its staged branch dropped."""
+    process = SPAWN.Process(target=_run_and_die, args=(lake_settings, stage))
+    process.start()
+    process.join(120)
+    assert process.exitcode == 137
+    lake = Lake(lake_settings, datasets=[READINGS])
+    with Store.connect(lake_settings) as store:
+        with store.transaction(PLATFORM, write=False) as tx:
+            (run,) = tx.runs()
+        assert run.status == "staged" and run.branch == f"obs_s9_20250102_{run.run_id}"
+        assert Runs(store).recover(lake) == []  # the lease is fresh: never taken over
+        with store.engine.begin() as connection:
+            connection.execute(
+                sa.update(RunRecord).values(lease_expires_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+        recovered = Runs(store).recover(lake)
+    refs = lake.table(READINGS.name).metadata.refs
+    if stage == "published":
+        assert recovered == [Recovered(run.run_id, "published", "obs/S9/2025-01-02/v1")]
+        assert "obs/S9/2025-01-02/v1" in refs
+    else:
+        assert recovered == [Recovered(run.run_id, "failed")]
+        assert run.branch not in refs and "obs/S9/2025-01-02/v1" not in refs
