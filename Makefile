@@ -33,13 +33,14 @@ demo: $(STAMP)
 	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
 	AURUM_HOME=$(DEMO) $(BIN)/aurum serve --host 127.0.0.1 --port 8095
 
-## test: lint, type-check the pure core, run the whole suite (pytest exit 5 = no tests = failure)
+## test: lint (ruff, mypy on the pure core, import contracts), run the whole suite (pytest exit 5 = no tests = failure)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## bench: performance figures and ratios (not tests)
 bench: $(STAMP)

@@ -46,6 +46,7 @@ def test_a_read_over_the_time_limit_answers_503(lake: Settings):
             assert answer.status_code == 503, (path, answer.text)
             problem = answer.json()
             assert problem["code"] == "query_timeout" and "time limit" in problem["detail"]
+            assert answer.headers["Retry-After"].isdigit()
 
 
 def test_file_answers_hold_every_row_json_pages_do_not(lake: Settings):

@@ -119,3 +119,44 @@ def test_settings_lists_every_setting():
     assert result.exit_code == 0
     for name, _, _ in describe_settings():
         assert name in result.output
+
+
+def test_settings_are_read_once_per_invocation(tmp_path, monkeypatch):
+    """Every command reads ``Settings()`` at most once, however many services it opens."""
+    from aurum.config import Settings
+
+    built: list[int] = []
+    original = Settings.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Settings, "__init__", counting)
+    monkeypatch.setenv("AURUM_HOME", str(tmp_path / "home"))
+    inbox = tmp_path / "inbox"
+    assert (
+        runner.invoke(
+            app, ["demo-data", "--days", "1", "--vendor", "RP", "--out", str(inbox)]
+        ).exit_code
+        == 0
+    )
+    (workbook,) = inbox.glob("*.xlsx")
+    day = workbook.stem.split("_")[2]
+    commands = [
+        ["ingest", str(inbox)],
+        ["runs", "--limit", "3"],
+        ["history", "--vendor", "RP", "--asof", f"{day[:4]}-{day[4:6]}-{day[6:]}"],
+        ["sql", "SELECT count(*) AS n FROM curve_observation"],
+        ["maintenance"],
+        ["settings"],
+        ["parse", str(workbook), "--out", str(tmp_path / "parsed")],
+    ]
+    counts = {}
+    for command in commands:
+        built.clear()
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+        counts[command[0]] = len(built)
+    assert counts["ingest"] == counts["sql"] == 1  # the count sees every construction
+    assert max(counts.values()) == 1, f"settings read more than once: {counts}"

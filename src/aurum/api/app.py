@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -36,13 +36,16 @@ from aurum.api.ratelimit import FailureLimiter, RateLimiter, open_rate_limiter
 from aurum.api.render import CursorCodec, Limits
 from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
 from aurum.api.routes import curves as curve_routes
+from aurum.api.routes import datasets as dataset_routes
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
 from aurum.auth.access import PLATFORM
 from aurum.auth.principal import ANALYST, OPS, Authenticator
 from aurum.config import AuthSettings, Settings
+from aurum.datasets import Dataset
 from aurum.errors import ConfigError, Conflict, NotFound, PayloadTooLarge
 from aurum.lake.catalog import Lake
 from aurum.query.curves import COLUMNS, Curves
+from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
 from aurum.query.replica import Replicas
 from aurum.runs import Runs
@@ -56,10 +59,12 @@ log = logging.getLogger("aurum.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = ()) -> FastAPI:
+    """The API over the lake and store ``settings`` name; ``datasets``: contracts beyond the
+    built-in ones (a feature's own tables, or a test's)."""
     settings = settings or Settings()
     check_dev_mode(settings.auth.mode, settings.api.host)
-    lake = Lake(settings)
+    lake = Lake(settings, datasets=datasets)
     store = Store.connect(settings)
     if settings.auth.mode == "dev":
         _ensure_tenant(store, settings.auth.dev_tenant)
@@ -80,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lake=lake,
         store=store,
         curves=curves,
+        datasets=Datasets(lake, timeout_s=settings.query.timeout_s),
         query=Query(lake, timeout_s=settings.query.timeout_s),
         cache=cache,
         metrics=Metrics(),
@@ -130,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     problems.install(app)
     routers = (
-        curve_routes.router, metadata.router, ingest.router, exports.router,
+        curve_routes.router, metadata.router, dataset_routes.router, ingest.router, exports.router,
         *objects.DOCUMENT_ROUTES, objects.model_runs, admin.me, admin.router, ops.router,
     )  # fmt: skip
     check_routes(routers)

@@ -28,6 +28,7 @@ from aurum.auth.principal import Authenticator, Principal
 from aurum.config import Settings
 from aurum.lake.catalog import Lake
 from aurum.query.curves import Curves
+from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
 from aurum.store import Store
 
@@ -45,6 +46,7 @@ class Services:
     lake: Lake
     store: Store
     curves: Curves
+    datasets: Datasets
     query: Query
     cache: Cache
     metrics: Metrics

@@ -32,6 +32,7 @@ __all__ = [
     "Tenors",
     "TenorsDep",
     "entitled",
+    "field_list",
     "parse_asof",
     "parse_date",
     "parse_month",
@@ -144,6 +145,17 @@ class Paging:
 
 # The dependencies below are coroutines so that FastAPI calls them on the event loop: a plain
 # function or class would cost a worker-thread round trip each, per request.
+
+
+def field_list(fields: str | None) -> tuple[str, ...]:
+    """A ``fields=a,b`` parameter as names (empty: none given); a name given twice is refused."""
+    names = tuple(f.strip() for f in (fields or "").split(",") if f.strip())
+    if len(set(names)) < len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise RequestError(
+            "parameter_invalid", f"fields names {', '.join(repeated)} more than once"
+        )
+    return names
 
 
 def entitled(request: Request, vendor: str | None = None) -> Access:

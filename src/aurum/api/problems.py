@@ -76,6 +76,8 @@ def install(app: FastAPI) -> None:
         if status == 429:
             wait = float(exc.diagnostics.get("retry_after_s", 1))
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        if status == 503:  # a read past its time limit: worth trying again
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
     async def invalid_request(request: Request, exc: Exception) -> Response:

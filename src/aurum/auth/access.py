@@ -95,6 +95,11 @@ class Access:
             return sa.true()
         return tenant_column == self.tenant_id  # type: ignore[no-any-return]
 
+    def acts_for(self, tenant_id: str) -> bool:
+        """Whether this caller may act on ``tenant_id``'s own records: the platform on any
+        tenant, a tenant on itself only."""
+        return self.tenant_id is None or self.tenant_id == tenant_id
+
     def tenant_sql(self, column: str = "tenant_id") -> tuple[str, list[str]] | None:
         """DuckDB: the rows of this tenant (``None`` for the platform: every row)."""
         if self.tenant_id is None:

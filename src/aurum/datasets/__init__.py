@@ -113,6 +113,9 @@ class Dataset:
     retain_rows: Retention | None = None
     retain_snapshots_days: float = 7.0  # untagged snapshots stay readable (by time) this long
     tenant_owned: bool = False  # rows carry tenant_id: each tenant reads its own only
+    # Whether /v1/datasets/{name}/rows serves its rows. Operational logs (quarantine, dead
+    # letters, quality checks) say False: their routes apply the run log's visibility rules.
+    serve_rows: bool = True
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -178,6 +181,7 @@ class Dataset:
             ),
             "retain_snapshots_days": self.retain_snapshots_days,
             "tenant_owned": self.tenant_owned,
+            "rows_served": self.serve_rows,
         }
 
 

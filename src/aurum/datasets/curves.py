@@ -104,6 +104,7 @@ QUARANTINE = Dataset(
     ),
     partition_by=("asof_date", "vendor"),
     sort_by=("curve_key", "tenor_label"),
+    serve_rows=False,
 )
 # What a parse quarantines: the quarantine table's columns before a run id is given to them.
 QUARANTINE_ROWS = QUARANTINE.schema.remove(QUARANTINE.schema.get_field_index("run_id"))
@@ -123,6 +124,7 @@ DEAD_LETTER = Dataset(
         Column("raw_path", _STR, "Where the raw file is archived."),
         Column("failed_at", _UTC, "When it failed.", "UTC", required=True),
     ),
+    serve_rows=False,
 )
 
 QA_CHECKS = Dataset(
@@ -141,6 +143,7 @@ QA_CHECKS = Dataset(
         Column("sample_keys", pa.list_(_STR), "Up to five failing keys.", required=True),
         Column("checked_at", _UTC, "When.", "UTC", required=True),
     ),
+    serve_rows=False,
 )
 
 BUILTIN: tuple[Dataset, ...] = (CURVE_OBSERVATION, QUARANTINE, DEAD_LETTER, QA_CHECKS)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from aurum.query.filters import (
     identity_clauses,
     scope,
 )
+from aurum.query.page import Page, page_of
 from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas
 from aurum.query.served import ServedSlice
 
@@ -60,21 +61,6 @@ COLUMNS = (
 _ORDER = "asof_date, vendor, curve_key, tenor_start, tenor_label"
 _SCHEME = CURVE_OBSERVATION.tags
 assert _SCHEME is not None
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of an answer, pinned to the snapshot it was read from."""
-
-    table: pa.Table
-    snapshot_id: int
-    has_more: bool
-    seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rows(self) -> int:
-        return int(self.table.num_rows)
 
 
 @dataclass(frozen=True)
@@ -199,7 +185,7 @@ class Curves:
             )
             if not rows.num_rows and where.curve_keys and offset == 0:
                 self._require_curves(session, where.curve_keys, where.access)
-        return _page(rows, pinned, limit, started)
+        return page_of(rows, pinned, limit, started)
 
     def slice(
         self,
@@ -291,7 +277,7 @@ class Curves:
                 " ORDER BY vendor, curve_key, tenor_start, tenor_label LIMIT ? OFFSET ?",
                 [newest, *clause.params, limit + 1, offset],
             )
-        return _page(rows, pinned, limit, started, on=newest.isoformat())
+        return page_of(rows, pinned, limit, started, on=newest.isoformat())
 
     def diff(
         self,
@@ -359,7 +345,7 @@ class Curves:
                        (SELECT count(*) FROM joined)""",
                 params,
             )[0]
-        return _page(
+        return page_of(
             rows,
             pinned,
             limit,
@@ -431,7 +417,7 @@ class Curves:
                     session.unregister(name)
         complete = pa.compute.equal(rows["months_present"], rows["months_expected"])
         rows = rows.append_column("complete", complete)
-        return _page(rows, pinned, limit, started)
+        return page_of(rows, pinned, limit, started)
 
     def metadata_curves(
         self,
@@ -465,7 +451,7 @@ class Curves:
                 " LIMIT ? OFFSET ?",
                 [*clause.params, limit + 1, offset],
             )
-        return _page(rows, pinned, limit, started)
+        return page_of(rows, pinned, limit, started)
 
     def asof_dates(
         self,
@@ -680,16 +666,6 @@ _STRIP_MONTH = pa.schema(
     ]
 )
 _WEIGHT = pa.schema([("weight_group", pa.string()), ("month", pa.date32()), ("weight", pa.int64())])
-
-
-def _page(rows: pa.Table, pinned: int, limit: int, started: float, **extra: Any) -> Page:
-    return Page(
-        table=rows.slice(0, limit),
-        snapshot_id=pinned,
-        has_more=rows.num_rows > limit,
-        seconds=time.perf_counter() - started,
-        extra=extra,
-    )
 
 
 def _partition_index(table: Table, snapshot_id: int) -> pa.Table:

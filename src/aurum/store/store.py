@@ -371,5 +371,5 @@ class Tx:
                     sa.text("SELECT set_config('app.current_tenant', :tenant, true)"),
                     {"tenant": tenant_id},
                 )
-        elif self.access.tenant_id != tenant_id:
+        elif not self.access.acts_for(tenant_id):
             raise NotFound("tenant_unknown", f"no tenant {tenant_id!r}")

@@ -20,6 +20,7 @@ from aurum.api.params import (
     PagingDep,
     Tenors,
     TenorsDep,
+    field_list,
     parse_asof,
     parse_date,
     parse_month,
@@ -67,12 +68,7 @@ def curves(
     months and as-of, ordered by (as-of, vendor, curve, tenor). An unknown `curve_key` is 404;
     filters that match nothing give an empty list."""
     where = _filter(identity, tenors, asof)
-    columns = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else COLUMNS
-    if len(set(columns)) < len(columns):
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        raise RequestError(
-            "parameter_invalid", f"fields names {', '.join(repeated)} more than once"
-        )
+    columns = field_list(fields) or COLUMNS
     curves = services.curves
 
     def rows(snapshot: int | None, limit: int, offset: int, fmt: str) -> Page | ServedSlice:
