@@ -153,7 +153,7 @@ def test_bad_requests_say_what_is_wrong(api):
     logs = get(api, "acme", "/v1/datasets/qa_checks/rows")
     assert (logs.status_code, logs.json()["code"]) == (403, "dataset_not_served")
     unknown = get(api, "acme", "/v1/datasets/desk_note/rows?fields=tenant_id,secret")
-    assert (unknown.status_code, unknown.json()["code"]) == (400, "field_unknown")
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "fields_unknown")
     twice = get(api, "acme", "/v1/datasets/desk_note/rows?fields=note,note")
     assert (twice.status_code, twice.json()["code"]) == (400, "parameter_invalid")
     branch = get(api, "acme", "/v1/datasets/desk_note/rows?as_at=12345")

@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-__all__ = ["FORMULA_PREFIXES", "IDENTITY_FIELDS", "curve_key", "looks_like_formula", "normalise"]
+__all__ = [
+    "FORMULA_PREFIXES", "IDENTITY_FIELDS", "curve_family", "curve_key", "looks_like_formula",
+    "normalise",
+]  # fmt: skip
 
 IDENTITY_FIELDS: tuple[str, ...] = (
     "asset_class",
@@ -66,3 +69,20 @@ def curve_key(fields: Iterable[str | None], discriminator: str | None = None) ->
     if discriminator:
         text += "|" + normalise(discriminator)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def curve_family(
+    asset_class: str | None, product: str | None, currency: str | None, per_unit: str | None
+) -> str:
+    """The family a curve's moves are judged within: its asset class, product and units.
+
+    Curves of one family move on one scale (German and French base power in EUR/MWh; not a
+    spark spread, not gas in GBp/therm), so a change is compared with its family's changes: the
+    jump gate and the diff's ``z`` use this one definition.
+
+    >>> curve_family("Power", "power", "EUR", "MWh")
+    'power|power|EUR/MWh'
+    >>> curve_family("gas", None, "GBp", "therm")
+    'gas||GBp/therm'
+    """
+    return f"{normalise(asset_class)}|{normalise(product)}|{currency or ''}/{per_unit or ''}"

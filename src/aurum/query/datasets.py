@@ -81,7 +81,7 @@ class Datasets:
         unknown = [c for c in columns if c not in dataset.column_names]
         if unknown:
             raise QueryError(
-                "field_unknown",
+                "fields_unknown",
                 f"{name} has no column {unknown[0]!r}",
                 known=list(dataset.column_names),
             )
