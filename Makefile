@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO   ?= .aurum/demo
 DAYS   ?= 5
 
-.PHONY: install demo test lint bench clean
+.PHONY: install browser demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Aurum needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -29,12 +29,18 @@ demo: $(STAMP)
 	AURUM_HOME=$(DEMO) $(BIN)/aurum runs --limit 5
 	@echo "The lake, its catalog and the ingest log are in $(DEMO)/ (try: AURUM_HOME=$(DEMO) .venv/bin/aurum sql ...)"
 	@echo "Serving the API on http://127.0.0.1:8095 (OpenAPI: /openapi.json; Ctrl-C stops). Try:"
-	@echo "  curl '127.0.0.1:8095/v1/curves?vendor=EUGP&location=German&block=BASE&asof=latest&limit=5'"
+	@echo "  curl '127.0.0.1:8095/v1/curves?vendor=EUGP&location=German&product=power&block=BASE&asof=latest&limit=5'"
 	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
 	AURUM_HOME=$(DEMO) $(BIN)/aurum serve --host 127.0.0.1 --port 8095
 
+## browser: headless Chromium (Debian's package) for the browser tests
+browser:
+	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null \
+	  || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
+	  || echo "chromium could not be installed: the browser tests skip (with CI set they fail)"
+
 ## test: lint (ruff, mypy on the pure core, import contracts), run the whole suite (pytest exit 5 = no tests = failure)
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)

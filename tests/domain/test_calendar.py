@@ -34,10 +34,11 @@ def weekdays(year, month, days=range(5)):
 
 def test_markets_table():
     table = {code: (m.timezone, m.holidays) for code, m in markets().items()}
-    assert {code: table[code] for code in ("PJM", "NYISO", "ISONE")} == dict.fromkeys(
-        ("PJM", "NYISO", "ISONE"), ("America/New_York", "nerc")
+    eastern = ("PJM", "NYISO", "ISONE", "MISO")  # MISO: its contracts' clock (EPT)
+    assert {code: table[code] for code in eastern} == dict.fromkeys(
+        eastern, ("America/New_York", "nerc")
     )
-    for code in ("MISO", "SPP", "ERCOT"):
+    for code in ("SPP", "ERCOT"):
         assert table[code] == ("America/Chicago", "nerc")
     assert table["CAISO"] == table["WECC"] == ("America/Los_Angeles", "nerc")
     assert {code: table[code][1] for code in EU} == dict.fromkeys(EU, "none")
@@ -340,3 +341,20 @@ def test_a_rule_can_wrap_the_week_and_union_other_blocks():
     assert market.block("W").rules[0].weekdays == frozenset({5, 6, 0})
     # June 2026 in UTC: 22 weekdays, 4 Saturdays and 4 Sundays.
     assert block_hours(market, "U", 2026, 6) == 22 * 24 + 8
+
+
+def test_miso_peak_is_he08_he23_eastern_as_its_contracts_settle():
+    """Calendar review: ICE/NYMEX MISO hub contracts settle on HE08-23 EPT (= HE07-22 CPT)."""
+    utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
+    assert in_block("MISO", "ON_PEAK", utc(2026, 5, 4, 11, 30))  # 07:30 EDT: HE08 EPT
+    assert not in_block("MISO", "ON_PEAK", utc(2026, 5, 5, 3, 30))  # 23:30 EDT: HE24 EPT
+    assert in_block("MISO", "ON_PEAK", utc(2026, 1, 5, 12, 30))  # 07:30 EST
+    assert not in_block("MISO", "ON_PEAK", utc(2026, 1, 6, 4, 30))  # 23:30 EST
+    assert in_block("MISO", "7X8", utc(2026, 5, 5, 3, 30))
+    # the counts are PJM's, month by month (same clock, same holidays, same window)
+    for year in range(2025, 2031):
+        for month in range(1, 13):
+            for block in ("ON_PEAK", "2X16", "7X8", "OFF_PEAK", "7X24"):
+                assert block_hours("MISO", block, year, month) == block_hours(
+                    "PJM", block, year, month
+                ), (block, year, month)

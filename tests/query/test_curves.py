@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import replace
 from datetime import date
+from itertools import product
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +25,7 @@ from aurum.query.replica import Replicas
 from aurum.store import Store
 
 REAL_DAYS = ("20250912", "20250917")
+BOOL = (False, True)
 
 
 def services(settings: Settings) -> Curves:
@@ -63,41 +66,107 @@ def test_every_published_row_is_in_the_replica(real: Curves, expected):
 
 
 def test_derived_simple_strips_match_the_vendors_strips_on_every_real_file(real: Curves):
-    """Format spec: Calendar/Summer/Winter strips are simple means of the remaining months."""
-    checked = 0
+    """Format spec and calendar review: the vendors' Calendar/Summer/Winter strips are simple
+    means of the months they price, the as-of month included for a started period. Derived
+    simple strips that keep the as-of month reproduce them; ``source=both`` answers both."""
+    request = StripRequest(
+        convention="us", weighting="simple", source="both", include_current_month=True
+    )
+    checked = balances = 0
     for vendor in ("EUGP", "RP"):
         for day in real.asof_dates(vendor).table["asof_date"].to_pylist():
-            where = CurveFilter(fields={"vendor": vendor}, asof=day)
-            derived = real.strips(
-                where, StripRequest(convention="us", weighting="simple"), limit=1_000_000
-            ).table
-            delivered = real.curves(
-                CurveFilter(
-                    fields={"vendor": vendor}, asof=day, tenor_types=("CALENDAR", "SEASON")
-                ),
-                columns=("curve_key", "tenor_label", "mid"),
-                limit=1_000_000,
-            ).table
+            rows = real.strips(
+                CurveFilter(fields={"vendor": vendor}, asof=day), request, limit=1_000_000
+            ).table.to_pylist()
             ours = {
-                (k, label): value
-                for k, label, value in zip(
-                    derived["curve_key"].to_pylist(), derived["label"].to_pylist(),
-                    derived["value"].to_pylist(), strict=True,
-                )
-            }  # fmt: skip
-            for key, label, mid in zip(
-                delivered["curve_key"].to_pylist(), delivered["tenor_label"].to_pylist(),
-                delivered["mid"].to_pylist(), strict=True,
-            ):  # fmt: skip
-                if mid is None:
+                (r["curve_key"], r["label"].removeprefix("Bal ").replace("Cal ", "Calendar ")): r
+                for r in rows
+                if r["source"] == "derived"
+            }
+            for row in rows:
+                if row["source"] != "vendor" or row["kind"] not in ("calendar", "season"):
                     continue
-                assert (key, label) in ours, (vendor, day, key, label)
-                assert abs(ours[key, label] - mid) <= 0.0005 + 1e-9, (vendor, day, label)
+                if row["value"] is None:
+                    continue
+                derived = ours.get((row["curve_key"], row["label"]))
+                assert derived is not None, (vendor, day, row["label"])
+                assert derived["weighting"] == row["weighting"] == "simple"
+                assert abs(derived["value"] - row["value"]) <= 0.0005 + 1e-9, (vendor, day, row)
+                assert (derived["currency"], derived["per_unit"]) == (
+                    row["currency"], row["per_unit"],
+                )  # fmt: skip
+                balances += derived["label"].startswith("Bal ")
                 checked += 1
-    assert checked > 20_000
+    assert checked > 20_000 and balances > 300
 
 
-def domain_strips(curves: Curves, vendor: str, day: date) -> dict[tuple, strips.StripPrice]:
+def test_a_started_period_is_a_balance_strip_never_a_complete_calendar(real: Curves):
+    """As-of 2025-09-17: Calendar 2025 is Bal Cal 2025 (Oct-Dec); Q3 2025 has nothing left;
+    with the rest of September it is weighted by the block hours after the as-of day."""
+    where = CurveFilter(
+        fields={"vendor": "EUGP", "location": "German", "product": "power", "block": "PEAK"},
+        asof=date(2025, 9, 17),
+    )
+    rows = real.strips(where, limit=10_000).table.to_pylist()
+    labels = {r["label"] for r in rows}
+    assert "Bal Cal 2025" in labels and "Calendar 2025" not in labels
+    assert not {"Q3 2025", "Bal Q3 2025"} & labels
+    bal = next(r for r in rows if r["label"] == "Bal Cal 2025")
+    assert (bal["start_month"], bal["first_day"], bal["months_expected"]) == (
+        date(2025, 10, 1), date(2025, 10, 1), 3,
+    )  # fmt: skip
+    assert (bal["currency"], bal["per_unit"], bal["source"]) == ("EUR", "MWh", "derived")
+    months = {
+        r["contract_month"]: r["mid"]
+        for r in real.curves(
+            replace(where, tenor_types=("MONTHLY",)), columns=("contract_month", "mid")
+        ).table.to_pylist()
+    }
+    hours = [calendar.block_hours("DE", "PEAK", 2025, m) for m in (10, 11, 12)]
+    expected = sum(
+        months[date(2025, m, 1)] * h for m, h in zip((10, 11, 12), hours, strict=True)
+    ) / sum(hours)
+    assert bal["value"] == pytest.approx(expected, rel=1e-12)
+    with_rest = real.strips(where, StripRequest(include_current_month=True), limit=10_000)
+    bal = next(r for r in with_rest.table.to_pylist() if r["label"] == "Bal Cal 2025")
+    assert (bal["start_month"], bal["first_day"], bal["months_expected"]) == (
+        date(2025, 9, 1), date(2025, 9, 18), 4,
+    )  # fmt: skip
+    rest = calendar.block_hours_between("DE", "PEAK", date(2025, 9, 18), date(2025, 9, 30))
+    assert rest == 108  # the calendar review's remaining-hour weight
+    weighted = months[date(2025, 9, 1)] * rest + expected * sum(hours)
+    assert bal["value"] == pytest.approx(weighted / (rest + sum(hours)), rel=1e-12)
+    # the calendar review's figure: 113.774 EUR/MWh with the remaining hours of September
+    assert round(bal["value"], 3) == 113.774
+
+
+def test_custom_returns_only_what_was_asked_and_starts_on_its_day(real: Curves):
+    where = CurveFilter(
+        fields={"vendor": "EUGP", "location": "French", "product": "power", "block": "PEAK"},
+        asof=date(2025, 9, 17),
+    )
+    asked = StripRequest(kinds=(), custom=((date(2026, 1, 1), date(2026, 3, 1)),
+                                           (date(2026, 1, 15), date(2026, 3, 1))))  # fmt: skip
+    rows = real.strips(where, asked, limit=10_000).table.to_pylist()
+    assert {r["label"] for r in rows} == {"2026-01..2026-03", "2026-01-15..2026-03"}
+    whole, late = sorted(rows, key=lambda r: r["first_day"])
+    assert round(whole["value"], 6) == round(95.90637751513499, 6)  # first-use review, Q2
+    assert late["first_day"] == date(2026, 1, 15) and late["value"] != whole["value"]
+    months = {
+        r["contract_month"]: r["mid"]
+        for r in real.curves(
+            replace(where, tenor_types=("MONTHLY",)), columns=("contract_month", "mid")
+        ).table.to_pylist()
+    }
+    jan = calendar.block_hours_between("FR", "PEAK", date(2026, 1, 15), date(2026, 1, 31))
+    feb, mar = (calendar.block_hours("FR", "PEAK", 2026, m) for m in (2, 3))
+    value = sum(months[date(2026, m, 1)] * h for m, h in ((1, jan), (2, feb), (3, mar)))
+    assert late["value"] == pytest.approx(value / (jan + feb + mar), rel=1e-12)
+
+
+def domain_strips(
+    curves: Curves, vendor: str, day: date, include_current_month: bool = False
+) -> dict[tuple, strips.StripPrice]:
     """Every strip of every curve of ``vendor`` at ``day``, priced by the domain's arithmetic
     from the curve's monthly rows."""
     monthly = curves.curves(
@@ -120,7 +189,10 @@ def domain_strips(curves: Curves, vendor: str, day: date) -> dict[tuple, strips.
             weighting = "simple"
         convention = strips.season_convention(identity)
         kinds = ("calendar", "quarter", "season")
-        for strip in strips.strips_between(min(mids), max(mids), kinds, convention):
+        for whole in strips.strips_between(min(mids), max(mids), kinds, convention):
+            strip = strips.balance(whole, day, include_current_month=include_current_month)
+            if strip is None:
+                continue
             got = strips.price_strip(
                 strip, day, mids, weighting,
                 market=market.code if market else None, block=identity["block"],
@@ -134,10 +206,12 @@ def test_sql_strips_equal_the_domain_arithmetic_on_every_real_file(real: Curves)
     checked = 0
     weightings = set()
     for vendor in ("EUGP", "RP"):
-        for day in real.asof_dates(vendor).table["asof_date"].to_pylist():
-            expected = domain_strips(real, vendor, day)
+        for day, rest in product(real.asof_dates(vendor).table["asof_date"].to_pylist(), BOOL):
+            expected = domain_strips(real, vendor, day, include_current_month=rest)
             derived = real.strips(
-                CurveFilter(fields={"vendor": vendor}, asof=day), limit=1_000_000
+                CurveFilter(fields={"vendor": vendor}, asof=day),
+                StripRequest(include_current_month=rest),
+                limit=1_000_000,
             ).table.to_pylist()
             assert {(r["curve_key"], r["kind"], r["label"]) for r in derived} == set(expected)
             for row in derived:
@@ -146,6 +220,9 @@ def test_sql_strips_equal_the_domain_arithmetic_on_every_real_file(real: Curves)
                 assert row["weighting"] == want.weighting
                 assert (row["months_present"], row["months_expected"], row["complete"]) == (
                     want.months_present, want.months_expected, want.complete,
+                )  # fmt: skip
+                assert (row["start_month"], row["first_day"]) == (
+                    want.strip.start, want.strip.first_day or want.strip.start,
                 )  # fmt: skip
                 weightings.add(row["weighting"])
                 checked += 1
@@ -386,3 +463,54 @@ def test_slices_follow_publishes_incrementally_and_come_to_older_replicas(
     assert curves.refresh().partitions_changed == 1
     assert assert_slices_equal_the_query(curves) > 0
     assert {day for _, day, _ in every_slice(curves)} == {date(2025, 10, 1), date(2025, 10, 2)}
+
+
+def test_what_moved_most_by_size_percent_or_z_within_the_family(real: Curves):
+    """First-use review, Q1 and Q3: German BASE Cal-26 moved 86.433 -> 87.209 = +0.776 (not
+    0.7759999999999962); the biggest movers come sorted, overall or per asset class."""
+    first, second = date(2025, 9, 12), date(2025, 9, 17)
+    cal26 = real.diff(
+        CurveFilter(
+            fields={"vendor": "EUGP", "location": "German", "product": "power", "block": "BASE"},
+            tenor_types=("CALENDAR",),
+        ),
+        first, second,
+    ).table.to_pylist()  # fmt: skip
+    row = next(r for r in cal26 if r["tenor_label"] == "Calendar 2026")
+    assert (row["value_from"], row["value_to"], row["change"]) == (86.433, 87.209, 0.776)
+    assert (row["currency"], row["per_unit"]) == ("EUR", "MWh")
+    everything = real.diff(CurveFilter(fields={"vendor": "RP"}), first, second, limit=100_000)
+    all_rows = everything.table.to_pylist()
+    by_size = real.diff(
+        CurveFilter(fields={"vendor": "RP"}), first, second, sort="abs_change", top=10
+    ).table.to_pylist()
+    sizes = sorted((abs(r["change"]) for r in all_rows if r["change"] is not None), reverse=True)
+    assert [abs(r["change"]) for r in by_size] == sizes[:10]
+    by_z = real.diff(
+        CurveFilter(fields={"vendor": "RP"}), first, second, sort="z", top=5, per="asset_class"
+    ).table.to_pylist()
+    classes = {r["asset_class"] for r in all_rows}
+    assert {r["asset_class"] for r in by_z} == classes
+    for asset_class in classes:
+        zs = [abs(r["z"]) for r in by_z if r["asset_class"] == asset_class]
+        mine = [abs(r["z"]) for r in all_rows if r["asset_class"] == asset_class and r["z"]]
+        assert zs == sorted(mine, reverse=True)[: len(zs)] and len(zs) <= 5
+    # z is the robust z-score of the change within its curve family
+    family = next(r for r in all_rows if r["curve_key"] == by_z[0]["curve_key"])
+    members = [
+        r["change"] for r in all_rows
+        if r["change"] is not None and (r["asset_class"], r["product"], r["currency"],
+                                        r["per_unit"]) == (family["asset_class"],
+                                        family["product"], family["currency"], family["per_unit"])
+    ]  # fmt: skip
+    median = statistics.median(members)
+    mad = statistics.median(abs(c - median) for c in members)
+    assert by_z[0]["z"] == pytest.approx((by_z[0]["change"] - median) / (1.4826 * mad))
+
+
+def test_diff_ordering_parameters_must_agree(real: Curves):
+    where = CurveFilter(fields={"vendor": "RP"})
+    with pytest.raises(QueryError, match="top needs sort"):
+        real.diff(where, date(2025, 9, 12), date(2025, 9, 17), top=3)
+    with pytest.raises(QueryError, match="per needs top"):
+        real.diff(where, date(2025, 9, 12), date(2025, 9, 17), sort="z", per="asset_class")

@@ -20,8 +20,10 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,6 +58,7 @@ from aurum.store.tenants import Tenant
 __all__ = ["authenticator", "check_dev_mode", "create_app", "housekeeping"]
 
 log = logging.getLogger("aurum.api")
+DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc, served from the package
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -114,19 +117,20 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
             store.close()
 
     secured = settings.auth.mode == "on"
-    app = FastAPI(
-        title="Aurum",
-        version=__version__,
-        summary="Energy-market forward curves: slices, strips, latest values and as-of diffs.",
-        description=_DESCRIPTION,
-        lifespan=lifespan,
-        dependencies=[Depends(reject_unknown)],
-        # with authentication on, the API's description is for callers only (and /docs, which
-        # loads its script from a CDN, is off)
-        openapi_url=None if secured else "/openapi.json",
-        docs_url=None if secured else "/docs",
-        redoc_url=None if secured else "/redoc",
-    )
+    # /docs and /redoc load Swagger UI and ReDoc from the package (fastapi-offline), never from
+    # a CDN; with authentication on, the API's description is for callers only and both are off
+    described: dict[str, Any] = {
+        "title": "Aurum",
+        "version": __version__,
+        "summary": "Energy-market forward curves: slices, strips, latest values and as-of diffs.",
+        "description": _DESCRIPTION,
+        "lifespan": lifespan,
+        "dependencies": [Depends(reject_unknown)],
+    }
+    if secured:
+        app = FastAPI(**described, openapi_url=None, docs_url=None, redoc_url=None)
+    else:
+        app = FastAPIOffline(**described, static_url=DOCS_ASSETS)
     if secured:
 
         @app.get("/openapi.json", include_in_schema=False, dependencies=[requires(ANALYST, OPS)])

@@ -91,26 +91,44 @@ class LatestRow(CurveRow):
 
 
 class DiffRow(_Identity):
+    currency: str | None = None
+    per_unit: str | None = None
     tenor_label: str
     tenor_type: str | None = None
     value_from: float | None = None
     value_to: float | None = None
-    change: float | None = None
+    change: float | None = Field(None, description="value_to - value_from, to their decimals.")
     change_pct: float | None = Field(None, description="Percent of |value_from|; null at 0.")
     status: str = Field(description="changed, unchanged, added or removed.")
+    z: float | None = Field(
+        None,
+        description="Robust z-score of the change within its curve family (asset class, product"
+        " and units): (change - median) / (1.4826 MAD); null when the family's changes have no"
+        " spread.",
+    )
 
 
 class StripRow(_Identity):
     asof_date: date
-    kind: str = Field(description="calendar, quarter, season or custom.")
-    label: str
-    start_month: date
+    currency: str | None = None
+    per_unit: str | None = None
+    source: str = Field(description="derived (Aurum's, from the monthly rows) or vendor (quoted).")
+    kind: str = Field(
+        description="calendar, quarter, season or custom; for vendor rows their tenor type"
+        " (calendar, season, quarter, balance)."
+    )
+    label: str = Field(description="`Calendar 2026`, `Q1 2026`; a started period `Bal Cal 2025`.")
+    start_month: date = Field(description="The strip's first delivery month.")
     end_month: date
+    first_day: date = Field(
+        description="The first delivery day (mid-month for a balance strip"
+        " that keeps the rest of the as-of month, or a custom start day)."
+    )
     weighting: str = Field(description="hours (power), days (gas) or simple.")
     value: float | None = None
-    months_present: int
-    months_expected: int
-    complete: bool
+    months_present: int | None = Field(None, description="Derived strips: months priced.")
+    months_expected: int | None = Field(None, description="Derived strips: months on the curve.")
+    complete: bool | None = Field(None, description="Derived strips: every month priced.")
 
 
 class CurveInfo(_Identity):

@@ -40,6 +40,7 @@ __all__ = [
     "BlockRule",
     "Market",
     "block_hours",
+    "block_hours_between",
     "hour_endings",
     "in_block",
     "market_for",
@@ -277,6 +278,36 @@ def block_hours(market: Market | str, block: str, year: int, month: int) -> int:
         raise ValueError(f"year must be {FIRST_YEAR}..{LAST_YEAR}, not {year}")
     resolved, found = _resolve(market, block)
     return _block_month_hours(resolved, found, year, month)
+
+
+def block_hours_between(market: Market | str, block: str, first: date, last: date) -> int:
+    """Hours of ``block`` delivered on the local days ``first`` to ``last`` (both included): the
+    remaining hours of a month after an as-of day, or of a strip that starts mid-month.
+
+    A whole month gives :func:`block_hours`; an empty range (``last`` before ``first``) gives 0.
+
+    >>> block_hours_between("PJM", "ON_PEAK", date(2026, 11, 1), date(2026, 11, 30))
+    320
+    >>> block_hours_between("DE", "PEAK", date(2025, 9, 18), date(2025, 9, 30))  # 9 weekdays
+    108
+    """
+    for day in (first, last):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValueError(f"year must be {FIRST_YEAR}..{LAST_YEAR}, not {day.year}")
+    resolved, found = _resolve(market, block)
+    total, day = 0, first
+    while day <= last:
+        if day.day == 1 and _month_end(day) <= last:  # a whole month at once (cached)
+            total += _block_month_hours(resolved, found, day.year, day.month)
+            day = _month_end(day) + _DAY
+            continue
+        total += len(hour_endings(resolved, block, day))
+        day += _DAY
+    return total
+
+
+def _month_end(day: date) -> date:
+    return date(day.year, day.month, month_days(day.year, day.month))
 
 
 def hour_endings(market: Market | str, block: str, day: date) -> tuple[int, ...]:

@@ -29,23 +29,26 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Final, Literal
 
-from aurum.domain.calendar import block_hours, month_days
+from aurum.domain.calendar import block_hours, block_hours_between, month_days
 from aurum.domain.identity import normalise
 from aurum.domain.tenors import add_months, classify_tenor
 
 __all__ = [
+    "BALANCE_PREFIX",
     "MAX_STRIP_MONTHS",
     "SeasonConvention",
     "Strip",
     "StripKind",
     "StripPrice",
     "Weighting",
+    "balance",
     "custom_strip",
     "month_weight",
+    "months_expected",
     "price_strip",
     "season_convention",
     "strips_between",
@@ -57,6 +60,7 @@ SeasonConvention = Literal["us", "eu_gas"]
 Weighting = Literal["hours", "days", "simple"]
 
 MAX_STRIP_MONTHS: Final = 240
+BALANCE_PREFIX: Final = "Bal "
 _EU_GAS_REGIONS: Final = frozenset({"eu", "ee", "uk"})
 
 # First month of each season as months after January of the label's year, and its length.
@@ -83,6 +87,10 @@ def _first_of_month(day: date) -> date:
 class Strip:
     """A strip of consecutive delivery months: ``start`` and ``end`` are their first days.
 
+    ``first_day``: the first delivery day when the strip starts after the first of its first
+    month (a balance strip that keeps the rest of the as-of month, a custom strip from the 15th);
+    that month then weighs only its days from ``first_day`` on.
+
     >>> Strip(StripKind.QUARTER, "Q2 2026", date(2026, 4, 1), date(2026, 6, 1)).months
     (datetime.date(2026, 4, 1), datetime.date(2026, 5, 1), datetime.date(2026, 6, 1))
     """
@@ -91,12 +99,15 @@ class Strip:
     label: str
     start: date
     end: date
+    first_day: date | None = None
 
     def __post_init__(self) -> None:
         if self.start.day != 1 or self.end.day != 1:
             raise ValueError(f"strip {self.label!r}: start and end must be first days of months")
         if self.end < self.start:
             raise ValueError(f"strip {self.label!r}: ends {self.end} before it starts {self.start}")
+        if self.first_day is not None and _first_of_month(self.first_day) != self.start:
+            raise ValueError(f"strip {self.label!r}: first_day must fall in its first month")
 
     @property
     def months(self) -> tuple[date, ...]:
@@ -190,37 +201,97 @@ def strips_between(
 
 
 def custom_strip(start: date, end: date) -> Strip:
-    """A strip of the months of ``start`` to ``end``, at most :data:`MAX_STRIP_MONTHS` of them.
+    """A strip from the day ``start`` to the month of ``end``, at most :data:`MAX_STRIP_MONTHS`
+    months. A ``start`` after the first of its month starts the strip that day: its first month
+    then weighs only the days from ``start`` on (it is not widened to the whole month).
 
-    >>> strip = custom_strip(date(2026, 1, 15), date(2026, 3, 1))
-    >>> strip.kind.value, strip.label, len(strip.months)
-    ('custom', '2026-01..2026-03', 3)
+    >>> strip = custom_strip(date(2026, 1, 1), date(2026, 3, 1))
+    >>> strip.kind.value, strip.label, len(strip.months), strip.first_day
+    ('custom', '2026-01..2026-03', 3, None)
+    >>> custom_strip(date(2026, 1, 15), date(2026, 3, 1)).label
+    '2026-01-15..2026-03'
     """
     lo, hi = _first_of_month(start), _first_of_month(end)
     if hi < lo:
         raise ValueError(f"custom strip ends {hi:%Y-%m} before it starts {lo:%Y-%m}")
     if (count := _months_between(lo, hi) + 1) > MAX_STRIP_MONTHS:
         raise ValueError(f"custom strip of {count} months: at most {MAX_STRIP_MONTHS} allowed")
-    return Strip(StripKind.CUSTOM, f"{lo:%Y-%m}..{hi:%Y-%m}", lo, hi)
+    if start.day == 1:
+        return Strip(StripKind.CUSTOM, f"{lo:%Y-%m}..{hi:%Y-%m}", lo, hi)
+    return Strip(StripKind.CUSTOM, f"{start.isoformat()}..{hi:%Y-%m}", lo, hi, start)
+
+
+def balance(strip: Strip, asof: date, *, include_current_month: bool = False) -> Strip | None:
+    """What is left of ``strip`` to deliver after the as-of day, as the vendors quote it.
+
+    A strip whose delivery has not started by ``asof`` is returned as it is. One that has
+    started becomes a balance strip, labelled ``Bal …`` (``Bal Cal 2025``, ``Bal Q3 2025``)
+    with its true first month: by default the months after the as-of month (the vendors'
+    ``Bal YYYY``; the as-of month itself trades as balance-of-month), or with
+    ``include_current_month`` the as-of month from the day after ``asof`` on. ``None`` when
+    nothing is left.
+
+    >>> cal = Strip(StripKind.CALENDAR, "Calendar 2025", date(2025, 1, 1), date(2025, 12, 1))
+    >>> bal = balance(cal, date(2025, 9, 17)); bal.label, bal.start, bal.first_day
+    ('Bal Cal 2025', datetime.date(2025, 10, 1), None)
+    >>> bal = balance(cal, date(2025, 9, 17), include_current_month=True); bal.start, bal.first_day
+    (datetime.date(2025, 9, 1), datetime.date(2025, 9, 18))
+    >>> q3 = Strip(StripKind.QUARTER, "Q3 2025", date(2025, 7, 1), date(2025, 9, 1))
+    >>> balance(q3, date(2025, 9, 17)) is None, balance(cal, date(2026, 1, 2)) is None
+    (True, True)
+    >>> balance(Strip(StripKind.QUARTER, "Q4 2025", date(2025, 10, 1), date(2025, 12, 1)),
+    ...         date(2025, 9, 17)).label
+    'Q4 2025'
+    """
+    begins = strip.first_day or strip.start
+    if begins > asof:
+        return strip
+    short = strip.label.replace("Calendar ", "Cal ", 1)  # "Bal Cal 2025", as traders say it
+    label = BALANCE_PREFIX + short
+    asof_month = _first_of_month(asof)
+    next_day = asof + timedelta(days=1)
+    if include_current_month and next_day.month == asof.month and strip.end >= asof_month:
+        return Strip(strip.kind, label, asof_month, strip.end, next_day)
+    start = add_months(asof_month, 1)
+    if start > strip.end:
+        return None
+    return Strip(strip.kind, label, start, strip.end)
 
 
 def month_weight(
-    weighting: Weighting, month: date, market: str | None = None, block: str | None = None
+    weighting: Weighting,
+    month: date,
+    market: str | None = None,
+    block: str | None = None,
+    *,
+    from_day: date | None = None,
 ) -> int:
     """What one delivery month weighs in a strip: its block hours in ``market`` (``"hours"``),
-    its days (``"days"``), or 1 (``"simple"``).
+    its days (``"days"``), or 1 (``"simple"``); with ``from_day``, only the hours or days from
+    that day to the month's end (a strip that starts mid-month). A simple mean counts a month
+    as one whatever part of it is left.
 
     >>> [month_weight("hours", date(2026, m, 1), "PJM", "ON_PEAK") for m in (1, 2, 3)]
     [336, 320, 352]
     >>> month_weight("days", date(2028, 2, 1)), month_weight("simple", date(2028, 2, 1))
     (29, 1)
+    >>> month_weight("hours", date(2025, 9, 1), "DE", "PEAK", from_day=date(2025, 9, 18))
+    108
+    >>> month_weight("days", date(2025, 9, 1), from_day=date(2025, 9, 18))
+    13
     """
+    if from_day is not None and _first_of_month(from_day) != month:
+        raise ValueError(f"from_day {from_day} is not in the month of {month:%Y-%m}")
     if weighting == "hours":
         if market is None or block is None:
             raise ValueError("hour weighting needs the curve's market and block")
+        if from_day is not None:
+            last = date(month.year, month.month, month_days(month.year, month.month))
+            return block_hours_between(market, block, from_day, last)
         return block_hours(market, block, month.year, month.month)
     if weighting == "days":
-        return month_days(month.year, month.month)
+        days = month_days(month.year, month.month)
+        return days - (from_day.day - 1 if from_day is not None else 0)
     if weighting == "simple":
         return 1
     raise ValueError(f"weighting must be 'hours', 'days' or 'simple', not {weighting!r}")
@@ -282,11 +353,30 @@ def price_strip(
     >>> round(price_strip(q1, date(2025, 9, 12), mids, "simple").value, 2)
     68.33
     """
-    months = [m for m in strip.months if m in prices]
+    weights = {
+        m: month_weight(weighting, m, market, block, from_day=_from_day(strip, m))
+        for m in strip.months
+        if m in prices
+    }
+    months = [m for m, weight in weights.items() if weight > 0]
     if not months:
         return None
-    weights = [month_weight(weighting, m, market, block) for m in months]
-    value = weighted_mean([prices[m] for m in months], weights)
+    value = weighted_mean([prices[m] for m in months], [weights[m] for m in months])
+    return StripPrice(strip, weighting, value, len(months), months_expected(strip, asof))
+
+
+def months_expected(strip: Strip, asof: date) -> int:
+    """The strip's months a forward curve at ``asof`` should price: from the as-of month on
+    (months already delivered are not on the curve).
+
+    >>> months_expected(Strip(StripKind.QUARTER, "Q4 2025", date(2025, 10, 1),
+    ...                       date(2025, 12, 1)), date(2025, 9, 17))
+    3
+    """
     from_month = max(strip.start, _first_of_month(asof))
-    expected = max(0, _months_between(from_month, strip.end) + 1)
-    return StripPrice(strip, weighting, value, len(months), expected)
+    return max(0, _months_between(from_month, strip.end) + 1)
+
+
+def _from_day(strip: Strip, month: date) -> date | None:
+    """The day the strip's delivery starts in ``month``, when that is not the 1st."""
+    return strip.first_day if month == strip.start else None

@@ -29,6 +29,7 @@ from pyiceberg.table import Table
 from aurum.auth.access import PLATFORM, Access
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain import calendar, strips
+from aurum.domain.identity import curve_family
 from aurum.errors import Gone, QueryError, Unknown
 from aurum.lake.catalog import Lake
 from aurum.lake.versions import latest_versions
@@ -65,12 +66,19 @@ assert _SCHEME is not None
 
 @dataclass(frozen=True)
 class StripRequest:
+    """Which strips: ``kinds`` of derived strips (none: only ``custom`` ones), custom day/month
+    ranges, the season convention and weighting; ``source`` derived, the vendor's own quoted
+    strips, or both; ``include_current_month``: balance strips keep the rest of the as-of month
+    (weighted by what is left of it) instead of starting the month after."""
+
     kinds: tuple[strips.StripKind, ...] = (
         strips.StripKind.CALENDAR, strips.StripKind.QUARTER, strips.StripKind.SEASON,
     )  # fmt: skip
     custom: tuple[tuple[date, date], ...] = ()
     convention: Literal["market", "us", "eu_gas"] = "market"
     weighting: Literal["auto", "simple", "hours", "days"] = "auto"
+    source: Literal["derived", "vendor", "both"] = "derived"
+    include_current_month: bool = False
 
 
 class Curves:
@@ -285,40 +293,63 @@ class Curves:
         first: date,
         second: date,
         *,
+        sort: Literal["abs_change", "pct_change", "z"] | None = None,
+        top: int | None = None,
+        per: Literal["asset_class"] | None = None,
         as_at: AsAt = None,
         snapshot_id: int | None = None,
         limit: int = 1000,
         offset: int = 0,
     ) -> Page:
         """Each curve and tenor at as-of ``first`` against ``second``: absolute and % change,
-        status changed/unchanged/added/removed; curves added and removed listed apart."""
+        the robust z-score of the change within its curve family
+        (:func:`aurum.domain.identity.curve_family`: median and MAD of the family's changes),
+        status changed/unchanged/added/removed; curves added and removed listed apart.
+
+        ``change`` is rounded to the decimals of the two values (86.433 → 87.209 is 0.776, not
+        0.7759999999999962). ``sort`` orders by the size of the change (largest first);
+        ``top`` keeps the first ``top`` rows of that order, ``per="asset_class"`` the first
+        ``top`` of each asset class: what moved most.
+        """
         started = time.perf_counter()
         if where.asof is not None:
             raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
         if first == second:
             raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
+        if top is not None and sort is None:
+            raise QueryError(
+                "filters_contradictory", "top needs sort (abs_change, pct_change or z)"
+            )
+        if per is not None and top is None:
+            raise QueryError("filters_contradictory", "per needs top: how many of each")
         pinned = self.pin(as_at, snapshot_id)
         pushdown = replace(where, asof=(min(first, second), max(first, second)))
         with self.source(pinned, pushdown) as session:
             clause = self._where(session, replace(where, asof=None))
+            session.register("curve_family", self._families(session, clause))
             side = (
                 "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
-                + ", ".join(f" any_value({c}) AS {c}" for c in IDENTITY)
+                + ", ".join(f" any_value({c}) AS {c}" for c in (*IDENTITY, *_UNITS))
                 + ", any_value(tenor_type) AS tenor_type, any_value(tenor_start) AS tenor_start,"
                 " any_value(value) AS value"
                 f" FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
                 " GROUP BY curve_key, tenor_label"
             )
-            pick = ", ".join(f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY))
+            pick = ", ".join(
+                f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS)
+            )
             statement = f"""
                 WITH a AS ({side}), b AS ({side}),
-                joined AS (
+                paired AS (
                     SELECT coalesce(b.curve_key, a.curve_key) AS curve_key,
                            coalesce(b.tenor_label, a.tenor_label) AS tenor_label, {pick},
                            coalesce(b.tenor_type, a.tenor_type) AS tenor_type,
                            coalesce(b.tenor_start, a.tenor_start) AS tenor_start,
                            a.value AS value_from, b.value AS value_to,
-                           b.value - a.value AS change,
+                           round(b.value - a.value,
+                                 CAST(greatest({_DECIMALS.format(x="a.value")},
+                                               {_DECIMALS.format(x="b.value")}) AS INTEGER)
+                           ) AS change,
                            CASE WHEN a.value <> 0
                                 THEN (b.value - a.value) / abs(a.value) * 100 END AS change_pct,
                            CASE WHEN a.curve_key IS NULL THEN 'added'
@@ -326,12 +357,30 @@ class Curves:
                                 WHEN a.value IS NOT DISTINCT FROM b.value THEN 'unchanged'
                                 ELSE 'changed' END AS status
                     FROM a FULL OUTER JOIN b USING (curve_key, tenor_label)
+                ),
+                centred AS (
+                    SELECT p.*, f.family,
+                           p.change - median(p.change) OVER (PARTITION BY f.family) AS off
+                    FROM paired p JOIN curve_family f USING (curve_key)
+                ),
+                joined AS (
+                    SELECT * EXCLUDE (family, off, spread),
+                           CASE WHEN spread > 0 THEN off / spread END AS z
+                    FROM (SELECT *, {_MAD_TO_SIGMA} * median(abs(off))
+                                    OVER (PARTITION BY family) AS spread FROM centred)
                 )
             """
             params = [first, *clause.params, second, *clause.params]
+            order = "vendor, curve_key, tenor_start, tenor_label"
+            if sort is not None:
+                order = f"{_DIFF_SORT[sort]} DESC NULLS LAST, {order}"
+            keep = ""
+            if top is not None:
+                within = "PARTITION BY asset_class " if per else ""
+                keep = f" QUALIFY row_number() OVER ({within}ORDER BY {order}) <= {int(top)}"
             rows = session.arrow(
-                statement + " SELECT * EXCLUDE (tenor_start) FROM joined"
-                " ORDER BY vendor, curve_key, tenor_start, tenor_label LIMIT ? OFFSET ?",
+                statement + f" SELECT * EXCLUDE (tenor_start) FROM joined{keep}"
+                f" ORDER BY {'asset_class, ' if per else ''}{order} LIMIT ? OFFSET ?",
                 [*params, limit + 1, offset],
             )
             summary = session.rows(
@@ -345,6 +394,7 @@ class Curves:
                        (SELECT count(*) FROM joined)""",
                 params,
             )[0]
+            session.unregister("curve_family")
         return page_of(
             rows,
             pinned,
@@ -358,6 +408,21 @@ class Curves:
             tenors_total=summary[3],
         )
 
+    @staticmethod
+    def _families(session: Session, clause: Where) -> pa.Table:
+        """Each curve's family, by the domain's one definition."""
+        found = session.rows(
+            f"SELECT DISTINCT curve_key, asset_class, product, currency, per_unit FROM {TABLE}"
+            f" WHERE {clause.sql()}",
+            clause.params,
+        )
+        return pa.table(
+            {
+                "curve_key": pa.array([row[0] for row in found], pa.string()),
+                "family": pa.array([curve_family(*row[1:]) for row in found], pa.string()),
+            }
+        )
+
     def strips(
         self,
         where: CurveFilter,
@@ -368,55 +433,55 @@ class Curves:
         limit: int = 1000,
         offset: int = 0,
     ) -> Page:
-        """Calendar, quarter, season and custom strips derived from monthly rows.
+        """Calendar, quarter, season and custom strips: derived from the monthly rows, the
+        vendor's own quoted strips, or both (``request.source``), each row with its ``source``,
+        ``weighting`` and units.
 
-        Power is hour-weighted by the market's block hours, gas day-weighted, anything else a
-        simple mean (or the weighting asked for). ``months_expected`` counts the strip's months
-        from the as-of month on (months already delivered are not on the curve, as in the
-        vendors' own strips); ``complete`` is whether all of them are present. The arithmetic is
-        :func:`aurum.domain.strips.price_strip`'s, done in SQL over every curve at once, with the
-        months' weights from :func:`aurum.domain.strips.month_weight`.
+        Derived strips are power hour-weighted by the market's block hours, gas day-weighted,
+        anything else a simple mean (or the weighting asked for), priced by
+        :func:`aurum.domain.strips.price_strip`'s arithmetic done in SQL over every curve at
+        once. A strip whose delivery has started by the as-of day is a balance strip
+        (:func:`aurum.domain.strips.balance`: ``Bal Cal 2025`` from the month after the as-of
+        month, or from the day after the as-of day with ``include_current_month``).
+        ``months_expected`` counts the strip's months on the curve; ``complete`` is whether all
+        of them are present. The vendor's strips are its own numbers (simple means of the
+        months it prices, the as-of month included), under its own labels.
         """
         started = time.perf_counter()
         if where.tenor_types and where.tenor_types != ("MONTHLY",):
             raise QueryError("filters_contradictory", "strips are derived from MONTHLY rows only")
-        where = replace(where, tenor_types=("MONTHLY",))
         pinned = self.pin(as_at, snapshot_id)
+        parts: list[str] = []
+        params: list[Any] = []
+        registered = ("curve_rule", "strip_month", "month_weight")
         with self.source(pinned, where) as session:
-            clause = self._where(session, where)
-            clause.add("mid IS NOT NULL")
-            curve_rule, strip_month, weights = self._strip_rules(session, clause, request)
-            session.register("curve_rule", curve_rule)
-            session.register("strip_month", strip_month)
-            session.register("month_weight", weights)
             try:
+                if request.source in ("derived", "both"):
+                    monthly = replace(where, tenor_types=("MONTHLY",))
+                    clause = self._where(session, monthly)
+                    clause.add("mid IS NOT NULL")
+                    tables = self._strip_rules(session, clause, request)
+                    for name, table in zip(registered, tables, strict=True):
+                        session.register(name, table)
+                    parts.append(_DERIVED_STRIPS.format(table=TABLE, where=clause.sql()))
+                    params += clause.params
+                vendor_types = _vendor_strip_types(request.kinds)
+                if request.source in ("vendor", "both") and vendor_types:
+                    quoted = replace(where, tenor_types=vendor_types)
+                    clause = self._where(session, quoted)
+                    parts.append(_VENDOR_STRIPS.format(table=TABLE, where=clause.sql()))
+                    params += clause.params
+                if not parts:  # nothing asked for: an empty answer with the columns
+                    parts.append(_VENDOR_STRIPS.format(table=TABLE, where="FALSE"))
                 rows = session.arrow(
-                    f"""
-                    SELECT o.asof_date, o.vendor, o.curve_key,
-                           {", ".join(f"any_value(o.{c}) AS {c}" for c in IDENTITY)},
-                           s.kind, s.label, s.start_month, s.end_month, r.weighting,
-                           sum(o.mid * w.weight) / sum(w.weight) AS value,
-                           count(*) AS months_present,
-                           greatest(0, datediff('month',
-                               greatest(s.start_month, date_trunc('month', o.asof_date)),
-                               s.end_month) + 1) AS months_expected
-                    FROM (SELECT * FROM {TABLE} WHERE {clause.sql()}) o
-                    JOIN curve_rule r ON r.curve_key = o.curve_key
-                    JOIN strip_month s ON s.convention = r.convention
-                                      AND s.month = o.contract_month
-                    JOIN month_weight w ON w.weight_group = r.weight_group
-                                       AND w.month = o.contract_month
-                    GROUP BY ALL
-                    ORDER BY o.vendor, o.curve_key, o.asof_date, s.start_month, s.kind, s.label
-                    LIMIT ? OFFSET ?
-                    """,
-                    [*clause.params, limit + 1, offset],
+                    f"SELECT * FROM ({' UNION ALL '.join(parts)})"
+                    f" ORDER BY vendor, curve_key, asof_date, start_month, kind, label, source"
+                    f" LIMIT ? OFFSET ?",
+                    [*params, limit + 1, offset],
                 )
             finally:
-                for name in ("curve_rule", "strip_month", "month_weight"):
+                for name in registered:
                     session.unregister(name)
-        complete = pa.compute.equal(rows["months_present"], rows["months_expected"])
-        rows = rows.append_column("complete", complete)
         return page_of(rows, pinned, limit, started)
 
     def metadata_curves(
@@ -591,8 +656,10 @@ class Curves:
     def _strip_rules(
         session: Session, clause: Where, request: StripRequest
     ) -> tuple[pa.Table, pa.Table, pa.Table]:
-        """Per curve: weighting and its weight group, season convention; the strips' months;
-        each weight group's weight per month (from the domain's ``month_weight``)."""
+        """Per curve: weighting and its weight group, season convention; per (convention,
+        as-of) the strips' months (balance strips for those that have started); each weight
+        group's weight per month (and per first day, for a month a strip enters mid-month),
+        from the domain's ``month_weight``."""
         curves = session.rows(
             f"SELECT curve_key, {', '.join(IDENTITY)}, min(contract_month), max(contract_month)"
             f" FROM {TABLE} WHERE {clause.sql()} GROUP BY ALL",
@@ -600,6 +667,9 @@ class Curves:
         )
         if not curves:  # still run the query: an empty answer keeps its columns and types
             return (_CURVE_RULE.empty_table(), _STRIP_MONTH.empty_table(), _WEIGHT.empty_table())
+        asofs = [row[0] for row in session.rows(
+            f"SELECT DISTINCT asof_date FROM {TABLE} WHERE {clause.sql()}", clause.params
+        )]  # fmt: skip
         rules: dict[str, list[Any]] = {name: [] for name in _CURVE_RULE.names}
         groups: dict[str, tuple[strips.Weighting, str | None, str | None]] = {}
         first, last = min(c[-2] for c in curves), max(c[-1] for c in curves)
@@ -623,28 +693,47 @@ class Curves:
                 if request.convention == "market"
                 else request.convention
             )
+        try:
+            custom = [strips.custom_strip(a, b) for a, b in request.custom]
+        except ValueError as exc:
+            raise QueryError("parameter_invalid", str(exc)) from None
         month_rows: dict[str, list[Any]] = {name: [] for name in _STRIP_MONTH.names}
         for convention in sorted(set(rules["convention"])):
-            defined = strips.strips_between(first, last, request.kinds, convention)
-            try:
-                defined += [strips.custom_strip(a, b) for a, b in request.custom]
-            except ValueError as exc:
-                raise QueryError("parameter_invalid", str(exc)) from None
-            for strip in defined:
-                for month in strip.months:
-                    month_rows["convention"].append(convention)
-                    month_rows["kind"].append(str(strip.kind))
-                    month_rows["label"].append(strip.label)
-                    month_rows["start_month"].append(strip.start)
-                    month_rows["end_month"].append(strip.end)
-                    month_rows["month"].append(month)
-        months = sorted(set(month_rows["month"]))
+            defined = strips.strips_between(first, last, request.kinds, convention) + custom
+            for asof in asofs:
+                for strip in defined:
+                    left = strips.balance(
+                        strip, asof, include_current_month=request.include_current_month
+                    )
+                    if left is None:
+                        continue
+                    expected = strips.months_expected(left, asof)
+                    for month in left.months:
+                        month_rows["convention"].append(convention)
+                        month_rows["asof_date"].append(asof)
+                        month_rows["kind"].append(str(left.kind))
+                        month_rows["label"].append(left.label)
+                        month_rows["start_month"].append(left.start)
+                        month_rows["end_month"].append(left.end)
+                        month_rows["first_day"].append(left.first_day or left.start)
+                        month_rows["from_day"].append(
+                            left.first_day if month == left.start else None
+                        )
+                        month_rows["months_expected"].append(expected)
+                        month_rows["month"].append(month)
+        entered = sorted(
+            set(zip(month_rows["month"], month_rows["from_day"], strict=True)),
+            key=lambda pair: (pair[0], pair[1] or pair[0]),
+        )
         weights: dict[str, list[Any]] = {name: [] for name in _WEIGHT.names}
         for group, (weighting, market_code, block) in groups.items():
-            for month in months:
+            for month, from_day in entered:
                 weights["weight_group"].append(group)
                 weights["month"].append(month)
-                weights["weight"].append(strips.month_weight(weighting, month, market_code, block))
+                weights["from_day"].append(from_day)
+                weights["weight"].append(
+                    strips.month_weight(weighting, month, market_code, block, from_day=from_day)
+                )
         return (
             pa.table(rules, schema=_CURVE_RULE),
             pa.table(month_rows, schema=_STRIP_MONTH),
@@ -658,14 +747,75 @@ _CURVE_RULE = pa.schema(
 _STRIP_MONTH = pa.schema(
     [
         ("convention", pa.string()),
+        ("asof_date", pa.date32()),
         ("kind", pa.string()),
         ("label", pa.string()),
         ("start_month", pa.date32()),
         ("end_month", pa.date32()),
+        ("first_day", pa.date32()),
+        ("from_day", pa.date32()),  # the day the strip enters this month, when not the 1st
+        ("months_expected", pa.int64()),
         ("month", pa.date32()),
     ]
 )
-_WEIGHT = pa.schema([("weight_group", pa.string()), ("month", pa.date32()), ("weight", pa.int64())])
+_WEIGHT = pa.schema(
+    [
+        ("weight_group", pa.string()),
+        ("month", pa.date32()),
+        ("from_day", pa.date32()),
+        ("weight", pa.int64()),
+    ]
+)
+_STRIP_COLUMNS = "o.asof_date, o.vendor, o.curve_key, " + ", ".join(
+    f"any_value(o.{c}) AS {c}" for c in (*IDENTITY, "currency", "per_unit")
+)
+# Derived strips: the weighted mean of each strip's monthly mids (the domain's price_strip).
+_DERIVED_STRIPS = (
+    f"SELECT {_STRIP_COLUMNS}, 'derived' AS source, s.kind, s.label, s.start_month,"
+    " s.end_month, s.first_day, r.weighting, sum(o.mid * w.weight) / sum(w.weight) AS value,"
+    " count(*) AS months_present, any_value(s.months_expected) AS months_expected,"
+    " count(*) = any_value(s.months_expected) AS complete"
+    " FROM (SELECT * FROM {table} WHERE {where}) o"
+    " JOIN curve_rule r ON r.curve_key = o.curve_key"
+    " JOIN strip_month s ON s.convention = r.convention AND s.asof_date = o.asof_date"
+    "  AND s.month = o.contract_month"
+    " JOIN month_weight w ON w.weight_group = r.weight_group AND w.month = o.contract_month"
+    "  AND w.from_day IS NOT DISTINCT FROM s.from_day"
+    " WHERE w.weight > 0"
+    " GROUP BY o.asof_date, o.vendor, o.curve_key, s.kind, s.label, s.start_month,"
+    " s.end_month, s.first_day, r.weighting"
+)
+# The vendor's own strips, as it quotes them (simple means of the months it prices).
+_VENDOR_STRIPS = (
+    f"SELECT {_STRIP_COLUMNS}, 'vendor' AS source, lower(any_value(o.tenor_type)) AS kind,"
+    " o.tenor_label AS label, any_value(o.tenor_start) AS start_month,"
+    " any_value(o.tenor_end) AS end_month, any_value(o.tenor_start) AS first_day,"
+    " 'simple' AS weighting, any_value(o.mid) AS value, NULL::BIGINT AS months_present,"
+    " NULL::BIGINT AS months_expected, NULL::BOOLEAN AS complete"
+    " FROM (SELECT * FROM {table} WHERE {where}) o"
+    " GROUP BY o.asof_date, o.vendor, o.curve_key, o.tenor_label"
+)
+
+
+_UNITS = ("currency", "per_unit")
+_MAD_TO_SIGMA = 1.4826
+# Decimals of a double as DuckDB prints it (shortest round trip): 86.433 -> 3; 1e-07 -> 15.
+_DECIMALS = (
+    "CASE WHEN {x} IS NULL THEN 0 WHEN contains(CAST({x} AS VARCHAR), 'e') THEN 15"
+    " WHEN contains(CAST({x} AS VARCHAR), '.')"
+    " THEN length(split_part(CAST({x} AS VARCHAR), '.', 2)) ELSE 0 END"
+)
+_DIFF_SORT = {"abs_change": "abs(change)", "pct_change": "abs(change_pct)", "z": "abs(z)"}
+
+
+def _vendor_strip_types(kinds: Sequence[strips.StripKind]) -> tuple[str, ...]:
+    """The vendor tenor types of the strip kinds asked for (its ``Bal YYYY`` is a calendar)."""
+    types = {
+        strips.StripKind.CALENDAR: ("CALENDAR", "BALANCE"),
+        strips.StripKind.QUARTER: ("QUARTER",),
+        strips.StripKind.SEASON: ("SEASON",),
+    }
+    return tuple(t for kind in kinds for t in types.get(kind, ()))
 
 
 def _partition_index(table: Table, snapshot_id: int) -> pa.Table:

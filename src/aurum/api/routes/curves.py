@@ -108,6 +108,16 @@ def latest(
     )  # fmt: skip
 
 
+class DiffSort(StrEnum):
+    abs_change = "abs_change"
+    pct_change = "pct_change"
+    z = "z"
+
+
+class DiffPer(StrEnum):
+    asset_class = "asset_class"
+
+
 @router.get("/diff", response_model=Envelope[DiffRow], summary="As-of A against as-of B")
 def diff(
     request: Request,
@@ -117,16 +127,38 @@ def diff(
     paging: PagingDep,
     asof_from: Annotated[str, Query(description="As-of A, YYYY-MM-DD.", max_length=10)],
     asof_to: Annotated[str, Query(description="As-of B, YYYY-MM-DD.", max_length=10)],
+    sort: Annotated[
+        DiffSort | None,
+        Query(
+            description="Largest first by `abs_change`, `pct_change` or `z` (the change's robust"
+            " z-score within its curve family). Default: by vendor, curve and tenor."
+        ),
+    ] = None,
+    top: Annotated[
+        int | None, Query(ge=1, le=10_000, description="Only the first `top` rows of `sort`.")
+    ] = None,
+    per: Annotated[
+        DiffPer | None,
+        Query(description="`asset_class`: the first `top` rows of each asset class."),
+    ] = None,
     as_at: AsAtParam = None,
 ) -> Response:
-    """Each curve and tenor at `asof_from` against `asof_to`: values, absolute and percent
-    change and a status; `meta.curves_added` / `meta.curves_removed` list whole curves."""
+    """Each curve and tenor at `asof_from` against `asof_to`: values, the change (to the
+    values' decimals), percent change, its robust z-score within its curve family and a
+    status; `meta.curves_added` / `meta.curves_removed` list whole curves. With `sort`, `top`
+    and `per`: what moved most."""
     where = _filter(identity, tenors)
     first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
+    ordering = {
+        "sort": sort.value if sort else None,
+        "top": top,
+        "per": per.value if per else None,
+    }
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.diff(
-            where, first, second, snapshot_id=snapshot, limit=limit, offset=offset
+            where, first, second, snapshot_id=snapshot, limit=limit, offset=offset,
+            **ordering,  # type: ignore[arg-type]
         ),
         as_at=as_at, limit=paging.limit,
     )  # fmt: skip
@@ -145,7 +177,15 @@ class Weighting(StrEnum):
     days = "days"
 
 
-@router.get("/strips", response_model=Envelope[StripRow], summary="Derived strips")
+class Source(StrEnum):
+    derived = "derived"
+    vendor = "vendor"
+    both = "both"
+
+
+@router.get(
+    "/strips", response_model=Envelope[StripRow], summary="Strips: derived and the vendor's"
+)
 def strips(
     request: Request,
     services: ServicesDep,
@@ -154,11 +194,18 @@ def strips(
     asof: Annotated[str | None, Query(description=ASOF_DOC, max_length=32)] = "latest",
     kind: Annotated[
         list[StripKind] | None,
-        Query(description="calendar, quarter, season (default: all three)."),
+        Query(
+            description="calendar, quarter, season (default: all three, or none when `custom`"
+            " is given)."
+        ),
     ] = None,
     custom: Annotated[
         list[str] | None,
-        Query(description="Custom month ranges `YYYY-MM..YYYY-MM` (repeatable, at most 24)."),
+        Query(
+            description="Custom strips `YYYY-MM..YYYY-MM` or `YYYY-MM-DD..YYYY-MM` (from that"
+            " day: its first month is weighted by the hours or days left in it); repeatable,"
+            " at most 24."
+        ),
     ] = None,
     convention: Annotated[
         Convention,
@@ -171,22 +218,41 @@ def strips(
         Weighting,
         Query(description="`auto`: power by block hours, gas by days, others simple."),
     ] = Weighting.auto,
+    source: Annotated[
+        Source,
+        Query(
+            description="`derived`: Aurum's strips from the monthly rows; `vendor`: the vendor's"
+            " own quoted strips (simple means, its labels); `both`."
+        ),
+    ] = Source.derived,
+    include_current_month: Annotated[
+        bool,
+        Query(
+            description="Balance strips (a period whose delivery has started) keep the rest of"
+            " the as-of month, weighted by its hours or days after the as-of day; by default"
+            " they start the month after, like the vendors' `Bal YYYY`."
+        ),
+    ] = False,
     as_at: AsAtParam = None,
 ) -> Response:
-    """Calendar, quarter, season and custom strips derived from the monthly rows, each with its
-    weighting, `months_expected` (the strip's months from the as-of month on),
-    `months_present` and `complete`."""
+    """Calendar, quarter, season and custom strips, derived from the monthly rows (hour-weighted
+    for power, day-weighted for gas) and/or the vendor's own, each row with its `source`,
+    `weighting`, units, `months_expected` (the strip's months on the curve), `months_present`
+    and `complete`. A period whose delivery has started is a balance strip, labelled
+    `Bal Cal 2025`, `Bal Q4 2025`, with its true first month."""
     where = _filter(identity, Tenors(), asof)
     # each list is a set of values: repeats change nothing (and the cache key is of the set)
     kinds = tuple(dict.fromkeys(k for k in kind or () if k != StripKind.CUSTOM))
-    request_ = StripRequest(
-        kinds=kinds or StripRequest().kinds,
-        custom=tuple(dict.fromkeys(_month_range(text) for text in (custom or ())[:25])),
-        convention=convention.value,  # type: ignore[arg-type]
-        weighting=weighting.value,  # type: ignore[arg-type]
-    )
     if custom and len(custom) > 24:
         raise RequestError("parameter_invalid", "at most 24 custom strips")
+    request_ = StripRequest(
+        kinds=kinds or (() if custom else StripRequest().kinds),
+        custom=tuple(dict.fromkeys(_day_range(text) for text in custom or ())),
+        convention=convention.value,  # type: ignore[arg-type]
+        weighting=weighting.value,  # type: ignore[arg-type]
+        source=source.value,  # type: ignore[arg-type]
+        include_current_month=include_current_month,
+    )
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.strips(
@@ -196,12 +262,16 @@ def strips(
     )  # fmt: skip
 
 
-def _month_range(text: str) -> tuple[date, date]:
+def _day_range(text: str) -> tuple[date, date]:
+    """``YYYY-MM[-DD]..YYYY-MM``: the first delivery day and the last month of a custom strip."""
     first, sep, last = text.partition("..")
     if not sep:
-        raise RequestError("parameter_invalid", f"custom must be YYYY-MM..YYYY-MM: {text!r}")
-    start, end = parse_month(first, "custom"), parse_month(last, "custom")
-    if end < start:
+        raise RequestError(
+            "parameter_invalid", f"custom must be YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM: {text!r}"
+        )
+    start = parse_date(first, "custom") if first.count("-") == 2 else parse_month(first, "custom")
+    end = parse_month(last, "custom")
+    if end < date(start.year, start.month, 1):
         raise RequestError("filters_contradictory", f"custom strip {text!r} ends before it starts")
     if (end.year - start.year) * 12 + end.month - start.month >= 240:
         raise RequestError("parameter_invalid", f"custom strip {text!r} spans more than 240 months")
