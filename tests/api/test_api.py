@@ -165,6 +165,11 @@ def test_etag_304_and_cache(real):
     assert fresh.headers["x-aurum-cache"] == "miss"
     pinned = real.get("/v1/curves", params={**params, "as_at": "eod/EUGP/2025-09-17/v1"})
     assert "immutable" in pinned.headers["cache-control"]
+    for moving in ("main", "2999-01-01T00:00:00+00:00"):  # move with main: never immutable
+        answer = real.get("/v1/curves", params={**params, "as_at": moving})
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "private, no-cache"
+    odd = real.get("/v1/curves", params={**params, "as_at": "²"})
+    assert (odd.status_code, odd.json()["code"]) == (400, "as_at_invalid")  # was a 500
 
 
 def test_gzip_csv_and_parquet(real):

@@ -43,6 +43,22 @@ NOTES = Dataset(
 )
 
 
+MARKS = Dataset(
+    name="vendor_mark",
+    doc="A vendor's end-of-day mark per hub (a dataset with a vendor column, every tenant's).",
+    owner="tests",
+    columns=(
+        Column("vendor", pa.string(), "Vendor.", required=True),
+        Column("day", pa.date32(), "As-of.", required=True),
+        Column("hub", pa.string(), "Hub."),
+        Column("mark", pa.float64(), "Mark.", "USD/MWh"),
+    ),
+    partition_by=("vendor", "day"),
+    tags=TagScheme("mark", ("vendor", "day")),
+    order_by="day",
+)
+
+
 def notes(tenant: str, count: int) -> pa.Table:
     return pa.table(
         {
@@ -61,13 +77,18 @@ def api(build_lake, synthetic_days) -> Iterator[tuple[TestClient, dict[str, str]
         "datasets", synthetic_days("RP", DAY, 1), auth={"mode": "on", "cache_s": 0},
         rate_limit={"per_s": 1000, "burst": 1000},
     )  # fmt: skip
-    lake = Lake(settings, datasets=[NOTES])
+    lake = Lake(settings, datasets=[NOTES, MARKS])
     for tenant, count in (("acme", 5), ("bolt", 3)):
         published = publish(
             lake, NOTES, {"tenant_id": tenant, "day": DAY}, notes(tenant, count),
             run_id=f"notes-{tenant}", content_sha256=tenant,
         )  # fmt: skip
         assert published.status == "published"
+    for vendor in ("PW", "RP"):
+        marks = pa.table({"vendor": [vendor] * 2, "day": [DAY] * 2, "hub": ["a", "b"],
+                          "mark": [1.0, 2.0]})  # fmt: skip
+        publish(lake, MARKS, {"vendor": vendor, "day": DAY}, marks, run_id=vendor,
+                content_sha256=vendor)  # fmt: skip
     tokens = {}
     with Store.connect(settings) as store:
         for tenant, vendors in (("acme", ["PW"]), ("bolt", ["RP"])):
@@ -76,7 +97,7 @@ def api(build_lake, synthetic_days) -> Iterator[tuple[TestClient, dict[str, str]
                 store, PLATFORM, tenant_id=tenant, role="aurum-analyst", name="analyst"
             )
             tokens[tenant] = issued.token
-    with TestClient(create_app(settings, datasets=[NOTES])) as client:
+    with TestClient(create_app(settings, datasets=[NOTES, MARKS])) as client:
         yield client, tokens
 
 
@@ -142,19 +163,40 @@ def test_pages_csv_and_tags(api):
     assert len(tagged.json()["data"]) == 5
 
 
-def test_curve_rows_follow_the_vendor_entitlement(api):
-    bolt = get(api, "bolt", "/v1/datasets/curve_observation/rows?limit=5&fields=vendor,curve_key")
-    assert bolt.status_code == 200 and {r["vendor"] for r in bolt.json()["data"]} == {"RP"}
-    acme = get(api, "acme", "/v1/datasets/curve_observation/rows?limit=5")
-    assert acme.status_code == 200 and acme.json()["data"] == []  # entitled to PW only
+def test_rows_with_a_vendor_follow_the_entitlement(api):
+    acme = get(api, "acme", "/v1/datasets/vendor_mark/rows").json()["data"]
+    bolt = get(api, "bolt", "/v1/datasets/vendor_mark/rows").json()["data"]
+    assert {r["vendor"] for r in acme} == {"PW"} and {r["vendor"] for r in bolt} == {"RP"}
+    assert [r["hub"] for r in acme] == ["a", "b"]
 
 
 def test_bad_requests_say_what_is_wrong(api):
     logs = get(api, "acme", "/v1/datasets/qa_checks/rows")
     assert (logs.status_code, logs.json()["code"]) == (403, "dataset_not_served")
+    assert "/v1/ingest" in logs.json()["detail"]
+    curves = get(api, "acme", "/v1/datasets/curve_observation/rows")
+    assert curves.status_code == 403 and "/v1/curves" in curves.json()["detail"]
     unknown = get(api, "acme", "/v1/datasets/desk_note/rows?fields=tenant_id,secret")
     assert (unknown.status_code, unknown.json()["code"]) == (400, "fields_unknown")
     twice = get(api, "acme", "/v1/datasets/desk_note/rows?fields=note,note")
     assert (twice.status_code, twice.json()["code"]) == (400, "parameter_invalid")
     branch = get(api, "acme", "/v1/datasets/desk_note/rows?as_at=12345")
     assert (branch.status_code, branch.json()["code"]) == (404, "snapshot_unknown")
+
+
+def test_the_scan_keeps_other_tenants_rows_out_and_counts_against_the_time_limit(api):
+    from aurum.auth.access import Access
+    from aurum.errors import QueryTimeout
+    from aurum.query.datasets import Datasets
+
+    client, _ = api
+    lake = client.app.state.services.lake
+    acme = Access("acme", vendors=frozenset({"PW"}))
+    datasets = Datasets(lake)
+    snapshot = datasets.pin("desk_note")
+    table = lake.current("desk_note")
+    scope = acme.row_scope(tenant_owned=True, vendor_column=False)
+    scanned = Datasets._scan(table, NOTES, snapshot, scope)
+    assert set(scanned["tenant_id"].to_pylist()) == {"acme"}  # filtered in the scan itself
+    with pytest.raises(QueryTimeout):
+        Datasets(lake, timeout_s=1e-9).rows("desk_note", acme, snapshot_id=snapshot)

@@ -84,3 +84,28 @@ def test_batches_stream_every_row_under_the_deadline():
     slow = Session(connect(), timeout_s=0.3)
     with pytest.raises(QueryTimeout), slow.batches(SLOW) as reader:
         reader.read_all()
+
+
+def test_a_deadline_that_passes_between_statements_still_stops_the_read():
+    """DuckDB drops an interrupt that arrives while nothing runs: the watchdog interrupts
+    again until the block ends, so a reader asked for its batches late is still stopped."""
+    session = Session(connect(), timeout_s=0.3)
+    started = time.monotonic()
+    endless = "SELECT i FROM range(100000000000) t(i)"
+    with pytest.raises(QueryTimeout), session.batches(endless) as reader:
+        time.sleep(0.5)  # past the deadline before the first batch is asked for
+        for _ in reader:
+            pass
+    assert time.monotonic() - started < 5
+
+
+def test_errors_met_while_streaming_say_what_they_are():
+    statement = (
+        "SELECT i, CASE WHEN i > 200000 THEN ('x' || i)::INTEGER ELSE i END AS v"
+        " FROM range(1000000) t(i)"
+    )
+    session = Session(connect(), timeout_s=30, user_sql=True)
+    with pytest.raises(QueryError) as raised, session.batches(statement) as reader:
+        rows = sum(batch.num_rows for batch in reader)
+        raise AssertionError(f"{rows} rows read without an error")
+    assert raised.value.code == "sql_invalid" and "Conversion" in raised.value.message

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -140,9 +141,30 @@ def read(
         neutralised=services.settings.files.neutralise_formulas,
         limit=limit,
         limits=services.limits,
-        pinned_by_request=as_at is not None,
+        pinned_by_request=_immutable(as_at),
         meta={"as_at": as_at, **meta} if as_at else meta,
     )
+
+
+def _immutable(as_at: str | None) -> bool:
+    """Whether the state ``as_at`` names can never change: a tag, a snapshot id or a past
+    time can be cached for good; ``main`` and a time not yet past move with main.
+
+    >>> _immutable("eod/RP/2025-09-17/v1"), _immutable("main"), _immutable(None)
+    (True, False, False)
+    >>> _immutable("2025-01-01T00:00:00+00:00"), _immutable("2999-01-01")
+    (True, False)
+    """
+    if as_at is None or as_at == "main":
+        return False
+    if as_at.isascii() and as_at.isdigit():  # a snapshot id (as the lake reads it)
+        return True
+    try:
+        moment = datetime.fromisoformat(as_at)
+    except ValueError:
+        return True  # a tag or a snapshot id
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment < datetime.now(UTC)
 
 
 def envelope(data: list[Any], status: int = 200, **meta: Any) -> Response:

@@ -8,7 +8,9 @@ tenant is entitled to. Every reader takes that value and asks it, in its own lan
   (403 for a vendor asked by name), :meth:`Access.vendor_sql` (DuckDB),
   :meth:`Access.keep_vendors` (Python rows);
 * **tenant-owned rows** (scenarios, contracts, a tenant-owned dataset's rows) are their tenant's:
-  :meth:`Access.owns` (SQLAlchemy), :meth:`Access.tenant_sql` (DuckDB);
+  :meth:`Access.owns` (SQLAlchemy);
+* **any dataset's rows**, by its contract: :meth:`Access.row_scope` (column/value pairs that a
+  reader turns into a scan filter and an SQL condition);
 * **shared logs** (runs, the audit log) show the platform's entries about entitled vendors and
   the tenant's own: :meth:`Access.sees` (SQLAlchemy), :meth:`Access.sees_entry` (Python);
 * **cached answers** are shared only between callers who see the same rows:
@@ -100,11 +102,26 @@ class Access:
         tenant, a tenant on itself only."""
         return self.tenant_id is None or self.tenant_id == tenant_id
 
-    def tenant_sql(self, column: str = "tenant_id") -> tuple[str, list[str]] | None:
-        """DuckDB: the rows of this tenant (``None`` for the platform: every row)."""
-        if self.tenant_id is None:
-            return None
-        return f"{column} = ?", [self.tenant_id]
+    def row_scope(
+        self, *, tenant_owned: bool, vendor_column: bool
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Any dataset's rows this caller sees, in no engine's language: each ``(column,
+        values)`` pair keeps the rows whose ``column`` is one of ``values`` (none: no row).
+        A tenant-owned dataset's rows are the tenant's; rows with a vendor, the entitled
+        vendors'. Readers turn the pairs into a scan filter and an SQL condition.
+
+        >>> Access("acme", vendors=frozenset({"RP"})).row_scope(tenant_owned=True,
+        ...                                                     vendor_column=True)
+        (('tenant_id', ('acme',)), ('vendor', ('RP',)))
+        >>> Access.platform().row_scope(tenant_owned=True, vendor_column=True)
+        ()
+        """
+        scope: list[tuple[str, tuple[str, ...]]] = []
+        if tenant_owned and self.tenant_id is not None:
+            scope.append(("tenant_id", (self.tenant_id,)))
+        if vendor_column and self.vendors is not None:
+            scope.append(("vendor", tuple(sorted(self.vendors))))
+        return tuple(scope)
 
     # -- shared logs: runs and the audit log ------------------------------------------------------
 

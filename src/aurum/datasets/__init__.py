@@ -113,9 +113,11 @@ class Dataset:
     retain_rows: Retention | None = None
     retain_snapshots_days: float = 7.0  # untagged snapshots stay readable (by time) this long
     tenant_owned: bool = False  # rows carry tenant_id: each tenant reads its own only
-    # Whether /v1/datasets/{name}/rows serves its rows. Operational logs (quarantine, dead
-    # letters, quality checks) say False: their routes apply the run log's visibility rules.
+    # Whether /v1/datasets/{name}/rows serves its rows; if not, ``served_by`` says where they
+    # are read (curves through /v1/curves, with its read model; the operational logs through
+    # /v1/ingest, which applies the run log's visibility rules).
     serve_rows: bool = True
+    served_by: str | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -182,6 +184,7 @@ class Dataset:
             "retain_snapshots_days": self.retain_snapshots_days,
             "tenant_owned": self.tenant_owned,
             "rows_served": self.serve_rows,
+            "served_by": self.served_by,
         }
 
 

@@ -73,6 +73,8 @@ CURVE_OBSERVATION = Dataset(
     sort_by=("curve_key", "tenor_label"),
     tags=TagScheme("eod", ("vendor", "asof_date")),
     order_by="asof_date",
+    serve_rows=False,
+    served_by="/v1/curves",
 )
 
 QUARANTINE = Dataset(
@@ -105,6 +107,7 @@ QUARANTINE = Dataset(
     partition_by=("asof_date", "vendor"),
     sort_by=("curve_key", "tenor_label"),
     serve_rows=False,
+    served_by="/v1/ingest (runs, quality checks)",
 )
 # What a parse quarantines: the quarantine table's columns before a run id is given to them.
 QUARANTINE_ROWS = QUARANTINE.schema.remove(QUARANTINE.schema.get_field_index("run_id"))
@@ -125,6 +128,7 @@ DEAD_LETTER = Dataset(
         Column("failed_at", _UTC, "When it failed.", "UTC", required=True),
     ),
     serve_rows=False,
+    served_by="/v1/ingest (runs, quality checks)",
 )
 
 QA_CHECKS = Dataset(
@@ -144,6 +148,7 @@ QA_CHECKS = Dataset(
         Column("checked_at", _UTC, "When.", "UTC", required=True),
     ),
     serve_rows=False,
+    served_by="/v1/ingest (runs, quality checks)",
 )
 
 BUILTIN: tuple[Dataset, ...] = (CURVE_OBSERVATION, QUARANTINE, DEAD_LETTER, QA_CHECKS)

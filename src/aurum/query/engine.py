@@ -80,6 +80,7 @@ class _Watchdog:
     """
 
     _POLL_S = 1.0
+    _RETRY_S = 0.05  # how often a statement past its deadline is interrupted again
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -125,10 +126,16 @@ class _Watchdog:
             while not self._stopping:
                 now = time.monotonic()
                 due = [token for token, (deadline, _) in self._running.items() if deadline <= now]
-                for token in due:  # (no local keeps a connection alive between wake-ups)
-                    self._running.pop(token)[1].interrupt()
+                for token in due:
+                    # Interrupted again on every turn until its block ends: DuckDB drops an
+                    # interrupt that arrives while no statement runs (between statements, or
+                    # before the first batch is asked for), so one would not be enough.
+                    self._running[token][1].interrupt()
                     self._fired.add(token)
-                nearest = min((d for d, _ in self._running.values()), default=now + self._POLL_S)
+                pending = [d for d, _ in self._running.values() if d > now]
+                nearest = min(pending, default=now + self._POLL_S)
+                if due:
+                    nearest = min(nearest, now + self._RETRY_S)
                 self._wake_at = min(nearest, now + self._POLL_S)
                 self._cond.wait(self._wake_at - now)
 
@@ -179,12 +186,28 @@ class Session:
     @contextmanager
     def batches(self, statement: str, *, rows: int = 65_536) -> Iterator[pa.RecordBatchReader]:
         """The statement's answer batch by batch, for answers of any size: the deadline holds
-        until the ``with`` block ends."""
+        until the ``with`` block ends. An error met while reading the batches (a value that
+        does not convert, the time limit) is raised as the same ``AurumError`` as one met
+        before the first batch; the caller must not keep what it wrote of the answer."""
         with self._limited():
             relation = self.connection.sql(statement)
             if relation is None:
                 raise QueryError("sql_invalid", "the statement returns no rows; use SELECT")
-            yield relation.to_arrow_reader(rows)
+            reader = relation.to_arrow_reader(rows)
+
+            def checked() -> Iterator[pa.RecordBatch]:
+                try:
+                    yield from reader
+                except (duckdb.Error, OSError) as exc:  # DuckDB's errors, through Arrow
+                    raise self._failed(exc) from None
+
+            yield pa.RecordBatchReader.from_batches(reader.schema, checked())
+
+    def check(self) -> None:
+        """Raise ``query_timeout`` if the session is past its deadline (after work DuckDB does
+        not run, such as an Iceberg scan, so the limit bounds the whole read)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise self._timeout()
 
     @contextmanager
     def _limited(self) -> Iterator[None]:
@@ -197,17 +220,25 @@ class Session:
                 raise self._timeout()
             with _WATCHDOG.watch(self.connection, deadline):
                 yield
-        except duckdb.InterruptException:
-            raise self._timeout() from None
         except duckdb.Error as exc:
-            if not self.user_sql:
-                raise
-            raise QueryError("sql_invalid", str(exc).splitlines()[0]) from None
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: Exception) -> Exception:
+        """What a DuckDB error means to the caller: past the deadline (or interrupted) a
+        ``query_timeout``; in user SQL ``sql_invalid``; else the error itself (a bug)."""
+        interrupted = isinstance(exc, duckdb.InterruptException) or "INTERRUPT" in str(exc)
+        late = self.deadline is not None and time.monotonic() >= self.deadline
+        if interrupted or late:
+            return self._timeout()
+        if self.user_sql:
+            return QueryError("sql_invalid", str(exc).splitlines()[0])
+        return exc
 
     def _timeout(self) -> QueryTimeout:
+        limit = "" if self.timeout_s is None else f" of {self.timeout_s:g} s"
         return QueryTimeout(
             "query_timeout",
-            f"the read ran longer than its time limit of {self.timeout_s:g} s; narrow it"
+            f"the read ran longer than its time limit{limit}; narrow it"
             " (fewer days, curves or vendors) or raise AURUM_QUERY__TIMEOUT_S",
             timeout_s=self.timeout_s,
         )
@@ -252,7 +283,7 @@ def resolve_snapshot(table: Table, as_at: AsAt = None) -> int:
         ref = table.metadata.refs.get(as_at)
         if ref is not None and (as_at == "main" or ref.snapshot_ref_type == SnapshotRefType.TAG):
             return ref.snapshot_id
-        if as_at.isdigit():
+        if as_at.isascii() and as_at.isdigit():  # not '²', which isdigit() accepts
             return resolve_snapshot(table, int(as_at))
         if ref is not None:  # a branch: a day being staged, or held by a failed gate
             raise Unknown("snapshot_unknown", f"{table.name()} has no snapshot {as_at!r}")
