@@ -178,6 +178,40 @@ def test_diff(client: Client):
     assert (meta["asof_from"], meta["asof_to"]) == ("2025-09-01", "2025-09-02")
 
 
+def test_a_diff_of_every_curve_is_one_request(client: Client, served, sent):
+    """A Parquet answer holds every row, so the diff of two days over all curves (more rows than
+    a JSON page) comes in one request, equal to the service's answer."""
+    app, _ = served
+    table = client.diff(*PW_DAYS, arrow=True)
+    assert len(sent) == 1
+    assert {"limit", "cursor"}.isdisjoint(sent[0].url.params)
+    page = app.state.services.curves.diff(CurveFilter(), *PW_DAYS, limit=1_000_000)
+    assert table.num_rows == page.table.num_rows > app.state.services.settings.api.page_size
+    assert table.to_pylist() == page.table.to_pylist()
+    assert client.last_meta is not None and client.last_meta["has_more"] is False
+    assert client.last_meta["tenors_total"] == table.num_rows
+
+
+def test_an_answer_over_the_file_limit_comes_in_pages_of_it(settings: Settings, served):
+    """The server refuses a file over AURUM_QUERY__MAX_FILE_ROWS (answer_too_large, with the
+    limit): the client then reads it in pages of that limit, one snapshot throughout."""
+    small = settings.model_copy(
+        update={"query": settings.query.model_copy(update={"max_file_rows": 20})}
+    )
+    log: list[httpx.Request] = []
+    with TestClient(create_app(small)) as http:
+        http.event_hooks["request"].append(log.append)
+        client = Client("http://testserver", http=http)
+        with pytest.raises(ApiError) as caught:  # a page size of its own is kept
+            client.curves(**WINDOW, limit=30)
+        assert (caught.value.code, caught.value.status) == ("answer_too_large", 422)
+        log.clear()
+        table = client.curves(**WINDOW, arrow=True)
+        assert [r.url.params.get("limit") for r in log] == [None, "20", "20", "20"]
+    assert table.num_rows == 48
+    assert table.equals(Client("http://testserver", http=served[1]).curves(**WINDOW, arrow=True))
+
+
 def test_metadata(client: Client, settings: Settings):
     curves = client.metadata_curves(vendor="eugp")
     assert set(curves.columns) == set(models.CurveInfo.model_fields)

@@ -73,7 +73,10 @@ def test_a_file_answer_over_the_row_limit_is_refused_not_cut(lake: Settings):
             assert refused.status_code == 422, refused.text
             assert refused.json()["code"] == "answer_too_large"
             assert "limit=" in refused.json()["detail"]
-        # a limit above what a file holds is refused too; within it, a page as asked
+        # a limit above what a file holds is refused too, even once a page of exactly that
+        # many rows is in the cache; within it, a page as asked
+        page = api.get("/v1/curves", params={"vendor": "EUGP", "format": "csv", "limit": 100})
+        assert page.status_code == 200 and rows_of(page) == 100
         over = api.get("/v1/curves", params={"vendor": "EUGP", "format": "csv", "limit": 500})
         assert over.status_code == 422
         within = api.get("/v1/curves", params={"vendor": "EUGP", "format": "csv", "limit": 99})

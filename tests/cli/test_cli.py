@@ -21,7 +21,7 @@ from aurum.config import describe_settings
 runner = CliRunner()
 COMMANDS = [
     [], ["parse"], ["demo-data"], ["settings"], ["ingest"], ["backfill"], ["watch"], ["runs"],
-    ["history"], ["sql"], ["maintenance"],
+    ["history"], ["sql"], ["maintenance"], ["export"], ["serve"],
 ]  # fmt: skip
 SUMMARY_KEYS = {
     "file", "vendor", "asof", "curves", "rows", "rows_with_bidask", "quarantined",
@@ -115,10 +115,94 @@ def test_demo_data_names_an_unknown_fault(tmp_path):
 
 
 def test_settings_lists_every_setting():
-    result = runner.invoke(app, ["settings"])
+    result = runner.invoke(app, ["settings", "--wide"])
     assert result.exit_code == 0
-    for name, _, _ in describe_settings():
-        assert name in result.output
+    for name, _, meaning in describe_settings():
+        assert name in result.output and meaning in result.output
+
+
+def test_settings_show_the_effective_values_and_the_home(tmp_path):
+    """F7: `aurum settings` showed the defaults only, so nobody could tell which home was used;
+    F1: its meaning column wrapped into 6-line cells."""
+    home = tmp_path / "home"
+    env = {
+        "AURUM_HOME": str(home), "AURUM_GATES__JUMP": "fail",
+        "AURUM_STORE__URL": "postgresql+psycopg://aurum:hunter2@db:5432/aurum",
+    }  # fmt: skip
+    result = runner.invoke(app, ["settings"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"home: {home} (AURUM_HOME); no lake there yet"  # whole, however long
+    assert max(map(len, lines[1:])) <= 80
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("AURUM_")}
+    assert len(rows) == len(describe_settings())
+    assert len(lines) < len(rows) + 10  # one line each, but for a long value or two
+    assert rows["AURUM_GATES__JUMP"] == ["set", "fail"]
+    assert rows["AURUM_GATES__STALE_CURVE"] == ["default", "warn"]
+    assert rows["AURUM_STORE__URL"][0] == "set"  # its value wraps: whole, over two lines
+    assert "hunter2" not in result.output
+    data = {d["variable"]: d for d in json.loads(runner.invoke(app, ["settings", "--json"],
+                                                               env=env).stdout)}  # fmt: skip
+    assert data["AURUM_HOME"]["value"] == str(home) and data["AURUM_HOME"]["set"] is True
+    assert data["AURUM_STORE__URL"]["value"] == "postgresql+psycopg://aurum:***@db:5432/aurum"
+    unset = runner.invoke(app, ["settings"], env={"AURUM_HOME": None})
+    assert "(AURUM_HOME is not set)" in unset.output.splitlines()[0]
+
+
+def test_tables_fit_80_columns_and_lines_never_wrap(capsys):
+    """F1: tables were cut into `eod/EUGP/2…`, and an exported path broke over two lines."""
+    from aurum.cli.output import TextOutput, fit
+
+    long_path = "/a/very/long/folder/" * 8 + "curve_observation_EUGP.parquet"
+    TextOutput().line(f"11,483 rows (snapshot 1) -> {long_path}")
+    assert capsys.readouterr().out == f"11,483 rows (snapshot 1) -> {long_path}\n"
+    TextOutput().rows(("short", "long", "last"), [("ok", "x" * 200, "y" * 100)])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) == 80 and lines[1].startswith("ok    xxx")
+    assert lines[1].split()[1].endswith("x…") and "".join(lines).count("y") == 100  # wrapped
+    TextOutput(wide=True).rows(("short", "long"), [("ok", "x" * 200)])
+    assert capsys.readouterr().out.splitlines()[1] == "ok    " + "x" * 200
+    assert fit([8, 9, 6, 10, 27, 6], 64) == [8, 9, 6, 10, 20, 6]
+
+
+def test_serve_logs_each_request_with_its_status_duration_and_request_id(caplog, monkeypatch):
+    """F11: `aurum serve` ran uvicorn with access_log=False and no way to turn it on."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from aurum.cli import serve
+
+    api = FastAPI()
+
+    @api.get("/things/{name}")
+    def thing(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    async def with_id(scope, receive, send):  # what the API's RequestContext adds
+        async def send_id(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", b"abc123")]
+            await send(message)
+
+        await api(scope, receive, send_id)
+
+    caplog.set_level("INFO", logger="aurum.access")
+    with TestClient(serve.AccessLog(with_id)) as client:
+        assert client.get("/things/x?secret=1").status_code == 200
+        assert client.get("/nothing").status_code == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "aurum.access"]
+    assert [line.split()[:3] for line in lines] == [["GET", "/things/x", "200"],
+                                                   ["GET", "/nothing", "404"]]  # fmt: skip
+    assert all(" ms request_id=abc123" in line for line in lines) and "secret" not in lines[0]
+
+    started = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: started.update(app=app, **kwargs))
+    for flag, factory in ((None, "aurum.cli.serve:create_logged_app"),
+                          ("--no-access-log", "aurum.api.app:create_app")):  # fmt: skip
+        result = runner.invoke(app, ["serve", *([flag] if flag else [])])
+        assert result.exit_code == 0, result.output
+        assert started["app"] == factory and started["factory"] is True
+        assert "aurum.access" in started["log_config"]["loggers"]
 
 
 def test_settings_are_read_once_per_invocation(tmp_path, monkeypatch):

@@ -202,3 +202,48 @@ def test_abandoned_runs_are_closed_and_their_branches_dropped(env, tmp_path):
     recovered = ingest_run(store, PLATFORM, dead.run_id)
     assert (recovered.status, recovered.error_code) == ("failed", "abandoned")
     assert ingest(env, path).status == "published"
+
+
+def test_content_published_as_any_version_of_its_day_is_a_duplicate(env, tmp_path):
+    """The one duplicate rule: re-sending v1's file after v2 is a duplicate of v1 (it was a
+    v3 that silently reverted v2), and the run says which version holds the content."""
+    _, lake, store = env
+    original = write_workbook(tmp_path / "a" / workbook_name("PW", date(2025, 9, 17)),
+                              vendor="PW", asof=date(2025, 9, 17))  # fmt: skip
+    corrected = tmp_path / "b" / original.name
+    corrected.parent.mkdir()
+    book = openpyxl.load_workbook(original)
+    book.worksheets[0]["D10"].value = 123.456
+    book.save(corrected)
+    assert ingest(env, original).publication.version == 1
+    assert ingest(env, corrected).publication.version == 2
+    again = ingest(env, original)
+    assert (again.status, again.duplicate_of) == ("duplicate", "eod/PW/2025-09-17/v1")
+    assert again.summary()["duplicate_of"] == "eod/PW/2025-09-17/v1"
+    run = ingest_run(store, PLATFORM, again.run_id)
+    assert (run.status, run.version, run.tag, run.duplicate_of) == (
+        "duplicate", 1, None, "eod/PW/2025-09-17/v1"
+    )  # fmt: skip
+    assert (
+        run.snapshot_id
+        == lake.table("curve_observation").metadata.refs["eod/PW/2025-09-17/v1"].snapshot_id
+    )
+    assert sorted(lake.table("curve_observation").metadata.refs) == [
+        "eod/PW/2025-09-17/v1", "eod/PW/2025-09-17/v2", "main"
+    ]  # fmt: skip
+
+
+def test_the_run_keeps_the_gates_that_fired_with_their_sample_keys(env, tmp_path):
+    """F2: a warning gate was visible only in qa_checks; the run now keeps it."""
+    settings, lake, store = env
+    jumpy = Settings(home=settings.home, gates=GateSettings(jump_z=0.01))
+    for day in (date(2025, 9, 16), date(2025, 9, 17)):
+        path = write_workbook(tmp_path / workbook_name("PW", day), vendor="PW", asof=day)
+        report = ingest_file(path, lake=lake, store=store, settings=jumpy)
+    assert report.status == "published"
+    (gate,) = ingest_run(store, PLATFORM, report.run_id).gates
+    assert (gate["rule"], gate["severity"], gate["failed"], gate["checked"]) == (
+        "jump", "warn", 325, 344
+    )  # fmt: skip
+    assert gate["sample_keys"] == list(report.publication.checks[-1].sample_keys)
+    assert len(gate["sample_keys"]) == 5

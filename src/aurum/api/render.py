@@ -210,7 +210,8 @@ def answer(
     snapshot = pin(cursor.snapshot_id if cursor else None)
     offset = cursor.offset if cursor else 0
     text = "" if neutralised else "raw"  # how CSV text is written
-    key = f"{_KEYS}|{__version__}|{digest}|{snapshot}|{offset}|{capped}|{fmt}{text}|{scope}"
+    rows = f"{capped}{'whole' if whole else ''}"  # a page and a whole answer never share
+    key = f"{_KEYS}|{__version__}|{digest}|{snapshot}|{offset}|{rows}|{fmt}{text}|{scope}"
     etag = '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
     immutable = pinned_by_request or cursor is not None
     headers = {

@@ -6,10 +6,12 @@ change and its audit entry commit together, by ``cli:<user>``, as the tenant con
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from aurum import tenancy
 from aurum.config import describe_settings
@@ -128,8 +130,52 @@ def keys_list(
     )  # fmt: skip
 
 
-def settings(ctx: typer.Context) -> None:
-    """List every setting: environment variable, default and meaning."""
-    ctx.obj.output().rows(
-        ("environment variable", "default", "meaning"), describe_settings(), title="Aurum settings"
-    )
+def settings(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Also each setting's default and meaning.")
+    ] = False,
+) -> None:
+    """Every setting's effective value (environment, .env or default) and which home is used;
+    --wide adds the default and the meaning. Secrets and passwords are never shown."""
+    context = ctx.obj
+    current = context.settings
+    output = context.output(as_json, wide=wide)
+    if context.settings.home.is_file():
+        lake = "it is a file, not a folder: no command can use it"
+    else:
+        lake = "a lake is there" if context.lake_exists else "no lake there yet"
+    output.line(f"home: {context.home}; {lake}")
+    described = describe_settings()
+    values = [_shown(_value(current, name)) for name, _, _ in described]
+    data = [
+        {"variable": name, "value": value, "default": default, "set": value != default,
+         "meaning": meaning}
+        for (name, default, meaning), value in zip(described, values, strict=True)
+    ]  # fmt: skip
+    if wide:
+        columns: tuple[str, ...] = ("environment variable", "value", "default", "meaning")
+        rows: list[tuple[Any, ...]] = [
+            (d["variable"], d["value"], d["default"], d["meaning"]) for d in data
+        ]
+    else:
+        columns = ("environment variable", "source", "value")
+        rows = [(d["variable"], "set" if d["set"] else "default", d["value"]) for d in data]
+    output.rows(columns, rows, title="Aurum settings", data=data)
+
+
+def _value(settings: Any, variable: str) -> Any:
+    """The effective value of ``AURUM_A__B`` (``settings.a.b``)."""
+    value = settings
+    for part in variable.removeprefix("AURUM_").lower().split("__"):
+        value = getattr(value, part)
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A value as ``aurum settings`` prints it: no secret, no password in a URL."""
+    if isinstance(value, SecretStr):
+        return "(secret, set)"
+    text = str(value)
+    return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)

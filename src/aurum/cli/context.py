@@ -3,23 +3,35 @@
 The group's callback puts one :class:`Context` in ``ctx.obj``; commands take what they need from
 it. The settings are read once, on first use (so ``aurum x --help`` never reads them); the lake
 and the store are opened once and closed when the command ends.
+
+Before either is opened, the home is checked: ``AURUM_HOME`` naming a file, or a folder that
+cannot be written, is one line and exit code 2. Only the commands that fill a lake (``ingest``,
+``backfill``, ``watch``; ``demo-data`` writes into the home) create one; a command that needs one
+(:data:`NEEDS_LAKE`: ``sql``, ``history``, ``runs``, ``export``, ``maintenance``) where there is
+none says so, instead of creating an empty lake and answering from it.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aurum.auth.access import Access
 from aurum.cli.output import JsonOutput, Output, TextOutput
 from aurum.config import Settings
+from aurum.errors import ConfigError, Unknown
 
 if TYPE_CHECKING:
     from aurum.lake import Lake
     from aurum.store import Store
 
-__all__ = ["Context"]
+__all__ = ["NEEDS_LAKE", "Context"]
+
+# The commands that work on an existing lake or ingest log: they never create one.
+NEEDS_LAKE = frozenset({"sql", "history", "runs", "export", "maintenance"})
 
 
 class Context:
@@ -27,7 +39,8 @@ class Context:
 
     settings_built = 0  # how many times any Context read the settings (a test counts them)
 
-    def __init__(self) -> None:
+    def __init__(self, command: str | None = None) -> None:
+        self.command = command
         self._store: Store | None = None
 
     @cached_property
@@ -44,6 +57,9 @@ class Context:
     def lake(self) -> Lake:
         from aurum.lake import Lake
 
+        self.check_home()
+        if self.command in NEEDS_LAKE and not self.lake_exists:
+            raise self._no_lake()
         return Lake(self.settings)
 
     @property
@@ -51,11 +67,56 @@ class Context:
         if self._store is None:
             from aurum.store import Store
 
-            self._store = Store.connect(self.settings)
+            self.check_home()
+            settings = self.settings
+            if self.command in NEEDS_LAKE and not (
+                settings.store.url or (settings.home / "store.db").is_file()
+            ):
+                raise self._no_lake()
+            self._store = Store.connect(settings)
         return self._store
 
-    def output(self, as_json: bool = False) -> Output:
-        return JsonOutput() if as_json else TextOutput()
+    @property
+    def home(self) -> str:
+        """The home, absolute, and where it came from."""
+        settings = self.settings
+        where = "AURUM_HOME" if "home" in settings.model_fields_set else "AURUM_HOME is not set"
+        return f"{settings.home.absolute()} ({where})"
+
+    @property
+    def lake_exists(self) -> bool:
+        """Whether the lake is there (a catalog elsewhere, by URL, is taken to be)."""
+        settings = self.settings
+        return bool(settings.lake.catalog_url) or (settings.home / "catalog.db").is_file()
+
+    def check_home(self) -> None:
+        """A home that cannot work is a one-line error, before anything tries to use it."""
+        home = self.settings.home
+        if home.exists() and not home.is_dir():
+            raise ConfigError(
+                "home_invalid", f"the home {self.home} is a file, not a folder: set AURUM_HOME"
+                " to a folder (it is created if missing)",
+            )  # fmt: skip
+        if self.command in NEEDS_LAKE:
+            return
+        existing = next(p for p in (home.absolute(), *home.absolute().parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(
+                "home_unwritable",
+                f"cannot write the home {self.home}: {existing} is not a writable folder",
+            )
+
+    def _no_lake(self) -> Unknown:
+        return Unknown(
+            "lake_missing",
+            f"no lake at {self.home}: `aurum ingest FILE_OR_DIR`, `aurum backfill DIR` or"
+            " `aurum watch DIR` creates one there (`aurum demo-data` writes sample workbooks"
+            " to ingest); or point AURUM_HOME at an existing one",
+            home=str(Path(self.settings.home).absolute()),
+        )
+
+    def output(self, as_json: bool = False, *, wide: bool = False) -> Output:
+        return JsonOutput() if as_json else TextOutput(wide=wide)
 
     def recover(self, out: Output) -> None:
         """Settle the runs whose lease expired (a crash left them open): published if the

@@ -14,7 +14,7 @@ from aurum.cli.output import Output
 if TYPE_CHECKING:
     from aurum.ingest.pipeline import ParseResult
 
-__all__ = ["demo_data", "parse", "parse_date"]
+__all__ = ["demo_data", "parse", "parse_date", "show_details"]
 
 
 class OutputFormat(StrEnum):
@@ -83,6 +83,12 @@ def _show_result(output: Output, result: ParseResult) -> None:
         f"rows={s['rows']} quarantined={s['quarantined']} dead_lettered={s['dead_lettered']} "
         f"seconds={s['seconds']:.3f}"
     )
+    show_details(output, result)
+
+
+def show_details(output: Output, result: ParseResult) -> None:
+    """What ``parse`` and ``ingest`` print under a file's line: where every price cell went,
+    why the file was refused, the layout's warnings and the row rules that held rows back."""
     output.line(f"  conservation: {result.conservation}")
     letter = result.dead_letter
     if letter is not None:
@@ -161,7 +167,9 @@ def demo_data(
     first = parse_date(start)
     assert first is not None
     output = ctx.obj.output()
-    out = out or ctx.obj.settings.home / "inbox"
+    if out is None:
+        ctx.obj.check_home()
+        out = ctx.obj.settings.home / "inbox"
     vendors = [v.upper() for v in (vendor or ["PW", "EUGP", "RP"])]
     with Progress(console=errors, transient=True) as progress:
         task = progress.add_task("Writing workbooks", total=days * len(vendors))

@@ -49,7 +49,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Aurum command line."""
-    context = Context()
+    context = Context(ctx.invoked_subcommand)
     ctx.obj = context
     ctx.call_on_close(context.close)
 

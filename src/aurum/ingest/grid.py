@@ -155,7 +155,11 @@ def _check_container(data: bytes) -> None:
         raise WorkbookError("format_xls", "this is a legacy .xls (BIFF) workbook; save it as .xlsx")
     if not data.startswith(_ZIP_MAGIC):
         head = data[:64].lstrip()
-        looks = "text or HTML" if head[:1] in (b"<", b"{") or head.isascii() else "binary data"
+        looks = (
+            "a PDF document" if head.startswith(b"%PDF-")
+            else "text or HTML" if head[:1] in (b"<", b"{") or head.isascii()
+            else "binary data"
+        )  # fmt: skip
         raise WorkbookError(
             "not_xlsx", f"not an .xlsx workbook (no zip signature; looks like {looks})"
         )

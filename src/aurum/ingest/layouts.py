@@ -134,7 +134,7 @@ def file_name_date(layout: Layout, file_name: str) -> date | None:
     >>> file_name_date(load_layouts()["RP"], "EOD_RP_20250917_1430.xlsx")
     datetime.date(2025, 9, 17)
     """
-    match = re.match(layout.file_name, file_name)
+    match = re.match(layout.file_name, _suffix_lowered(file_name))
     if match is None:
         return None
     try:
@@ -156,7 +156,8 @@ def detect_layout(file_name: str, vendor: str | None = None) -> Layout:
                 "vendor_unknown",
                 f"unknown vendor {vendor!r}; known: {', '.join(sorted(layouts))}",
             ) from None
-    matches = [layout for layout in layouts.values() if re.match(layout.file_name, file_name)]
+    name = _suffix_lowered(file_name)
+    matches = [layout for layout in layouts.values() if re.match(layout.file_name, name)]
     if len(matches) != 1:
         raise LayoutError(
             "vendor_unknown",
@@ -164,3 +165,14 @@ def detect_layout(file_name: str, vendor: str | None = None) -> Layout:
             f"(expected EOD_<{'|'.join(sorted(layouts))}>_YYYYMMDD_HHMM.xlsx); pass the vendor",
         )
     return matches[0]
+
+
+def _suffix_lowered(file_name: str) -> str:
+    """``EOD_RP_20250917_1430.XLSX`` is named like ``…1430.xlsx``: the suffix's case is the
+    saving program's, not the vendor's.
+
+    >>> _suffix_lowered("EOD_RP_20250917_1430.Xlsx")
+    'EOD_RP_20250917_1430.xlsx'
+    """
+    stem, dot, suffix = file_name.rpartition(".")
+    return f"{stem}{dot}{suffix.lower()}" if dot else file_name

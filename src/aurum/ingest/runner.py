@@ -3,29 +3,38 @@
 The composition roots (the CLI, the API, the watcher) build the ``Lake`` and the ``Store`` and
 call :func:`ingest_file` with the caller's :class:`~aurum.auth.access.Access`. Every ingest is a
 run of the one lifecycle (:mod:`aurum.runs`): ``running`` (leased, with a heartbeat), ``staged``
-once its day sits on a branch, then ``published``, ``duplicate`` (identical content already
-published) or ``failed`` (dead letter, failed gate, or an error), recorded together with its
-audit entry in one store transaction.
+once its day sits on a branch, then ``published``, ``duplicate`` or ``failed`` (dead letter,
+failed gate, or an error), recorded together with its audit entry in one store transaction.
+
+**The duplicate rule** (one, for ``aurum ingest``, ``backfill``, ``watch`` and ``POST
+/v1/ingest``): a file is a ``duplicate`` when its content (SHA-256 of the bytes) is already
+published as a version of its vendor's as-of day, *any* version, not only the newest. Nothing
+is published then, and the run records which version holds it. So re-sending v2's file after v3
+does not publish a v4 that reverts v3, and a drop folder holding a day's original and its
+correction publishes nothing again after a restart. A failed run's content is not a duplicate:
+it is tried again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from aurum._version import __version__
 from aurum.auth.access import PLATFORM, Access
 from aurum.config import Settings
 from aurum.datasets.curves import CURVE_OBSERVATION, DEAD_LETTER, QA_CHECKS, QUARANTINE
 from aurum.domain.quality import CheckOutcome
 from aurum.errors import AurumError, Unavailable
-from aurum.ingest.days import day_partition, publish_day
+from aurum.ingest.days import DayVersion, day_history, day_partition, publish_day
 from aurum.ingest.pipeline import ParseResult, parse_workbook
 from aurum.lake.archive import archive_path, archive_raw
 from aurum.lake.catalog import Lake
@@ -34,7 +43,10 @@ from aurum.lake.publish import Publication, Stage
 from aurum.runs import Runs
 from aurum.store import Run, Store
 
-__all__ = ["IngestReport", "IngestRun", "backfill", "ingest_file", "ingest_parsed"]
+__all__ = [
+    "IngestReport", "IngestRun", "backfill", "fired_gates", "ingest_file", "ingest_fingerprint",
+    "ingest_parsed", "published_version",
+]  # fmt: skip
 
 # What an ingest run keeps in its ``result``: the parse's counts and the timings.
 _COUNTS = (
@@ -53,8 +65,21 @@ class IngestReport:
     seconds: float
     error: str | None = None
 
+    @property
+    def duplicate_of(self) -> str | None:
+        """The tag of the version that already holds this content (a duplicate only)."""
+        if self.status != "duplicate" or self.publication is None:
+            return None
+        return _tag(self.parse.vendor, self.parse.asof, self.publication.version)
+
+    @property
+    def error_code(self) -> str | None:
+        letter = self.parse.dead_letter
+        return letter.error_code if letter is not None else self.error
+
     def summary(self) -> dict[str, Any]:
         publication = self.publication
+        letter = self.parse.dead_letter
         return {
             **self.parse.summary(),
             "seconds": round(self.seconds, 4),
@@ -63,7 +88,36 @@ class IngestReport:
             "tag": publication.tag if publication else None,
             "version": publication.version if publication else None,
             "run_id": self.run_id,
+            "duplicate_of": self.duplicate_of,
+            "error_code": self.error_code,
+            "error_message": letter.message if letter is not None else None,
+            "gates": fired_gates(publication.checks if publication else ()),
+            "branch": publication.branch if publication else None,
+            "warnings": [
+                {"code": n.code, "sheet": n.sheet, "message": n.message} for n in self.parse.notices
+            ],
+            "conservation": {
+                **vars(self.parse.conservation),
+                "holds": self.parse.conservation.holds,
+            },
         }
+
+
+def fired_gates(checks: Sequence[CheckOutcome]) -> list[dict[str, Any]]:
+    """The gates that found something, as the run keeps them: ``fail`` ones blocked the
+    publish, ``warn`` ones only report (with up to five sample keys each)."""
+    return [
+        {"rule": c.rule, "severity": c.severity, "failed": c.failed, "checked": c.checked,
+         "sample_keys": list(c.sample_keys)}
+        for c in checks if c.failed
+    ]  # fmt: skip
+
+
+def _tag(vendor: str | None, asof: date | None, version: int | None) -> str | None:
+    scheme = CURVE_OBSERVATION.tags
+    if scheme is None or vendor is None or asof is None or version is None:
+        return None
+    return scheme.tag(day_partition(vendor, asof), version)
 
 
 @dataclass(frozen=True)
@@ -97,6 +151,7 @@ class IngestRun:
     tenant_id: str | None = None
     requested_by: str | None = None
     request_id: str | None = None
+    gates: list[dict[str, Any]] = field(default_factory=list)  # see fired_gates
 
     @classmethod
     def of(cls, run: Run) -> IngestRun:
@@ -105,8 +160,38 @@ class IngestRun:
             **{name: getattr(run, name) for name in shared},
             file=run.subject,
             started_at=run.started_at or run.queued_at,
+            gates=list(run.result.get("gates") or []),
             **{name: run.result.get(name) for name in _COUNTS},
         )
+
+    @property
+    def duplicate_of(self) -> str | None:
+        """The tag of the version that held this run's content (a duplicate only)."""
+        return _tag(self.vendor, self.asof, self.version) if self.status == "duplicate" else None
+
+
+def ingest_fingerprint(settings: Settings) -> str:
+    """What, besides the file, decides an ingest's outcome: the reading limits, the gates and
+    the code (its layouts and rules). The watcher retries a failed file when this changed.
+
+    >>> len(ingest_fingerprint(Settings(home="/tmp/x")))
+    16
+    """
+    decisive = {
+        "ingest": settings.ingest.model_dump(mode="json"),
+        "gates": settings.gates.model_dump(mode="json"),
+        "aurum": __version__,
+    }
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def published_version(lake: Lake, vendor: str, asof: date, sha256: str) -> DayVersion | None:
+    """The version of the vendor's day that holds this content, if one does: the duplicate rule
+    (see the module docstring)."""
+    for version in day_history(lake.table(CURVE_OBSERVATION.name), vendor, asof):
+        if version.sha256 == sha256:
+            return version
+    return None
 
 
 def ingest_file(
@@ -207,7 +292,11 @@ def _ingest(
             ),
         )
         report = IngestReport(run.run_id, "failed", result, None, raw_path, _since(started))
-        return report, {"error_code": letter.error_code, "error_message": letter.message}
+        # the same file with the same settings fails the same way: the watcher leaves it be
+        return report, {
+            "error_code": letter.error_code, "error_message": letter.message,
+            "result": {"fingerprint": ingest_fingerprint(settings)},
+        }  # fmt: skip
     assert result.vendor is not None and result.asof is not None and result.sha256 is not None
 
     append_rows(
@@ -218,6 +307,14 @@ def _ingest(
         ),
     )
     parse_checks = [("parse", o) for o in result.outcomes]
+    held = published_version(lake, result.vendor, result.asof, result.sha256)
+    if held is not None:  # the duplicate rule: nothing to publish
+        _record_checks(lake, run.run_id, result, parse_checks)
+        publication = Publication("duplicate", held.version, held.snapshot_id, None, None)
+        report = IngestReport(
+            run.run_id, "duplicate", result, publication, raw_path, _since(started)
+        )
+        return report, {"snapshot_id": held.snapshot_id, "version": held.version}
     scheme = CURVE_OBSERVATION.tags
     assert scheme is not None and run.partition is not None
 
@@ -249,13 +346,19 @@ def _ingest(
     report = IngestReport(
         run.run_id, publication.status, result, publication, raw_path, _since(started)
     )
+    kept: dict[str, Any] = {
+        "publish_seconds": time.perf_counter() - publish_started,
+        "gates": fired_gates(publication.checks),
+    }
+    if publication.gate_failures:
+        kept["fingerprint"] = ingest_fingerprint(settings)
     return report, {
         "snapshot_id": publication.snapshot_id,
         "tag": publication.tag,
         "version": publication.version,
         "branch": publication.branch,
         "gate_failures": list(publication.gate_failures),
-        "result": {"publish_seconds": time.perf_counter() - publish_started},
+        "result": kept,
     }
 
 
@@ -321,15 +424,21 @@ def backfill(
     vendor: str | None = None,
     workers: int = 2,
     progress: Callable[[IngestReport], None] | None = None,
+    parsed_one: Callable[[ParseResult], None] | None = None,
     access: Access = PLATFORM,
 ) -> list[IngestReport]:
     """Ingest many files: parsed in parallel processes, published one by one in as-of order
-    (so day-over-day gates compare each day with the one before it)."""
+    (so day-over-day gates compare each day with the one before it). ``parsed_one`` is called
+    as each file is parsed, ``progress`` as each is ingested."""
     from concurrent.futures import ProcessPoolExecutor
 
     jobs = [(path, settings, vendor) for path in paths]
+    parsed: list[ParseResult] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        parsed = list(pool.map(_parse_for_backfill, jobs, chunksize=2))
+        for one in pool.map(_parse_for_backfill, jobs, chunksize=2):
+            parsed.append(one)
+            if parsed_one is not None:
+                parsed_one(one)
     order = sorted(
         range(len(paths)),
         key=lambda i: (parsed[i].asof or date.max, parsed[i].vendor or "", paths[i].name),

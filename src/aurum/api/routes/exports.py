@@ -27,8 +27,9 @@ _MEDIA = {
 
 
 # How cached export files are written; files of an older version (made before text that looks
-# like a formula was neutralised) are never served again.
-_FILES_VERSION = "v2"
+# like a formula was neutralised, or before Excel files were laid out for people) are never
+# served again.
+_FILES_VERSION = "v3"
 
 
 def _digest(text: str) -> str:
@@ -39,6 +40,11 @@ class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
     xlsx = "xlsx"
+
+
+class Layout(StrEnum):
+    long = "long"
+    grid = "grid"
 
 
 @router.get(
@@ -68,12 +74,23 @@ def curve_observation(
     asof: Annotated[str, Query(description="YYYY-MM-DD", max_length=10)],
     vendor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_]+$")] = None,
     format: ExportFormat = ExportFormat.parquet,
+    layout: Annotated[
+        Layout,
+        Query(
+            description="How an Excel file is laid out. `long`: a row per curve and tenor,"
+            " sorted by identity and tenor, the columns a person reads. `grid`: one sheet per"
+            " vendor-day, tenors down and curves across (mids), like the vendor's workbook;"
+            " XLSX only. Both add a `provenance` sheet (hashes, file, version, run)."
+        ),
+    ] = Layout.long,
     as_at: AsAtParam = None,
 ) -> FileResponse:
     """The day's rows (one vendor or all the tenant is entitled to) as a file, kept under
-    `$AURUM_HOME/exports-cache/v2/{snapshot}/{entitlement}/exports/{tenant}/asof=YYYY-MM-DD/`
-    and reused while the snapshot and the tenant's entitlements stay. CSV text cells that start
-    like a formula (`=`, `+`, `-`, `@`, tab, CR) begin with `'`; XLSX writes them as text."""
+    `$AURUM_HOME/exports-cache/v3/{snapshot}/{entitlement}/exports/{tenant}/asof=YYYY-MM-DD/`
+    and reused while the snapshot and the tenant's entitlements stay. CSV and Parquet hold
+    every column in the API's order; XLSX is laid out for people (see `layout`): a styled
+    header, frozen panes, filters and column widths. CSV text cells that start like a formula
+    (`=`, `+`, `-`, `@`, tab, CR) begin with `'`; XLSX writes them as text."""
     day = parse_date(asof, "asof")
     access = entitled(request, vendor)
     curves = services.curves
@@ -87,16 +104,16 @@ def curve_observation(
         / (scope if neutralised else f"{scope}-raw")
     )  # fmt: skip
     tenant = principal.tenant_id
-    path = export_path(out, day, vendor, format.value, tenant)
+    path = export_path(out, day, vendor, format.value, tenant, layout.value)
     if not path.exists():
         path, _, _ = export_day(
-            curves, day, out=out, fmt=format.value, vendor=vendor, tenant=tenant,
-            access=access, snapshot_id=snapshot, neutralised=neutralised,
+            curves, day, out=out, fmt=format.value, layout=layout.value, vendor=vendor,
+            tenant=tenant, access=access, snapshot_id=snapshot, neutralised=neutralised,
             max_rows=services.settings.query.max_file_rows,
         )  # fmt: skip
     audit(
         request, principal, "export", path.name,
-        asof=day.isoformat(), vendor=vendor, format=format.value,
+        asof=day.isoformat(), vendor=vendor, format=format.value, layout=layout.value,
     )  # fmt: skip
     return FileResponse(
         path,
