@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/resilience.py
+	$(BIN)/python bench/gates.py
 	$(BIN)/python bench/exports.py
 
 clean:

@@ -105,10 +105,15 @@ class GateSettings(BaseModel):
         "warn", description="A curve's prices equal the previous as-of's (warn or fail)."
     )
     jump: GateSeverity = Field(
-        "warn", description="A day-over-day change beyond jump_z (warn or fail)."
+        "warn", description="A tenor's day-over-day change beyond jump_z (warn or fail)."
     )
     jump_z: float = Field(
-        10.0, gt=0, description="Robust z-score (median/MAD per asset class) of a jump."
+        7.0,
+        gt=0,
+        description=(
+            "Robust z-score of a jump: a tenor's change from the median of its curve family and"
+            " tenor bucket (front month, months 2-12, later), in typical daily moves."
+        ),
     )
 
 

@@ -233,7 +233,7 @@ def test_ingest_prints_conservation_warnings_and_gates_as_parse_does(tmp_path: P
     warned = invoke(home, "ingest", str(second), AURUM_GATES__JUMP_Z="0.01")
     assert warned.exit_code == 0, warned.output
     assert "  conservation: 688 price cells = 688 published + 0 quarantined" in warned.output
-    assert "  gate jump (warn): 325 of 344: " in warned.output
+    assert "  gate jump (warn): 333 of 344: " in warned.output
     parse = runner.invoke(app, ["parse", str(second), "--out", str(tmp_path / "parsed")])
     shared = [line for line in parse.output.splitlines() if line.startswith("  ")]
     assert shared and all(line in warned.output.splitlines() for line in shared)
@@ -278,7 +278,7 @@ def test_runs_say_why_in_80_columns_and_everything_when_wide(tmp_path: Path) -> 
     assert rows[2][2:8] == ["PW", "2025-09-16", "344", "duplicate", "of", "v1"]
     assert rows[3][2:6] == ["PW", "2025-09-16", "344", "v1"]
     wide = invoke(home, "runs", "--wide")
-    assert run_id in wide.output and "failed gate(s): jump 325 of 344 (" in wide.output
+    assert run_id in wide.output and "failed gate(s): jump 333 of 344 (" in wide.output
     assert "not_xlsx: not an .xlsx workbook" in wide.output
     assert "duplicate of eod/PW/2025-09-16/v1" in wide.output
     data = json.loads(invoke(home, "runs", "--json").stdout)
@@ -338,7 +338,7 @@ def test_watch_once_gives_reasons_and_exit_codes_and_retries_on_new_settings(
     assert failing.exit_code == 1, failing.output
     assert "Ctrl-C" not in failing.output
     assert f"{second.name}: failed vendor=PW" in failing.output
-    assert "  gate jump (fail): 325 of 344: " in failing.output
+    assert "  gate jump (fail): 333 of 344: " in failing.output
     assert "~$lock.xlsx: skipped, an Excel lock file" in failing.output
     again = invoke(home, *once, **JUMPY)  # nothing changed: not tried again, still failed
     assert again.exit_code == 1

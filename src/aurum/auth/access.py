@@ -32,12 +32,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from aurum.auth.roles import ROLES, Role
 from aurum.errors import Forbidden
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["PLATFORM", "Access"]
 
@@ -93,6 +94,8 @@ class Access:
 
     def owns(self, tenant_column: Any) -> sa.ColumnElement[bool]:
         """SQLAlchemy: the rows of this tenant (the platform: every tenant's)."""
+        import sqlalchemy as sa  # (only readers of the store pay for SQLAlchemy)
+
         if self.tenant_id is None:
             return sa.true()
         return tenant_column == self.tenant_id  # type: ignore[no-any-return]
@@ -128,6 +131,8 @@ class Access:
     def sees(self, tenant_column: Any, vendor_column: Any) -> sa.ColumnElement[bool]:
         """SQLAlchemy: the platform's entries and this tenant's own, of entitled vendors or of no
         known vendor (another tenant's entries are never seen)."""
+        import sqlalchemy as sa
+
         if self.tenant_id is None:
             return sa.true()
         condition = sa.or_(tenant_column.is_(None), tenant_column == self.tenant_id)

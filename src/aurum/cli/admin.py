@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 from pydantic import SecretStr
 
-from aurum import tenancy
 from aurum.config import describe_settings
 
 __all__ = ["keys", "settings", "tenants"]
@@ -33,6 +32,8 @@ def tenants_create(
 ) -> None:
     """Create a tenant, optionally entitled to vendors' curves."""
     context = ctx.obj
+    from aurum import tenancy  # (the store: not imported by other commands)
+
     tenant = tenancy.create_tenant(
         context.store, context.access, tenant_id, name or tenant_id,
         [v.upper() for v in vendor or []],
@@ -51,6 +52,8 @@ def tenants_entitle(
 ) -> None:
     """Grant (or with --revoke withdraw) a tenant's right to read vendors' curves."""
     context = ctx.obj
+    from aurum import tenancy  # (the store: not imported by other commands)
+
     tenant = tenancy.entitle(
         context.store, context.access, tenant_id, [v.upper() for v in vendor], grant=not revoke
     )
@@ -84,6 +87,8 @@ def keys_create(
 ) -> None:
     """Issue an API key. It is printed once, here; only its hash is kept."""
     context = ctx.obj
+    from aurum import tenancy  # (the store: not imported by other commands)
+
     issued = tenancy.issue_key(
         context.store, context.access, tenant_id=tenant, role=role, name=name,
         expires_in=timedelta(days=expires_days) if expires_days else None,
@@ -99,6 +104,8 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key (running servers drop it within AURUM_AUTH__CACHE_S)."""
     context = ctx.obj
+    from aurum import tenancy  # (the store: not imported by other commands)
+
     key = tenancy.revoke_key(context.store, context.access, prefix)
     context.output().line(f"revoked {key.prefix} (tenant {key.tenant_id}, {key.role})")
 

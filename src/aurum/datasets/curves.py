@@ -144,7 +144,12 @@ QA_CHECKS = Dataset(
         Column("severity", _STR, "quarantine, warn or fail.", required=True),
         Column("failed", pa.int64(), "Rows (or curves) failing it.", "rows", required=True),
         Column("checked", pa.int64(), "Rows (or curves) checked.", "rows", required=True),
-        Column("sample_keys", pa.list_(_STR), "Up to five failing keys.", required=True),
+        Column(
+            "sample_keys",
+            pa.list_(_STR),
+            "Up to five failing keys; gates name curves (jumps as `name @ tenor`, worst first).",
+            required=True,
+        ),
         Column("checked_at", _UTC, "When.", "UTC", required=True),
     ),
     serve_rows=False,

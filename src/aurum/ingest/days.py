@@ -2,13 +2,18 @@
 generic :func:`~aurum.lake.publish.publish`) audited by the day-over-day gates of
 :mod:`aurum.domain.quality` against the vendor's previous published as-of.
 
->>> import pyarrow as pa
->>> prev = pa.table({"curve_key": ["a", "a", "b"], "tenor_label": ["1", "2", "1"],
-...                  "mid": [10.0, 11.0, 5.0], "asset_class": ["gas", "gas", "gas"]})
->>> new = pa.table({"curve_key": ["a", "a", "c"], "tenor_label": ["1", "2", "1"],
-...                 "mid": [10.0, 11.0, 7.0], "asset_class": ["gas", "gas", "gas"]})
->>> {g.rule: g.failed for g in curve_audit(GateSettings()).check(new, prev)}
-{'curve_disappeared': 1, 'new_curve': 1, 'stale_curve': 1, 'jump': 0}
+>>> def day(asof, mids):  # {curve: {tenor: mid}}
+...     rows = [{"asof_date": asof, "curve_key": curve, "tenor_label": tenor, "mid": mid,
+...              "tenor_type": "MONTHLY", "asset_class": "gas", "location": curve.upper(),
+...              "product": "gas", "currency": "EUR", "per_unit": "MWh"}
+...             for curve, tenors in mids.items() for tenor, mid in tenors.items()]
+...     return pa.Table.from_pylist(rows, CURVE_OBSERVATION.schema)
+>>> prev = day(date(2025, 9, 16), {"a": {"1": 10.0, "2": 11.0}, "b": {"1": 5.0}})
+>>> new = day(date(2025, 9, 17), {"a": {"1": 10.0, "2": 11.0}, "c": {"1": 7.0}})
+>>> [(g.rule, g.failed, g.sample_keys) for g in curve_audit(GateSettings()).check(new, prev)]
+...  # doctest: +NORMALIZE_WHITESPACE
+[('curve_disappeared', 1, ('B gas',)), ('new_curve', 1, ('C gas',)),
+ ('stale_curve', 1, ('A gas',)), ('jump', 0, ())]
 """
 
 from __future__ import annotations
@@ -19,11 +24,21 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.table import Table
 
 from aurum.config import GateSettings
 from aurum.datasets.curves import CURVE_OBSERVATION
-from aurum.domain.quality import CheckOutcome, GateSeverity, Pairs, day_over_day
+from aurum.domain.identity import IDENTITY_FIELDS, curve_family
+from aurum.domain.quality import (
+    CheckOutcome,
+    GateSeverity,
+    Pairs,
+    business_days_between,
+    curve_names,
+    day_over_day,
+    tenor_bucket,
+)
 from aurum.lake.catalog import Lake
 from aurum.lake.publish import Audit, Publication, Stage, publish
 from aurum.lake.versions import RUN_ID, SHA256, versions
@@ -32,12 +47,19 @@ __all__ = [
     "DayVersion",
     "curve_audit",
     "day_history",
+    "day_pairs",
     "day_partition",
     "day_versions",
     "publish_day",
 ]
 
-_AUDITED = ("curve_key", "tenor_label", "mid", "asset_class")
+_UNITS = ("currency", "per_unit")
+# What the gates read of a day: the pairing, the tenor's bucket, and each curve's identity
+# (its family and its readable name).
+_AUDITED = (
+    "asof_date", "curve_key", "tenor_label", "tenor_type", "tenor_start", "mid",
+    *IDENTITY_FIELDS, *_UNITS,
+)  # fmt: skip
 
 
 def day_partition(vendor: str, asof: date) -> dict[str, object]:
@@ -86,7 +108,9 @@ def day_history(table: Table, vendor: str, asof: date) -> list[DayVersion]:
 
 
 def curve_audit(settings: GateSettings) -> Audit:
-    """The day-over-day gates as an audit of ``curve_observation``."""
+    """The day-over-day gates as an audit of ``curve_observation``: curves named by
+    :func:`~aurum.domain.quality.curve_names`, jumps judged by
+    :func:`~aurum.domain.quality.jump_scores` beyond ``settings.jump_z``."""
     severity = GateSeverity(
         settings.curve_disappeared, settings.new_curve, settings.stale_curve, settings.jump
     )
@@ -97,14 +121,33 @@ def curve_audit(settings: GateSettings) -> Audit:
             return day_over_day(None, staged_keys, None, severity, jump_z=settings.jump_z)
         return day_over_day(
             set(previous.column("curve_key").to_pylist()), staged_keys,
-            _pairs(staged, previous), severity, jump_z=settings.jump_z,
+            day_pairs(staged, previous), severity, jump_z=settings.jump_z,
+            names=_names(staged, previous),
         )  # fmt: skip
 
     return Audit(check, _AUDITED)
 
 
-def _pairs(staged: pa.Table, previous: pa.Table) -> Pairs | None:
-    """The tenors on both days, joined by (curve, tenor): their change and family."""
+def _curves(table: pa.Table) -> pa.Table:
+    """One row per curve (its first): the key, identity fields and units."""
+    keys = table.column("curve_key")
+    first = pc.index_in(pc.unique(keys), value_set=keys)
+    return table.select(["curve_key", *IDENTITY_FIELDS, *_UNITS]).take(first)
+
+
+def _names(staged: pa.Table, previous: pa.Table) -> dict[str, str]:
+    """Readable names of the curves of either day, unique among them."""
+    identities: dict[str, dict[str, str | None]] = {}
+    for table in (previous, staged):  # the staged day's identity wins
+        for row in _curves(table).to_pylist():
+            identities[row.pop("curve_key")] = row
+    return curve_names(identities)
+
+
+def day_pairs(staged: pa.Table, previous: pa.Table) -> Pairs | None:
+    """The tenors on both days, as the jump gate judges them: joined by (curve, tenor), with
+    their change, previous price, curve family, tenor bucket (on the staged as-of) and pool,
+    and the business days between the two as-of dates. ``None`` when either day is empty."""
     if not (previous.num_rows and staged.num_rows):
         return None
     joined = staged.select(list(_AUDITED)).join(
@@ -114,12 +157,38 @@ def _pairs(staged: pa.Table, previous: pa.Table) -> Pairs | None:
         keys=["curve_key", "tenor_label"],
         join_type="inner",
     )
-    return Pairs(
-        keys=np.array(joined.column("curve_key").to_pylist(), dtype=object),
-        labels=np.array(joined.column("tenor_label").to_pylist(), dtype=object),
-        change=joined.column("mid").to_numpy() - joined.column("previous_mid").to_numpy(),
-        families=np.array(joined.column("asset_class").to_pylist(), dtype=object),
+    asof: date = staged.column("asof_date")[0].as_py()
+    before: date = previous.column("asof_date")[0].as_py()
+    families: dict[str, str] = {}
+    pools: dict[str, str] = {}
+    for curve in _curves(joined).to_pylist():
+        units = (curve["currency"], curve["per_unit"])
+        families[curve["curve_key"]] = curve_family(curve["asset_class"], curve["product"], *units)
+        pools[curve["curve_key"]] = curve_family(curve["asset_class"], None, *units)
+    keys = joined.column("curve_key").to_pylist()
+    tenors = list(
+        zip(joined["tenor_start"].to_pylist(), joined["tenor_type"].to_pylist(), strict=True)
     )
+    buckets = {
+        (start, kind): tenor_bucket(asof, start, monthly=kind == "MONTHLY")
+        for start, kind in set(tenors)
+    }
+    previous_mid = _floats(joined.column("previous_mid"))
+    return Pairs(
+        keys=np.array(keys, dtype=object),
+        labels=np.array(joined.column("tenor_label").to_pylist(), dtype=object),
+        change=_floats(joined.column("mid")) - previous_mid,
+        previous=previous_mid,
+        families=np.array([families[k] for k in keys], dtype=object),
+        buckets=np.array([buckets[t] for t in tenors], dtype=object),
+        pools=np.array([pools[k] for k in keys], dtype=object),
+        business_days=business_days_between(before, asof),
+    )
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """A price column as float64, null as NaN."""
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def publish_day(

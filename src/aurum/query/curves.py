@@ -326,14 +326,15 @@ class Curves:
         pushdown = replace(where, asof=(min(first, second), max(first, second)))
         with self.source(pinned, pushdown) as session:
             clause = self._where(session, replace(where, asof=None))
-            session.register("curve_family", self._families(session, clause))
+            session.register("curve_family", self._families(session, clause, (first, second)))
             side = (
+                f"SELECT *, {_DECIMALS} AS decimals FROM ("
                 "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
                 + ", ".join(f" any_value({c}) AS {c}" for c in (*IDENTITY, *_UNITS))
                 + ", any_value(tenor_type) AS tenor_type, any_value(tenor_start) AS tenor_start,"
-                " any_value(value) AS value"
+                " any_value(value) AS value, CAST(any_value(value) AS VARCHAR) AS text"
                 f" FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
-                " GROUP BY curve_key, tenor_label"
+                " GROUP BY curve_key, tenor_label)"
             )
             pick = ", ".join(
                 f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS)
@@ -347,9 +348,7 @@ class Curves:
                            coalesce(b.tenor_start, a.tenor_start) AS tenor_start,
                            a.value AS value_from, b.value AS value_to,
                            round(b.value - a.value,
-                                 CAST(greatest({_DECIMALS.format(x="a.value")},
-                                               {_DECIMALS.format(x="b.value")}) AS INTEGER)
-                           ) AS change,
+                                 CAST(greatest(a.decimals, b.decimals) AS INTEGER)) AS change,
                            CASE WHEN a.value <> 0
                                 THEN (b.value - a.value) / abs(a.value) * 100 END AS change_pct,
                            CASE WHEN a.curve_key IS NULL THEN 'added'
@@ -358,16 +357,21 @@ class Curves:
                                 ELSE 'changed' END AS status
                     FROM a FULL OUTER JOIN b USING (curve_key, tenor_label)
                 ),
-                centred AS (
-                    SELECT p.*, f.family,
-                           p.change - median(p.change) OVER (PARTITION BY f.family) AS off
+                families AS (
+                    SELECT p.change, f.family
                     FROM paired p JOIN curve_family f USING (curve_key)
+                    WHERE p.change IS NOT NULL
+                ),
+                centre AS (SELECT family, median(change) AS med FROM families GROUP BY family),
+                spread AS (
+                    SELECT family, any_value(med) AS med,
+                           {_MAD_TO_SIGMA} * median(abs(change - med)) AS scale
+                    FROM families JOIN centre USING (family) GROUP BY family
                 ),
                 joined AS (
-                    SELECT * EXCLUDE (family, off, spread),
-                           CASE WHEN spread > 0 THEN off / spread END AS z
-                    FROM (SELECT *, {_MAD_TO_SIGMA} * median(abs(off))
-                                    OVER (PARTITION BY family) AS spread FROM centred)
+                    SELECT p.*, CASE WHEN s.scale > 0 THEN (p.change - s.med) / s.scale END AS z
+                    FROM paired p JOIN curve_family f USING (curve_key)
+                    LEFT JOIN spread s USING (family)
                 )
             """
             params = [first, *clause.params, second, *clause.params]
@@ -387,11 +391,11 @@ class Curves:
                 statement
                 + """, curves AS (
                     SELECT curve_key, bool_and(status = 'added') AS added,
-                           bool_and(status = 'removed') AS removed FROM joined GROUP BY curve_key)
+                           bool_and(status = 'removed') AS removed FROM paired GROUP BY curve_key)
                 SELECT (SELECT list(curve_key ORDER BY curve_key) FROM curves WHERE added),
                        (SELECT list(curve_key ORDER BY curve_key) FROM curves WHERE removed),
-                       (SELECT count(*) FILTER (WHERE status = 'changed') FROM joined),
-                       (SELECT count(*) FROM joined)""",
+                       (SELECT count(*) FILTER (WHERE status = 'changed') FROM paired),
+                       (SELECT count(*) FROM paired)""",
                 params,
             )[0]
             session.unregister("curve_family")
@@ -409,12 +413,12 @@ class Curves:
         )
 
     @staticmethod
-    def _families(session: Session, clause: Where) -> pa.Table:
-        """Each curve's family, by the domain's one definition."""
+    def _families(session: Session, clause: Where, days: tuple[date, date]) -> pa.Table:
+        """Each curve's family at the two as-of dates, by the domain's one definition."""
         found = session.rows(
             f"SELECT DISTINCT curve_key, asset_class, product, currency, per_unit FROM {TABLE}"
-            f" WHERE {clause.sql()}",
-            clause.params,
+            f" WHERE asof_date IN (?, ?) AND {clause.sql()}",
+            [*days, *clause.params],
         )
         return pa.table(
             {
@@ -799,11 +803,10 @@ _VENDOR_STRIPS = (
 
 _UNITS = ("currency", "per_unit")
 _MAD_TO_SIGMA = 1.4826
-# Decimals of a double as DuckDB prints it (shortest round trip): 86.433 -> 3; 1e-07 -> 15.
+# Decimals of a double from its shortest round-trip text (``text``): 86.433 -> 3; 1e-07 -> 15.
 _DECIMALS = (
-    "CASE WHEN {x} IS NULL THEN 0 WHEN contains(CAST({x} AS VARCHAR), 'e') THEN 15"
-    " WHEN contains(CAST({x} AS VARCHAR), '.')"
-    " THEN length(split_part(CAST({x} AS VARCHAR), '.', 2)) ELSE 0 END"
+    "CASE WHEN text IS NULL THEN 0 WHEN contains(text, 'e') THEN 15"
+    " WHEN contains(text, '.') THEN length(split_part(text, '.', 2)) ELSE 0 END"
 )
 _DIFF_SORT = {"abs_change": "abs(change)", "pct_change": "abs(change_pct)", "z": "abs(z)"}
 
