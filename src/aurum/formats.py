@@ -38,7 +38,15 @@ import pyarrow.parquet as pq
 
 from aurum.domain.identity import FORMULA_PREFIXES
 
-__all__ = ["Sheet", "csv_bytes", "neutralise", "write_csv", "write_parquet", "write_xlsx"]
+__all__ = [
+    "Sheet",
+    "column_letter",
+    "csv_bytes",
+    "neutralise",
+    "write_csv",
+    "write_parquet",
+    "write_xlsx",
+]
 
 _RISKY = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_PREFIXES) + "]"
 _TEXT_TYPES = (pa.string(), pa.large_string())
@@ -163,6 +171,21 @@ def write_parquet(rows: Rows, sink: Path | BinaryIO) -> None:
 
 
 # -- XLSX --------------------------------------------------------------------------------------
+
+
+def column_letter(index: int) -> str:
+    """Excel's letters for the 0-based column ``index``.
+
+    >>> [column_letter(i) for i in (0, 2, 25, 26, 366, 701, 702)]
+    ['A', 'C', 'Z', 'AA', 'NC', 'ZZ', 'AAA']
+    """
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
 
 DATE_FORMAT = "yyyy-mm-dd"
 _TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"

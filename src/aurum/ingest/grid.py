@@ -27,6 +27,7 @@ import python_calamine
 
 from aurum.config import IngestSettings
 from aurum.errors import WorkbookError
+from aurum.formats import column_letter
 
 __all__ = ["Cell", "ExcelError", "Sheet", "Workbook", "column_letter", "read_workbook"]
 
@@ -86,20 +87,6 @@ class Workbook:
 
     def sheet(self, name: str) -> Sheet | None:
         return next((s for s in self.sheets if s.name == name), None)
-
-
-def column_letter(col: int) -> str:
-    """Excel letters for a 0-based column index.
-
-    >>> [column_letter(c) for c in (0, 2, 25, 26, 366)]
-    ['A', 'C', 'Z', 'AA', 'NC']
-    """
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def read_workbook(path: Path, limits: IngestSettings, *, name: str | None = None) -> Workbook:

@@ -39,7 +39,7 @@ from aurum.auth.access import PLATFORM, Access
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain.tenors import TenorType
 from aurum.errors import AnswerTooLarge, NotAcceptable, QueryError, Unknown
-from aurum.formats import Sheet, write_csv, write_parquet, write_xlsx
+from aurum.formats import Sheet, column_letter, write_csv, write_parquet, write_xlsx
 from aurum.lake.versions import RUN_ID, latest_versions
 from aurum.query.curves import COLUMNS, IDENTITY, CurveFilter, Curves
 from aurum.query.engine import AsAt
@@ -243,7 +243,7 @@ def _workbook(rows: pa.Table, layout: Layout, published: Published | None = None
     )
     if layout == "long":
         sheet = _long(rows)
-        last = _column_letter(sheet.table.num_columns - 1)
+        last = column_letter(sheet.table.num_columns - 1)
         cells = [
             f"{_LONG_SHEET}!A{first + 2}:{last}{final + 2}"
             for first, final in zip(
@@ -327,7 +327,7 @@ def _grid(rows: pa.Table) -> tuple[Sheet, Callable[[int, int], str]]:
     quoted = f"'{name}'"
 
     def place(first: int, last: int) -> str:
-        letter = _column_letter(len(_TENOR) + column_of[key_at[first]])
+        letter = column_letter(len(_TENOR) + column_of[key_at[first]])
         low, high = sorted((row_of[tenor_at[first]], row_of[tenor_at[last]]))
         return f"{quoted}!{letter}{top + low}:{letter}{top + high}"
 
@@ -385,17 +385,3 @@ def _provenance(
         }
     )
     return Sheet(_PROVENANCE_SHEET, table)
-
-
-def _column_letter(index: int) -> str:
-    """Excel's name of the 0-based column ``index``.
-
-    >>> [_column_letter(i) for i in (0, 25, 26, 701, 702)]
-    ['A', 'Z', 'AA', 'ZZ', 'AAA']
-    """
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
