@@ -8,6 +8,7 @@ from aurum.domain.strips import (
     MAX_STRIP_MONTHS,
     Strip,
     StripKind,
+    balance,
     custom_strip,
     month_weight,
     price_strip,
@@ -229,3 +230,18 @@ def test_a_weighted_mean_lies_between_its_values(pairs):
     values, weights = zip(*pairs, strict=True)
     mean = weighted_mean(values, weights)
     assert min(values) - 1e-9 <= mean <= max(values) + 1e-9
+
+
+def test_a_first_month_with_nothing_left_in_its_block_is_not_expected():
+    """As-of Friday 2025-05-30 with the rest of May: only Saturday the 31st is left, which
+    has no peak hours (the strip is complete without May) but 24 base hours."""
+    cal = Strip(StripKind.CALENDAR, "Calendar 2025", date(2025, 1, 1), date(2025, 12, 1))
+    asof = date(2025, 5, 30)
+    rest = balance(cal, asof, include_current_month=True)
+    assert rest is not None and rest.first_day == date(2025, 5, 31)
+    mids = {date(2025, m, 1): 50.0 + m for m in range(5, 13)}
+    peak = price_strip(rest, asof, mids, "hours", market="DE", block="PEAK")
+    base = price_strip(rest, asof, mids, "hours", market="DE", block="BASE")
+    assert peak is not None and base is not None
+    assert (peak.months_present, peak.months_expected, peak.complete) == (7, 7, True)
+    assert (base.months_present, base.months_expected, base.complete) == (8, 8, True)

@@ -514,3 +514,34 @@ def test_diff_ordering_parameters_must_agree(real: Curves):
         real.diff(where, date(2025, 9, 12), date(2025, 9, 17), top=3)
     with pytest.raises(QueryError, match="per needs top"):
         real.diff(where, date(2025, 9, 12), date(2025, 9, 17), sort="z", per="asset_class")
+
+
+def test_a_remainder_with_no_hours_in_the_block_is_neither_priced_nor_expected(
+    build_lake, synthetic_days
+):
+    """As-of Friday 2025-05-30: the rest of May is one Saturday, so a peak strip that keeps
+    the rest of the month has nothing of May to price and is complete without it; the SQL
+    path says so exactly as the domain's arithmetic does."""
+    friday = services(build_lake("friday", synthetic_days("EUGP", date(2025, 5, 30), 1)))
+    day = date(2025, 5, 30)
+    request = StripRequest(include_current_month=True)
+    rows = friday.strips(
+        CurveFilter(fields={"vendor": "EUGP"}, asof=day), request, limit=1_000_000
+    ).table.to_pylist()
+    expected = domain_strips(friday, "EUGP", day, include_current_month=True)
+    assert {(r["curve_key"], r["kind"], r["label"]) for r in rows} == set(expected)
+    for row in rows:
+        want = expected[row["curve_key"], row["kind"], row["label"]]
+        assert row["value"] == pytest.approx(want.value, rel=1e-9, abs=0)
+        assert (row["months_present"], row["months_expected"], row["complete"]) == (
+            want.months_present, want.months_expected, want.complete,
+        )  # fmt: skip
+    peak = next(
+        r for r in rows
+        if r["label"] == "Bal Cal 2025" and (r["location"], r["product"], r["block"])
+        == ("German", "power", "PEAK")
+    )  # fmt: skip
+    assert (peak["first_day"], peak["months_present"], peak["months_expected"]) == (
+        date(2025, 5, 31), 7, 7,
+    )  # fmt: skip
+    assert peak["complete"]

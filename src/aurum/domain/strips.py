@@ -362,7 +362,12 @@ def price_strip(
     if not months:
         return None
     value = weighted_mean([prices[m] for m in months], [weights[m] for m in months])
-    return StripPrice(strip, weighting, value, len(months), months_expected(strip, asof))
+    expected = months_expected(strip, asof)
+    if strip.first_day is not None and not month_weight(
+        weighting, strip.start, market, block, from_day=strip.first_day
+    ):
+        expected -= 1  # nothing of the first month is left in this block (a weekend, say)
+    return StripPrice(strip, weighting, value, len(months), expected)
 
 
 def months_expected(strip: Strip, asof: date) -> int:

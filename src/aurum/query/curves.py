@@ -467,7 +467,9 @@ class Curves:
                     tables = self._strip_rules(session, clause, request)
                     for name, table in zip(registered, tables, strict=True):
                         session.register(name, table)
-                    parts.append(_DERIVED_STRIPS.format(table=TABLE, where=clause.sql()))
+                    parts.append(
+                        _DERIVED_STRIPS.format(table=TABLE, where=clause.sql(), expected=_EXPECTED)
+                    )
                     params += clause.params
                 vendor_types = _vendor_strip_types(request.kinds)
                 if request.source in ("vendor", "both") and vendor_types:
@@ -777,18 +779,22 @@ _STRIP_COLUMNS = "o.asof_date, o.vendor, o.curve_key, " + ", ".join(
 _DERIVED_STRIPS = (
     f"SELECT {_STRIP_COLUMNS}, 'derived' AS source, s.kind, s.label, s.start_month,"
     " s.end_month, s.first_day, r.weighting, sum(o.mid * w.weight) / sum(w.weight) AS value,"
-    " count(*) AS months_present, any_value(s.months_expected) AS months_expected,"
-    " count(*) = any_value(s.months_expected) AS complete"
+    " count(*) AS months_present, {expected} AS months_expected,"
+    " count(*) = {expected} AS complete"
     " FROM (SELECT * FROM {table} WHERE {where}) o"
     " JOIN curve_rule r ON r.curve_key = o.curve_key"
     " JOIN strip_month s ON s.convention = r.convention AND s.asof_date = o.asof_date"
     "  AND s.month = o.contract_month"
     " JOIN month_weight w ON w.weight_group = r.weight_group AND w.month = o.contract_month"
     "  AND w.from_day IS NOT DISTINCT FROM s.from_day"
+    # the weight of a first month the strip enters mid-month: none left, not expected
+    " LEFT JOIN month_weight f ON f.weight_group = r.weight_group AND f.month = s.start_month"
+    "  AND f.from_day = s.first_day"
     " WHERE w.weight > 0"
     " GROUP BY o.asof_date, o.vendor, o.curve_key, s.kind, s.label, s.start_month,"
     " s.end_month, s.first_day, r.weighting"
 )
+_EXPECTED = "(any_value(s.months_expected) - CAST(coalesce(any_value(f.weight), 1) = 0 AS INTEGER))"
 # The vendor's own strips, as it quotes them (simple means of the months it prices).
 _VENDOR_STRIPS = (
     f"SELECT {_STRIP_COLUMNS}, 'vendor' AS source, lower(any_value(o.tenor_type)) AS kind,"
