@@ -174,7 +174,7 @@ def ingest_fingerprint(settings: Settings) -> str:
     """What, besides the file, decides an ingest's outcome: the reading limits, the gates and
     the code (its layouts and rules). The watcher retries a failed file when this changed.
 
-    >>> len(ingest_fingerprint(Settings(home="/tmp/x")))
+    >>> len(ingest_fingerprint(Settings(home="demo-home")))
     16
     """
     decisive = {
