@@ -45,6 +45,34 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty operational store, once per backend: SQLite (nothing created yet, not
+    even its folder) and the local PostgreSQL, in a fresh schema of the session's database (the
+    URL sets ``search_path``), so every test starts from an empty database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state' / 'store.db'}"
+        return
+    database = request.getfixturevalue("postgres_database")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{database}?options=-csearch_path%3D{schema}"
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Any]:
+    """The store at ``store_url``, migrated."""
+    from aurum.store import Store
+
+    with Store.open(store_url) as opened:
+        yield opened
+
+
 REDIS = "redis://127.0.0.1:6379/0"
 
 

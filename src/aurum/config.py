@@ -35,6 +35,7 @@ __all__ = [
     "QuerySettings",
     "RateLimitSettings",
     "RunSettings",
+    "ScenarioLimits",
     "Settings",
     "StoreSettings",
     "describe_settings",
@@ -87,9 +88,38 @@ class RunSettings(BaseModel):
         " server): recorded published if the catalog has its version, else failed.",
     )
 
+    max_attempts: int = Field(
+        3, ge=1, le=20,
+        description="Attempts a queued run (scenario run, valuation) gets: a crash or a killed"
+        " worker requeues it with backoff until then; a bad request fails at once.",
+    )  # fmt: skip
+    retry_backoff_s: float = Field(
+        5.0, ge=0, description="Wait before a queued run's first retry; doubles each attempt."
+    )
+    worker_poll_s: float = Field(
+        1.0, gt=0, description="Seconds `aurum worker` waits between looks at an empty queue."
+    )
+
     @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.lease_s)
+
+
+class ScenarioLimits(BaseModel):
+    """Scenario runs: how much memory an ensemble may take, how many paths may be kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    memory_mb: float = Field(
+        2048.0, gt=0,
+        description="Memory budget of one run's ensemble: paths x tenors x curves held at once"
+        " (8 bytes a value); a run over it is refused (`memory_budget_exceeded`) before it starts.",
+    )  # fmt: skip
+    max_stored_paths: int = Field(
+        5_000_000, ge=0,
+        description="Path values (paths x tenors x curves) a run may keep with"
+        " `store_paths`; more is refused (`paths_too_large`).",
+    )  # fmt: skip
 
 
 class GateSettings(BaseModel):
@@ -328,6 +358,9 @@ class Settings(BaseSettings):
     lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
     gates: GateSettings = Field(default_factory=GateSettings, description="Publish gates.")
     runs: RunSettings = Field(default_factory=RunSettings, description="Runs and their leases.")
+    scenarios: ScenarioLimits = Field(
+        default_factory=ScenarioLimits, description="Scenario runs."
+    )
     query: QuerySettings = Field(default_factory=QuerySettings, description="Reads of the lake.")
     store: StoreSettings = Field(
         default_factory=StoreSettings, description="The operational store."

@@ -31,6 +31,9 @@ from aurum.store.tenants import Tenant
 
 DAY = date(2025, 10, 1)
 DOCUMENT_PATHS = ("/v1/scenarios", "/v1/ppa-contracts", "/v1/curve-defs")
+# A scenario's spec is typed (aurum.scenarios.specs); the other documents' are free JSON.
+SPECS = {"/v1/scenarios": {"base": {"vendors": ["PW"]}}}
+SHOCK = {"type": "shock", "mode": "relative", "value": 10}
 
 
 @pytest.fixture(scope="module")
@@ -256,11 +259,12 @@ def test_answers_of_different_entitlements_never_share_a_cache_entry(secured):
 def _owned_ids(caller: Caller) -> dict[str, str]:
     ids = {}
     for path in DOCUMENT_PATHS:
-        created = caller.post(path, json={"name": f"x-{uuid.uuid4().hex[:6]}", "spec": {"a": 1}})
+        spec = SPECS.get(path, {"a": 1})
+        created = caller.post(path, json={"name": f"x-{uuid.uuid4().hex[:6]}", "spec": spec})
         assert created.status_code == 201, created.text
         ids[path] = created.json()["data"][0]["id"]
     assumption = caller.post(f"/v1/scenarios/{ids['/v1/scenarios']}/assumptions",
-                             json={"name": "gas", "value": 0.1})  # fmt: skip
+                             json={"name": "gas", "value": SHOCK})  # fmt: skip
     assert assumption.status_code == 201
     return ids
 
@@ -275,7 +279,7 @@ def _isolation(client: TestClient, tokens: dict[str, str], settings: Settings) -
         ("get", f"/v1/model-runs/{run.run_id}", None),
         ("get", f"/v1/scenarios/{theirs['/v1/scenarios']}/assumptions", None),
         ("post", f"/v1/scenarios/{theirs['/v1/scenarios']}/assumptions",
-         {"name": "planted", "value": 1}),
+         {"name": "planted", "value": SHOCK}),
     ]  # fmt: skip
     for path, object_id in theirs.items():
         attempts += [
@@ -291,7 +295,8 @@ def _isolation(client: TestClient, tokens: dict[str, str], settings: Settings) -
         assert bolt.get(path).json()["data"] == [], path
         assert len(acme.get(path).json()["data"]) >= 1, path
     for path, object_id in theirs.items():  # untouched
-        assert acme.get(f"{path}/{object_id}").json()["data"][0]["spec"] == {"a": 1}
+        spec = acme.get(f"{path}/{object_id}").json()["data"][0]["spec"]
+        assert spec.get("a") == 1 if path not in SPECS else spec["base"]["vendors"] == ["PW"]
 
 
 def test_a_tenant_cannot_reach_another_tenants_objects(secured):
@@ -361,10 +366,18 @@ def test_injection_in_every_tenant_object_parameter(secured, text):
         assert acme.get(f"{path}/{text}").status_code in (404, 405), path
         assert acme.get(path, params={"limit": text}).status_code == 400
     body = {"name": f"n {text} {uuid.uuid4().hex[:4]}", "description": text, "spec": {text: text}}
-    created = acme.post("/v1/scenarios", json=body)
+    created = acme.post("/v1/ppa-contracts", json=body)
     assert created.status_code == 201
-    found = acme.get(f"/v1/scenarios/{created.json()['data'][0]['id']}").json()["data"][0]
+    found = acme.get(f"/v1/ppa-contracts/{created.json()['data'][0]['id']}").json()["data"][0]
     assert found["description"] == text and found["spec"] == {text: text}
+    scenario = acme.post("/v1/scenarios", json={**body, "spec": SPECS["/v1/scenarios"]})
+    assert scenario.status_code == 201
+    sid = scenario.json()["data"][0]["id"]
+    assert acme.get(f"/v1/scenarios/{sid}").json()["data"][0]["description"] == text
+    typed = {"type": "shock", "filter": {"location": text}, "mode": "absolute", "value": 1}
+    added = acme.post(f"/v1/scenarios/{sid}/assumptions", json={"name": text, "value": typed})
+    assert added.status_code == 201
+    assert acme.get(f"/v1/scenarios/{sid}/assumptions").json()["data"][0]["name"] == text
     if text.isascii():  # an API key's tenant is the key's: the header is moot
         assert acme.get("/v1/me", headers={"X-Aurum-Tenant": text}).status_code == 200
     admin = as_(secured, "acme/admin")
@@ -381,7 +394,8 @@ def test_the_audit_log_records_who_did_what_in_which_request(secured):
     assert created.json()["data"][0]["token"].startswith(f"aurum_{prefix}_")
     assert prefix in [k["prefix"] for k in admin.get("/v1/admin/keys").json()["data"]]
     assert "token" not in admin.get("/v1/admin/keys").json()["data"][0]
-    analyst.post("/v1/scenarios", json={"name": "audit-me"}, headers={"X-Request-ID": "req-s-1"})
+    analyst.post("/v1/scenarios", json={"name": "audit-me", "spec": SPECS["/v1/scenarios"]},
+                 headers={"X-Request-ID": "req-s-1"})  # fmt: skip
     analyst.get("/v1/exports/curve_observation", params={"asof": DAY.isoformat()})
     admin.delete(f"/v1/admin/keys/{prefix}")
     entries = admin.get("/v1/admin/audit", params={"limit": 50}).json()["data"]

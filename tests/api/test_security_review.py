@@ -309,7 +309,8 @@ def test_3_values_no_renderer_can_write_are_refused_before_storing(dev, body, wh
 
 def test_3_assumptions_and_patches_are_checked_too(dev):
     client, _ = dev
-    made = client.post("/v1/scenarios", json={"name": f"s-{uuid.uuid4().hex[:6]}"}).json()
+    made = client.post("/v1/scenarios", json={"name": f"s-{uuid.uuid4().hex[:6]}",
+                                               "spec": {"base": {"vendors": ["RP"]}}}).json()
     sid = made["data"][0]["id"]
     json_ = {"Content-Type": "application/json"}
     for path, method, body in (
@@ -565,11 +566,14 @@ def test_9_scratch_files_of_a_crashed_replica_build_are_swept_at_start(build_lak
 def test_9_created_by_is_the_actor_never_the_bare_subject(secured):
     client, _, tokens = secured
     bearer = {"Authorization": f"Bearer {tokens['acme/analyst']}"}
-    made = client.post("/v1/scenarios", json={"name": "mine"}, headers=bearer).json()["data"][0]
+    spec = {"base": {"vendors": ["RP"]}}
+    made = client.post("/v1/scenarios", json={"name": "mine", "spec": spec},
+                       headers=bearer).json()["data"][0]  # fmt: skip
     me = client.get("/v1/me", headers=bearer).json()
     assert made["created_by"] == f"{me['subject']}@acme"
     sid = made["id"]
-    added = client.post(f"/v1/scenarios/{sid}/assumptions", json={"name": "g", "value": 1},
+    shock = {"type": "shock", "mode": "relative", "value": 1}
+    added = client.post(f"/v1/scenarios/{sid}/assumptions", json={"name": "g", "value": shock},
                         headers=bearer).json()["data"][0]  # fmt: skip
     assert added["created_by"] == f"{me['subject']}@acme"
 

@@ -99,17 +99,17 @@ def test_open_migrates_an_empty_database_to_head(store_url):
     if store_url.startswith("sqlite"):
         assert not Path(database).parent.exists()  # Store.open creates the folder
     with Store.open(store_url) as store:
-        assert current_revision(store.engine) == head_revision() == "0005"
+        assert current_revision(store.engine) == head_revision() == "0006"
         tables = schema(store.engine)
     assert sorted(tables) == [
         "alembic_version", "api_key", "assumption", "audit_log", "curve_def", "entitlement",
-        "instrument", "ppa_contract", "run", "scenario", "tenant",
+        "instrument", "ppa_contract", "run", "scenario", "scenario_version", "tenant",
     ]  # fmt: skip
     columns, indexes, checks = tables["run"]
     required = {name for name, _, nullable in columns if not nullable}
     assert required == {
         "run_id", "kind", "status", "subject", "params", "result", "gate_failures", "queued_at",
-        "attempts",
+        "attempts", "cancel_requested",
     }  # fmt: skip
     assert ("ix_run_status_lease", ("status", "lease_expires_at")) in indexes
     assert checks == ["ck_run_kind", "ck_run_status"]
@@ -175,7 +175,7 @@ def test_a_populated_store_of_the_previous_schema_keeps_its_runs(store_url):
         ), {"params": '{"seed": 7}', "now": started})  # fmt: skip
     engine.dispose()
     with Store.open(store_url) as store:
-        assert current_revision(store.engine) == "0005"
+        assert current_revision(store.engine) == head_revision()
         done, dead = get(store, "done"), get(store, "dead")
         assert (done.kind, done.status, done.subject, done.vendor, done.asof) == (
             "ingest", "published", "EOD_RP.xlsx", "RP", DAY2,

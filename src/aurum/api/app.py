@@ -39,6 +39,7 @@ from aurum.api.render import CursorCodec, Limits
 from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
 from aurum.api.routes import curves as curve_routes
 from aurum.api.routes import datasets as dataset_routes
+from aurum.api.routes import scenarios as scenario_routes
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
 from aurum.auth.access import PLATFORM
 from aurum.auth.principal import ANALYST, OPS, Authenticator
@@ -51,6 +52,7 @@ from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
 from aurum.query.replica import Replicas
 from aurum.runs import Runs
+from aurum.scenarios import ScenarioService
 from aurum.store import Store
 from aurum.store.keys import ApiKey
 from aurum.store.tenants import Tenant
@@ -99,6 +101,10 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         limits=Limits(
             settings.api.page_size, settings.api.max_page_size, settings.query.max_file_rows
         ),
+        scenarios=ScenarioService(
+            store, lake, Runs(store, lease=settings.runs.lease), limits=settings.scenarios,
+            timeout_s=settings.query.timeout_s,
+        ),
     )
 
     @asynccontextmanager
@@ -141,7 +147,8 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
     problems.install(app)
     routers = (
         curve_routes.router, metadata.router, dataset_routes.router, ingest.router, exports.router,
-        *objects.DOCUMENT_ROUTES, objects.model_runs, admin.me, admin.router, ops.router,
+        scenario_routes.router, *objects.DOCUMENT_ROUTES, objects.model_runs, admin.me,
+        admin.router, ops.router,
     )  # fmt: skip
     check_routes(routers)
     for router in routers:

@@ -31,6 +31,7 @@ from aurum.lake.catalog import Lake
 from aurum.query.curves import Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
+from aurum.scenarios import ScenarioService
 from aurum.store import Store
 
 __all__ = [
@@ -56,6 +57,7 @@ class Services:
     auth_failures: FailureLimiter
     cursors: CursorCodec
     limits: Limits
+    scenarios: ScenarioService
 
 
 class Metrics:

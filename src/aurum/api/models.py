@@ -10,10 +10,38 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
-    "ApiKeyOut", "AsofDate", "AssumptionIn", "AssumptionOut", "AuditEntryOut", "CurveInfo",
-    "CurveRow", "DiffRow", "DocumentIn", "DocumentOut", "DocumentPatch", "Envelope",
-    "IngestResult", "IngestRun", "IssuedKeyOut", "KeyIn", "LatestRow", "LogEnvelope", "LogMeta",
-    "Me", "Meta", "ModelRunOut", "Problem", "QaCheck", "StripRow", "Vendor",
+    "ApiKeyOut",
+    "AsofDate",
+    "AssumptionIn",
+    "AssumptionOut",
+    "AssumptionValueIn",
+    "AuditEntryOut",
+    "CurveInfo",
+    "CurveRow",
+    "DiffRow",
+    "DocumentIn",
+    "DocumentOut",
+    "DocumentPatch",
+    "Envelope",
+    "IngestResult",
+    "IngestRun",
+    "IssuedKeyOut",
+    "KeyIn",
+    "LatestRow",
+    "LogEnvelope",
+    "LogMeta",
+    "Me",
+    "Meta",
+    "ModelRunOut",
+    "Problem",
+    "QaCheck",
+    "RunIn",
+    "ScenarioIn",
+    "ScenarioOutputRow",
+    "ScenarioRunOut",
+    "ScenarioVersionOut",
+    "StripRow",
+    "Vendor",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -318,6 +346,16 @@ class DocumentPatch(BaseModel):
     spec: Annotated[dict[str, Any], AfterValidator(plain_json)] | None = None
 
 
+class AssumptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: PlainText = _NAME
+    value: PlainJson = Field(
+        description="A typed assumption: shock, fuel_curve, carbon, heat_rate, load_growth or"
+        " fleet_change (see GET /v1/scenarios/schema); an invalid one is a 422 naming the field."
+    )
+
+
 class DocumentOut(BaseModel):
     id: str
     kind: str
@@ -328,13 +366,84 @@ class DocumentOut(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    version: int | None = Field(None, description="A scenario's current version.")
 
 
-class AssumptionIn(BaseModel):
+class ScenarioIn(BaseModel):
+    """A scenario to create: its settings (``spec``, see ``GET /v1/scenarios/schema``) and,
+    optionally, its first assumptions in order."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: PlainText = _NAME
-    value: PlainJson = Field(description="Any JSON value.")
+    description: PlainText = Field("", max_length=10_000)
+    spec: Annotated[dict[str, Any], AfterValidator(plain_json)] = Field(
+        description="Scenario settings: base, ensemble, attribution, seed, fx_rates, markets,"
+        " stacks."
+    )
+    assumptions: list[AssumptionIn] = Field(default_factory=list, max_length=64)
+
+
+class AssumptionValueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: PlainJson = Field(description="A typed assumption (see GET /v1/scenarios/schema).")
+
+
+class ScenarioVersionOut(BaseModel):
+    scenario_id: str
+    tenant_id: str
+    version: int
+    spec: dict[str, Any] = Field(description="settings and assumptions as they were.")
+    change: str
+    created_by: str
+    created_at: datetime
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(None, ge=1, description="Default: the current version.")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Default: the scenario's.")
+
+
+class ScenarioRunOut(BaseModel):
+    id: str
+    scenario_id: str
+    status: str
+    reused: bool | None = Field(None, description="POST …/run: an existing run answered.")
+    version: int | None
+    base_tags: dict[str, str]
+    seed: int | None
+    code_version: str | None
+    tag: str | None = Field(None, description="scenario_output tag once published.")
+    progress: dict[str, Any] | None
+    cancel_requested: bool
+    attempts: int
+    error_code: str | None
+    error_message: str | None
+    result: dict[str, Any]
+    created_by: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ScenarioOutputRow(BaseModel):
+    run_id: str
+    asof_date: date
+    vendor: str
+    curve_key: str
+    tenor_label: str
+    base_value: float | None
+    value: float | None
+    mean: float | None = None
+    p5: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    attribution: str | None = Field(
+        None, description="JSON object: each assumption's share of value - base_value."
+    )
 
 
 class AssumptionOut(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ from aurum.errors import ConfigError, Unknown
 
 if TYPE_CHECKING:
     from aurum.lake import Lake
+    from aurum.runs.worker import Worker
+    from aurum.scenarios import ScenarioService
     from aurum.store import Store
 
 __all__ = ["NEEDS_LAKE", "Context"]
@@ -75,6 +78,28 @@ class Context:
                 raise self._no_lake()
             self._store = Store.connect(settings)
         return self._store
+
+    @cached_property
+    def scenarios(self) -> ScenarioService:
+        from aurum.runs import Runs
+        from aurum.scenarios import ScenarioService
+
+        settings = self.settings
+        return ScenarioService(
+            self.store, self.lake, Runs(self.store, lease=settings.runs.lease),
+            limits=settings.scenarios, timeout_s=max(settings.query.timeout_s, 300.0),
+        )  # fmt: skip
+
+    def worker(self) -> Worker:
+        """A worker for every kind of queued run, on this context's store and lake."""
+        from aurum.runs.worker import Worker
+
+        settings = self.settings
+        return Worker(
+            self.scenarios.runs, self.lake, {"scenario_run": self.scenarios.execute},
+            poll_s=settings.runs.worker_poll_s, max_attempts=settings.runs.max_attempts,
+            backoff=timedelta(seconds=settings.runs.retry_backoff_s),
+        )  # fmt: skip
 
     @property
     def home(self) -> str:

@@ -84,6 +84,8 @@ class StripRequest:
 class Curves:
     """Query services over ``curve_observation``, each answer pinned to one snapshot."""
 
+    columns: tuple[str, ...] = COLUMNS  # what a row may hold (a scenario's adds its bands)
+
     def __init__(
         self,
         lake: Lake,
@@ -180,7 +182,7 @@ class Curves:
     ) -> Page:
         """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor)."""
         started = time.perf_counter()
-        unknown = sorted(set(columns) - set(COLUMNS))
+        unknown = sorted(set(columns) - set(self.columns))
         if unknown:
             raise QueryError("fields_unknown", f"no such fields: {', '.join(unknown)}")
         pinned = self.pin(as_at, snapshot_id)

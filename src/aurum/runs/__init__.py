@@ -17,7 +17,12 @@ whose lease expired is recorded ``published`` if the catalog holds a version it 
 whose heartbeat is fresh is never taken over, however long it takes.
 
 The same table is the work queue: :meth:`Runs.enqueue` records a ``queued`` run, a worker takes
-the oldest with :meth:`Runs.claim`.
+the oldest whose time has come with :meth:`Runs.claim` (``aurum.runs.worker``). While it works it
+reports progress at checkpoints (:meth:`Runs.checkpoint`), which also tell it whether a cancel
+was asked for (:meth:`Runs.cancel`). A queued run that crashed, or whose worker died, goes back
+to the queue with backoff (:meth:`Runs.retry`; :meth:`Runs.recover` does it for expired leases)
+until its attempts are used up; a run that published before it died is recorded published, never
+run twice.
 """
 
 from __future__ import annotations
@@ -34,11 +39,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aurum.auth.access import Access
+from aurum.errors import Conflict
 from aurum.lake.catalog import Lake
 from aurum.lake.versions import published_by
 from aurum.store import Run, RunKind, RunStatus, Store
 
-__all__ = ["Recovered", "Runs", "worker_name"]
+__all__ = ["QUEUED_KINDS", "Recovered", "Runs", "drop_branch", "worker_name"]
+
+# Kinds that come from the queue: a worker death or a crash requeues them (with backoff).
+QUEUED_KINDS: tuple[RunKind, ...] = ("scenario_run", "valuation")
+MAX_BACKOFF = timedelta(minutes=10)
 
 log = logging.getLogger("aurum.runs")
 
@@ -54,7 +64,8 @@ class Recovered:
     """A run whose lease expired, and what it turned out to be."""
 
     run_id: str
-    status: str  # "published": the catalog has its version; "failed": it never committed
+    status: str  # "published": the catalog has its version; "failed": it never committed;
+    # "queued": a queued kind, back on the queue for another attempt
     tag: str | None = None
 
 
@@ -62,11 +73,14 @@ class Runs:
     """The run lifecycle over one store (and, to reconcile publishes, one lake)."""
 
     def __init__(
-        self, store: Store, *, lease: timedelta = timedelta(seconds=60), owner: str | None = None
-    ) -> None:
+        self, store: Store, *, lease: timedelta = timedelta(seconds=60), owner: str | None = None,
+        max_attempts: int = 3, backoff: timedelta = timedelta(seconds=5),
+    ) -> None:  # fmt: skip
         self.store = store
         self.lease = lease
         self.owner = owner or worker_name()
+        self.max_attempts = max_attempts
+        self.backoff = backoff
 
     # -- the lifecycle ----------------------------------------------------------------------------
 
@@ -150,10 +164,71 @@ class Runs:
                      details={"subject": subject})  # fmt: skip
         return run
 
-    def claim(self, kinds: Sequence[RunKind]) -> Run | None:
-        """The oldest queued run of ``kinds``, now ``running`` and leased to this process."""
+    def claim(self, kinds: Sequence[RunKind], *, run_id: str | None = None) -> Run | None:
+        """The oldest queued run of ``kinds`` whose time has come (or run ``run_id``), now
+        ``running`` and leased to this process."""
         with self.store.transaction(Access.platform()) as tx:
-            return tx.claim_queued(kinds, self.owner, self.lease)
+            return tx.claim_queued(kinds, self.owner, self.lease, run_id=run_id)
+
+    def checkpoint(self, run: Run, *, done: int, total: int, stage: str) -> bool:
+        """Record the run's progress; whether a cancel was asked for (the worker then stops)."""
+        progress = {"done": done, "total": total, "stage": stage,
+                    "at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+        with self.store.transaction(_access_of(run)) as tx:
+            return tx.update_run(run.run_id, progress=progress).cancel_requested
+
+    def cancel(self, access: Access, run_id: str, *, request_id: str | None = None) -> Run:
+        """A queued run ends ``cancelled`` at once; a running one is asked to stop (its worker
+        records ``cancelled`` at its next checkpoint); a finished one is a 409."""
+        with self.store.transaction(access) as tx:
+            run = tx.get_run(run_id)
+            if run.status in ("published", "duplicate", "failed", "cancelled"):
+                raise Conflict(
+                    "run_finished", f"run {run_id} has finished ({run.status})", status=run.status
+                )
+            if run.status == "queued":
+                run = tx.update_run(
+                    run_id, status="cancelled", finished_at=datetime.now(UTC),
+                    error_code="cancelled", error_message=f"cancelled by {access.actor}",
+                )  # fmt: skip
+            else:
+                run = tx.update_run(run_id, cancel_requested=True)
+            tx.audit("run.cancel", target=run_id, request_id=request_id,
+                     details={"kind": run.kind, "status": run.status})  # fmt: skip
+        return run
+
+    def retry(
+        self, run: Run, *, error_code: str, error_message: str, lake: Lake | None = None,
+        actor: str | None = None,
+    ) -> Run:  # fmt: skip
+        """Back to the queue after ``backoff * 2^(attempts - 1)`` (at most ten minutes), the
+        error kept in ``result["errors"]``; ``failed`` once its attempts are used up. A staged
+        branch is dropped first."""
+        if lake is not None:
+            drop_branch(lake, run)
+        now = datetime.now(UTC)
+        errors = [*run.result.get("errors", []), {
+            "attempt": run.attempts, "code": error_code, "message": error_message[:500],
+            "at": now.isoformat(timespec="seconds"),
+        }]  # fmt: skip
+        result = {**run.result, "errors": errors}
+        if run.attempts >= self.max_attempts:
+            return self.finish(
+                run, "failed", action="run.fail", actor=actor,
+                details={"kind": run.kind, "attempts": run.attempts, "error": error_code},
+                error_code=error_code, error_message=error_message, result=result, branch=None,
+            )  # fmt: skip
+        wait = min(self.backoff * 2 ** max(run.attempts - 1, 0), MAX_BACKOFF)
+        with self.store.transaction(_access_of(run, actor)) as tx:
+            requeued = tx.update_run(
+                run.run_id, status="queued", lease_owner=None, lease_expires_at=None,
+                available_at=now + wait, result=result, progress=None, branch=None,
+                error_code=error_code, error_message=error_message,
+            )  # fmt: skip
+            tx.audit("run.retry", target=run.run_id, request_id=run.request_id,
+                     details={"kind": run.kind, "attempt": run.attempts, "error": error_code,
+                              "retry_in_s": wait.total_seconds()})  # fmt: skip
+        return requeued
 
     # -- recovery ---------------------------------------------------------------------------------
 
@@ -183,17 +258,31 @@ class Runs:
                 result={**run.result, **({"rows": int(rows)} if rows and rows.isdigit() else {})},
             )  # fmt: skip
             return Recovered(run.run_id, "published", tag)
-        if scheme is not None and run.partition:
-            branch = run.branch or scheme.branch(run.partition, run.run_id)
-            table = lake.table(run.dataset or "")
-            if branch in table.metadata.refs:
-                table.manage_snapshots().remove_branch(branch).commit()
+        if run.kind in QUEUED_KINDS and not run.cancel_requested:
+            again = self.retry(
+                run, error_code="abandoned", lake=lake, actor="aurum:recovery",
+                error_message="its worker stopped before it finished (lease expired)",
+            )  # fmt: skip
+            return Recovered(run.run_id, again.status)
+        drop_branch(lake, run)
         self.finish(
             run, "failed", action="run.recovered", actor="aurum:recovery",
             details={**details, "status": "failed"}, error_code="abandoned",
             error_message="the run stopped before it published; its staged branch was dropped",
         )  # fmt: skip
         return Recovered(run.run_id, "failed")
+
+
+def drop_branch(lake: Lake, run: Run) -> None:
+    """Drop the write-audit-publish branch a run may have staged."""
+    dataset = lake.datasets.get(run.dataset or "")
+    scheme = dataset.tags if dataset is not None else None
+    if scheme is None or not run.partition:
+        return
+    branch = run.branch or scheme.branch(run.partition, run.run_id)
+    table = lake.table(run.dataset or "")
+    if branch in table.metadata.refs:
+        table.manage_snapshots().remove_branch(branch).commit()
 
 
 def _access_of(run: Run, actor: str | None = None) -> Access:

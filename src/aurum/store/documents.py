@@ -1,5 +1,11 @@
 """Tenant-owned documents: scenarios (with their assumptions), PPA contracts, curve definitions.
 
+A scenario is versioned: creating it, changing it, and adding, replacing or removing one of its
+assumptions each records a new ``scenario_version`` row holding the whole scenario as it then
+is (settings and assumptions, in order), so a run names an exact version and any version can
+be read back. What a scenario's spec and assumptions *mean* is ``aurum.scenarios``' to check;
+the store keeps them as JSON.
+
 Every function takes the caller's :class:`~aurum.auth.access.Access` and reads and writes only
 rows it owns (``Access.owns``); on PostgreSQL row-level security guards the same rows again. A
 row of another tenant is answered exactly like a row that does not exist (``NotFound``), so ids
@@ -9,7 +15,7 @@ of other tenants reveal nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, get_args
@@ -22,9 +28,10 @@ from aurum.errors import Conflict, Forbidden, NotFound
 from aurum.store.base import Base, UTCDateTime
 
 __all__ = [
-    "DOCUMENT_KINDS", "Assumption", "Document", "DocumentKind", "create_assumption",
-    "create_document", "delete_document", "get_document", "list_assumptions", "list_documents",
-    "update_document",
+    "DOCUMENT_KINDS", "Assumption", "Document", "DocumentKind", "ScenarioVersion",
+    "create_assumption", "create_document", "delete_assumption", "delete_document",
+    "get_document", "list_assumptions", "list_documents", "list_scenario_versions",
+    "scenario_version", "update_assumption", "update_document",
 ]  # fmt: skip
 
 DocumentKind = Literal["scenario", "ppa_contract", "curve_def"]
@@ -44,6 +51,21 @@ class Document:
     created_by: str
     created_at: datetime
     updated_at: datetime
+    version: int | None = None  # a scenario's current version (other kinds have none)
+
+
+@dataclass(frozen=True)
+class ScenarioVersion:
+    """A scenario as it was at one version: ``spec`` holds ``settings`` and ``assumptions``
+    (a list of ``{name, value}`` in order)."""
+
+    scenario_id: str
+    tenant_id: str
+    version: int
+    spec: dict[str, Any]
+    change: str
+    created_by: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,25 @@ class AssumptionRecord(_Owned, Base):
         sa.String(32), sa.ForeignKey("scenario.id", ondelete="CASCADE")
     )
     value: Mapped[Any] = mapped_column(sa.JSON)
+    position: Mapped[int | None] = mapped_column(sa.Integer)
+
+
+class ScenarioVersionRecord(Base):
+    __tablename__ = "scenario_version"
+    __table_args__ = (sa.UniqueConstraint("scenario_id", "version"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    scenario_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("scenario.id", ondelete="CASCADE")
+    )
+    tenant_id: Mapped[str] = mapped_column(
+        sa.String(63), sa.ForeignKey("tenant.tenant_id"), index=True
+    )
+    version: Mapped[int] = mapped_column(sa.Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    change: Mapped[str] = mapped_column(sa.String(200))
+    created_by: Mapped[str] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 _O = TypeVar("_O", bound=_Owned)
@@ -114,7 +155,10 @@ def create_document(
     name: str,
     description: str,
     spec: dict[str, Any],
+    assumptions: Sequence[tuple[str, Any]] = (),
 ) -> Document:
+    """A new document; a scenario with its first ``assumptions`` (name, value), in order, as
+    its version 1."""
     tenant_id = _tenant(access)
     model = _DOCUMENTS[kind]
     _unique(session, access, model, name, kind)
@@ -125,11 +169,26 @@ def create_document(
     )  # fmt: skip
     session.add(record)
     session.flush()
-    return _to_document(kind, record)
+    if assumptions and kind != "scenario":
+        raise Conflict("assumptions_unsupported", "only a scenario has assumptions")
+    if len({name for name, _ in assumptions}) != len(assumptions):
+        raise Conflict("assumption_exists", "two assumptions have the same name")
+    for position, (name, value) in enumerate(assumptions):
+        session.add(AssumptionRecord(
+            id=uuid.uuid4().hex, tenant_id=tenant_id, scenario_id=record.id, name=name,
+            value=value, created_by=access.actor, created_at=now, updated_at=now,
+            position=position,
+        ))  # fmt: skip
+    session.flush()
+    if kind == "scenario":
+        _new_version(session, access, record, "created")
+    return _to_document(kind, record, session)
 
 
 def get_document(session: Session, access: Access, kind: DocumentKind, id_: str) -> Document:
-    return _to_document(kind, _owned_record(session, access, _DOCUMENTS[kind], id_, kind))
+    return _to_document(
+        kind, _owned_record(session, access, _DOCUMENTS[kind], id_, kind), session
+    )
 
 
 def list_documents(
@@ -143,7 +202,7 @@ def list_documents(
         .limit(limit)
         .offset(offset)
     )
-    return [_to_document(kind, record) for record in session.scalars(query)]
+    return [_to_document(kind, record, session) for record in session.scalars(query)]
 
 
 def update_document(
@@ -158,7 +217,9 @@ def update_document(
             setattr(record, name, changes[name])
     record.updated_at = datetime.now(UTC)
     session.flush()
-    return _to_document(kind, record)
+    if kind == "scenario":
+        _new_version(session, access, record, "changed " + ", ".join(sorted(changes)))
+    return _to_document(kind, record, session)
 
 
 def delete_document(session: Session, access: Access, kind: DocumentKind, id_: str) -> Document:
@@ -166,6 +227,9 @@ def delete_document(session: Session, access: Access, kind: DocumentKind, id_: s
     document = _to_document(kind, record)
     if kind == "scenario":  # SQLite enforces ON DELETE CASCADE only with foreign keys on
         session.execute(sa.delete(AssumptionRecord).where(AssumptionRecord.scenario_id == id_))
+        session.execute(
+            sa.delete(ScenarioVersionRecord).where(ScenarioVersionRecord.scenario_id == id_)
+        )
     session.delete(record)
     session.flush()
     return document
@@ -183,13 +247,81 @@ def create_assumption(
     if taken is not None:
         raise Conflict("assumption_exists", f"the scenario has an assumption named {name!r}")
     now = datetime.now(UTC)
+    last = session.scalar(
+        sa.select(sa.func.max(AssumptionRecord.position)).where(
+            AssumptionRecord.scenario_id == scenario_id
+        )
+    )
     record = AssumptionRecord(
         id=uuid.uuid4().hex, tenant_id=scenario.tenant_id, scenario_id=scenario_id, name=name,
         value=value, created_by=access.actor, created_at=now, updated_at=now,
+        position=(last + 1) if last is not None else 0,
     )  # fmt: skip
     session.add(record)
     session.flush()
+    _new_version(session, access, scenario, f"added assumption {name}")
     return _to_assumption(record)
+
+
+def update_assumption(
+    session: Session, access: Access, scenario_id: str, name: str, *, value: Any
+) -> Assumption:
+    """Replace the value of a scenario's assumption ``name`` (it keeps its place)."""
+    scenario = _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
+    record = _assumption(session, access, scenario_id, name)
+    record.value, record.updated_at = value, datetime.now(UTC)
+    session.flush()
+    _new_version(session, access, scenario, f"changed assumption {name}")
+    return _to_assumption(record)
+
+
+def delete_assumption(session: Session, access: Access, scenario_id: str, name: str) -> Assumption:
+    scenario = _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
+    record = _assumption(session, access, scenario_id, name)
+    gone = _to_assumption(record)
+    session.delete(record)
+    session.flush()
+    _new_version(session, access, scenario, f"removed assumption {name}")
+    return gone
+
+
+def scenario_version(
+    session: Session, access: Access, scenario_id: str, version: int | None = None
+) -> ScenarioVersion:
+    """One version of a scenario (default: its current one)."""
+    _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
+    query = sa.select(ScenarioVersionRecord).where(
+        ScenarioVersionRecord.scenario_id == scenario_id,
+        access.owns(ScenarioVersionRecord.tenant_id),
+    )
+    if version is not None:
+        query = query.where(ScenarioVersionRecord.version == version)
+    record = session.scalars(
+        query.order_by(ScenarioVersionRecord.version.desc()).limit(1)
+    ).one_or_none()
+    if record is None:
+        raise NotFound(
+            "scenario_version_unknown", f"scenario {scenario_id!r} has no version {version}"
+        )
+    return _to_version(record)
+
+
+def list_scenario_versions(
+    session: Session, access: Access, scenario_id: str, *, limit: int = 100, offset: int = 0
+) -> list[ScenarioVersion]:
+    """A scenario's versions, newest first."""
+    _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
+    query = (
+        sa.select(ScenarioVersionRecord)
+        .where(
+            ScenarioVersionRecord.scenario_id == scenario_id,
+            access.owns(ScenarioVersionRecord.tenant_id),
+        )
+        .order_by(ScenarioVersionRecord.version.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_to_version(record) for record in session.scalars(query)]
 
 
 def list_assumptions(session: Session, access: Access, scenario_id: str) -> list[Assumption]:
@@ -197,7 +329,7 @@ def list_assumptions(session: Session, access: Access, scenario_id: str) -> list
     query = (
         sa.select(AssumptionRecord)
         .where(access.owns(AssumptionRecord.tenant_id), AssumptionRecord.scenario_id == scenario_id)
-        .order_by(AssumptionRecord.name)
+        .order_by(AssumptionRecord.position, AssumptionRecord.name)
     )
     return [_to_assumption(record) for record in session.scalars(query)]
 
@@ -227,10 +359,67 @@ def _unique(
         raise Conflict(f"{kind}_exists", f"a {kind.replace('_', ' ')} named {name!r} exists")
 
 
-def _to_document(kind: DocumentKind, record: _DocumentColumns) -> Document:
+def _assumption(session: Session, access: Access, scenario_id: str, name: str) -> AssumptionRecord:
+    record = session.scalars(
+        sa.select(AssumptionRecord).where(
+            AssumptionRecord.scenario_id == scenario_id, AssumptionRecord.name == name,
+            access.owns(AssumptionRecord.tenant_id),
+        )
+    ).one_or_none()
+    if record is None:
+        raise NotFound("assumption_unknown", f"the scenario has no assumption named {name!r}")
+    return record
+
+
+def _new_version(session: Session, access: Access, scenario: ScenarioRecord, change: str) -> int:
+    """Record the scenario as it now is as its next version."""
+    assumptions = session.scalars(
+        sa.select(AssumptionRecord)
+        .where(AssumptionRecord.scenario_id == scenario.id)
+        .order_by(AssumptionRecord.position, AssumptionRecord.name)
+    )
+    last = session.scalar(
+        sa.select(sa.func.max(ScenarioVersionRecord.version)).where(
+            ScenarioVersionRecord.scenario_id == scenario.id
+        )
+    )
+    version = (last or 0) + 1
+    spec = {
+        "name": scenario.name,
+        "settings": dict(scenario.spec),
+        "assumptions": [{"name": a.name, "value": a.value} for a in assumptions],
+    }
+    session.add(
+        ScenarioVersionRecord(
+            id=uuid.uuid4().hex, scenario_id=scenario.id, tenant_id=scenario.tenant_id,
+            version=version, spec=spec, change=change[:200], created_by=access.actor,
+            created_at=datetime.now(UTC),
+        )
+    )
+    session.flush()
+    return version
+
+
+def _to_document(
+    kind: DocumentKind, record: _DocumentColumns, session: Session | None = None
+) -> Document:
+    version = None
+    if kind == "scenario" and session is not None:
+        version = session.scalar(
+            sa.select(sa.func.max(ScenarioVersionRecord.version)).where(
+                ScenarioVersionRecord.scenario_id == record.id
+            )
+        )
     return Document(
         record.id, kind, record.tenant_id, record.name, record.description, dict(record.spec),
-        record.created_by, record.created_at, record.updated_at,
+        record.created_by, record.created_at, record.updated_at, version,
+    )  # fmt: skip
+
+
+def _to_version(record: ScenarioVersionRecord) -> ScenarioVersion:
+    return ScenarioVersion(
+        record.scenario_id, record.tenant_id, record.version, dict(record.spec), record.change,
+        record.created_by, record.created_at,
     )  # fmt: skip
 
 

@@ -87,6 +87,9 @@ class Run:
     lease_owner: str | None
     lease_expires_at: datetime | None
     attempts: int
+    available_at: datetime | None = None  # a queued run is not claimed before (retry backoff)
+    cancel_requested: bool = False  # its worker stops at the next checkpoint
+    progress: dict[str, Any] | None = None  # what its worker reports: done, total, stage, at
 
 
 class RunRecord(Base):
@@ -136,6 +139,11 @@ class RunRecord(Base):
     lease_owner: Mapped[str | None] = mapped_column(sa.String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(sa.Integer)
+    available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested: Mapped[bool] = mapped_column(
+        sa.Boolean, default=False, server_default=sa.false()
+    )
+    progress: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
 
 _HINTS: Mapping[str, Any] = get_type_hints(Run)
@@ -222,13 +230,20 @@ def claim_expired(
 
 
 def claim_queued(
-    session: Session, kinds: Sequence[RunKind], owner: str, duration: timedelta
-) -> Run | None:
-    """Take the oldest queued run of ``kinds`` for a worker: it becomes ``running``, leased."""
+    session: Session, kinds: Sequence[RunKind], owner: str, duration: timedelta,
+    *, run_id: str | None = None,
+) -> Run | None:  # fmt: skip
+    """Take the oldest queued run of ``kinds`` (or that run) whose time has come, for a worker:
+    it becomes ``running``, leased."""
     now = datetime.now(UTC)
     query = (
         sa.select(RunRecord)
-        .where(RunRecord.status == "queued", RunRecord.kind.in_(list(kinds)))
+        .where(
+            RunRecord.status == "queued",
+            RunRecord.kind.in_(list(kinds)),
+            sa.or_(RunRecord.available_at.is_(None), RunRecord.available_at <= now),
+            *([RunRecord.run_id == run_id] if run_id is not None else []),
+        )
         .order_by(RunRecord.queued_at, RunRecord.run_id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -266,6 +281,7 @@ def list_runs(
     asof: date | None = None,
     status: str | None = None,
     sha256: str | None = None,
+    subject: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Run]:
@@ -284,6 +300,8 @@ def list_runs(
         query = query.where(RunRecord.status == _coerce("status", status))
     if sha256 is not None:
         query = query.where(RunRecord.sha256 == sha256)
+    if subject is not None:
+        query = query.where(RunRecord.subject == subject)
     query = query.order_by(RunRecord.queued_at.desc(), RunRecord.run_id.desc())
     return [_to_run(record) for record in session.scalars(query.limit(limit).offset(offset))]
 
@@ -317,6 +335,8 @@ def _to_run(record: RunRecord) -> Run:
     values["params"] = dict(values["params"] or {})
     values["result"] = dict(values["result"] or {})
     values["partition"] = dict(values["partition"]) if values["partition"] else None
+    values["progress"] = dict(values["progress"]) if values["progress"] else None
+    values["cancel_requested"] = bool(values["cancel_requested"])
     return Run(**values)
 
 
@@ -347,6 +367,10 @@ def _coerce(name: str, value: Any) -> Any:
     if kind is str:
         if not isinstance(value, str):
             raise invalid("text")
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise invalid("true or false")
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, Integral):

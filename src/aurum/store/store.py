@@ -30,7 +30,7 @@ from aurum.config import Settings
 from aurum.errors import Conflict, NotFound, StoreError, Unavailable
 from aurum.store import audit, documents, instruments, keys, runs, tenants
 from aurum.store.audit import AuditEntry
-from aurum.store.documents import Assumption, Document, DocumentKind
+from aurum.store.documents import Assumption, Document, DocumentKind, ScenarioVersion
 from aurum.store.engine import create_engine, migrate, writer
 from aurum.store.keys import ApiKey, IssuedKey
 from aurum.store.runs import Run, RunKind
@@ -225,12 +225,12 @@ class Tx:
     def runs(
         self, *, kind: str | Sequence[str] | None = None, vendor: str | None = None,
         asof: date | None = None, status: str | None = None, sha256: str | None = None,
-        limit: int = 100, offset: int = 0,
+        subject: str | None = None, limit: int = 100, offset: int = 0,
     ) -> list[Run]:  # fmt: skip
         """The runs matching every filter given (that ``access`` sees), newest first."""
         return runs.list_runs(
             self.session, self.access, kind=kind, vendor=vendor, asof=asof, status=status,
-            sha256=sha256, limit=limit, offset=offset,
+            sha256=sha256, subject=subject, limit=limit, offset=offset,
         )  # fmt: skip
 
     def visible_run_ids(self, run_ids: Iterable[str]) -> set[str]:
@@ -244,10 +244,13 @@ class Tx:
         self._platform_only("claim_expired")
         return runs.claim_expired(self.session, owner, duration, limit=limit)
 
-    def claim_queued(self, kinds: Sequence[RunKind], owner: str, duration: timedelta) -> Run | None:
-        """A worker takes the oldest queued run of ``kinds``."""
+    def claim_queued(
+        self, kinds: Sequence[RunKind], owner: str, duration: timedelta, *,
+        run_id: str | None = None,
+    ) -> Run | None:  # fmt: skip
+        """A worker takes the oldest queued run of ``kinds`` whose time has come (or that one)."""
         self._platform_only("claim_queued")
-        return runs.claim_queued(self.session, kinds, owner, duration)
+        return runs.claim_queued(self.session, kinds, owner, duration, run_id=run_id)
 
     # -- tenants, entitlements, keys -------------------------------------------------------------
 
@@ -302,11 +305,13 @@ class Tx:
     # -- tenant-owned documents --------------------------------------------------------------------
 
     def create_document(
-        self, kind: DocumentKind, *, name: str, description: str, spec: dict[str, Any]
-    ) -> Document:
+        self, kind: DocumentKind, *, name: str, description: str, spec: dict[str, Any],
+        assumptions: Sequence[tuple[str, Any]] = (),
+    ) -> Document:  # fmt: skip
         return documents.create_document(
-            self.session, self.access, kind, name=name, description=description, spec=spec
-        )
+            self.session, self.access, kind, name=name, description=description, spec=spec,
+            assumptions=assumptions,
+        )  # fmt: skip
 
     def document(self, kind: DocumentKind, id_: str) -> Document:
         return documents.get_document(self.session, self.access, kind, id_)
@@ -327,6 +332,25 @@ class Tx:
 
     def assumptions(self, scenario_id: str) -> list[Assumption]:
         return documents.list_assumptions(self.session, self.access, scenario_id)
+
+    def update_assumption(self, scenario_id: str, name: str, *, value: Any) -> Assumption:
+        return documents.update_assumption(
+            self.session, self.access, scenario_id, name, value=value
+        )
+
+    def delete_assumption(self, scenario_id: str, name: str) -> Assumption:
+        return documents.delete_assumption(self.session, self.access, scenario_id, name)
+
+    def scenario_version(self, scenario_id: str, version: int | None = None) -> ScenarioVersion:
+        """A scenario as it was at ``version`` (default: as it is now)."""
+        return documents.scenario_version(self.session, self.access, scenario_id, version)
+
+    def scenario_versions(
+        self, scenario_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[ScenarioVersion]:
+        return documents.list_scenario_versions(
+            self.session, self.access, scenario_id, limit=limit, offset=offset
+        )
 
     # -- the audit log and instruments ---------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from aurum.api.deps import READ_RESPONSES, ServicesDep, read
+from aurum.api.deps import READ_RESPONSES, Services, ServicesDep, read
 from aurum.api.models import CurveRow, DiffRow, Envelope, LatestRow, StripRow
 from aurum.api.params import (
     ASOF_DOC,
@@ -25,11 +25,12 @@ from aurum.api.params import (
     parse_date,
     parse_month,
 )
+from aurum.api.render import Reader
 from aurum.api.security import requires
 from aurum.auth.principal import ANALYST, OPS
 from aurum.domain.strips import StripKind
 from aurum.errors import RequestError
-from aurum.query.curves import COLUMNS, CurveFilter, Page, ServedSlice, StripRequest
+from aurum.query.curves import COLUMNS, CurveFilter, Curves, Page, ServedSlice, StripRequest
 
 __all__ = ["router"]
 
@@ -39,6 +40,18 @@ router = APIRouter(
     responses=READ_RESPONSES,
     dependencies=[requires(ANALYST, OPS)],
 )
+
+
+ScenarioRunParam = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="A published scenario run of your tenant (`POST /v1/scenarios/{id}/run`):"
+        " its curves instead of the vendors', with `base_value` and the ensemble bands"
+        " (`mean`, `p5`, `p50`, `p95`, `band_convention`; null without an ensemble). Another"
+        " tenant's run is 404 `scenario_run_unknown`; a run not yet published, 409.",
+    ),
+]
 
 
 def _filter(identity: Identity, tenors: Tenors, asof: str | None = None) -> CurveFilter:
@@ -63,20 +76,21 @@ def curves(
         str | None,
         Query(description=f"Comma-separated subset of: {', '.join(COLUMNS)}.", max_length=1000),
     ] = None,
+    scenario_run: ScenarioRunParam = None,
 ) -> Response:
     """Rows of `curve_observation` by any identity field, curve key, tenor type, delivery
     months and as-of, ordered by (as-of, vendor, curve, tenor). An unknown `curve_key` is 404;
-    filters that match nothing give an empty list."""
+    filters that match nothing give an empty list. With `scenario_run`: that run's curves."""
     where = _filter(identity, tenors, asof)
-    columns = field_list(fields) or COLUMNS
-    curves = services.curves
+    curves = _source(request, services, scenario_run, as_at)
+    columns = field_list(fields) or curves.columns
 
     def rows(snapshot: int | None, limit: int, offset: int, fmt: str) -> Page | ServedSlice:
         asked = {"snapshot_id": snapshot, "columns": columns, "limit": limit, "offset": offset}
         served = curves.slice(where, **asked) if fmt == "json" else None
         return served or curves.curves(where, **asked)
 
-    return read(request, services, rows, as_at=as_at, limit=paging.limit)
+    return _read(request, services, rows, curves, as_at, paging.limit, scenario_run)
 
 
 @router.get("/latest", response_model=Envelope[LatestRow], summary="Latest value per tenor")
@@ -125,8 +139,14 @@ def diff(
     identity: IdentityDep,
     tenors: TenorsDep,
     paging: PagingDep,
-    asof_from: Annotated[str, Query(description="As-of A, YYYY-MM-DD.", max_length=10)],
-    asof_to: Annotated[str, Query(description="As-of B, YYYY-MM-DD.", max_length=10)],
+    asof_from: Annotated[
+        str | None,
+        Query(description="As-of A, YYYY-MM-DD (required without `scenario_run`).", max_length=10),
+    ] = None,
+    asof_to: Annotated[
+        str | None,
+        Query(description="As-of B, YYYY-MM-DD (required without `scenario_run`).", max_length=10),
+    ] = None,
     sort: Annotated[
         DiffSort | None,
         Query(
@@ -142,18 +162,51 @@ def diff(
         Query(description="`asset_class`: the first `top` rows of each asset class."),
     ] = None,
     as_at: AsAtParam = None,
+    scenario_run: ScenarioRunParam = None,
+    against_run: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="With `scenario_run`: compare that run's curves (A) with this run's (B)"
+            " instead of with its own base.",
+        ),
+    ] = None,
 ) -> Response:
     """Each curve and tenor at `asof_from` against `asof_to`: values, the change (to the
     values' decimals), percent change, its robust z-score within its curve family and a
     status; `meta.curves_added` / `meta.curves_removed` list whole curves. With `sort`, `top`
-    and `per`: what moved most."""
+    and `per`: what moved most. With `scenario_run`: the run's base against its scenario
+    curves (or, with `against_run`, run A against run B), `meta.asof_from`/`asof_to` naming
+    the sides."""
     where = _filter(identity, tenors)
-    first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
     ordering = {
         "sort": sort.value if sort else None,
         "top": top,
         "per": per.value if per else None,
     }
+    if scenario_run is not None:
+        if asof_from or asof_to or as_at:
+            raise RequestError(
+                "filters_contradictory", "a scenario diff takes no asof_from, asof_to or as_at"
+            )
+        sides, names = services.scenarios.diff(
+            request.state.principal.access, scenario_run, against_run
+        )
+        return _read(
+            request, services,
+            lambda snapshot, limit, offset, fmt: sides.side_diff(
+                where, names=names, snapshot_id=snapshot, limit=limit, offset=offset,
+                **ordering,  # type: ignore[arg-type]
+            ),
+            sides, None, paging.limit, scenario_run,
+        )  # fmt: skip
+    if against_run is not None:
+        raise RequestError("filters_contradictory", "against_run needs scenario_run")
+    if asof_from is None or asof_to is None:
+        raise RequestError(
+            "parameter_invalid", "a diff needs asof_from and asof_to (or a scenario_run)"
+        )
+    first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
     return read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.diff(
@@ -234,6 +287,7 @@ def strips(
         ),
     ] = False,
     as_at: AsAtParam = None,
+    scenario_run: ScenarioRunParam = None,
 ) -> Response:
     """Calendar, quarter, season and custom strips, derived from the monthly rows (hour-weighted
     for power, day-weighted for gas) and/or the vendor's own, each row with its `source`,
@@ -253,12 +307,35 @@ def strips(
         source=source.value,  # type: ignore[arg-type]
         include_current_month=include_current_month,
     )
-    return read(
+    curves = _source(request, services, scenario_run, as_at)
+    return _read(
         request, services,
-        lambda snapshot, limit, offset, fmt: services.curves.strips(
+        lambda snapshot, limit, offset, fmt: curves.strips(
             where, request_, snapshot_id=snapshot, limit=limit, offset=offset
         ),
-        as_at=as_at, limit=paging.limit,
+        curves, as_at, paging.limit, scenario_run,
+    )  # fmt: skip
+
+
+def _source(
+    request: Request, services: Services, scenario_run: str | None, as_at: str | None
+) -> Curves:
+    """The vendors' curves, or a scenario run's (never both, never at another time)."""
+    if scenario_run is None:
+        return services.curves
+    if as_at is not None:
+        raise RequestError("filters_contradictory", "a scenario run's curves take no as_at")
+    return services.scenarios.curves(request.state.principal.access, scenario_run)
+
+
+def _read(
+    request: Request, services: Services, reader: Reader, curves: Curves, as_at: str | None,
+    limit: int | None, scenario_run: str | None,
+) -> Response:  # fmt: skip
+    """``read`` pinned to ``curves``' snapshot; a scenario run's answers are its tenant's."""
+    return read(
+        request, services, reader, as_at=as_at, limit=limit,
+        pin=lambda snapshot: curves.pin(as_at, snapshot), tenant_owned=scenario_run is not None,
     )  # fmt: skip
 
 

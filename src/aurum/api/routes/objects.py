@@ -15,8 +15,6 @@ from starlette.responses import Response
 
 from aurum.api.deps import ServicesDep, envelope, objects
 from aurum.api.models import (
-    AssumptionIn,
-    AssumptionOut,
     DocumentIn,
     DocumentOut,
     DocumentPatch,
@@ -113,42 +111,10 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
                      details={"name": document.name})  # fmt: skip
         return Response(status_code=204)
 
-    if kind == "scenario":
-
-        @router.get(
-            "/{object_id}/assumptions",
-            response_model=LogEnvelope[AssumptionOut],
-            summary="A scenario's assumptions",
-        )
-        def list_assumptions(
-            services: ServicesDep, principal: PrincipalDep, object_id: IdPath
-        ) -> Response:
-            with services.store.transaction(principal.access, write=False) as tx:
-                return objects(tx.assumptions(object_id))
-
-        @router.post(
-            "/{object_id}/assumptions",
-            response_model=LogEnvelope[AssumptionOut],
-            status_code=201,
-            summary="Add an assumption to a scenario",
-        )
-        def create_assumption(
-            request: Request, services: ServicesDep, principal: PrincipalDep, object_id: IdPath,
-            body: AssumptionIn,
-        ) -> Response:  # fmt: skip
-            _check_size(body.value)
-            with services.store.transaction(principal.access) as tx:
-                assumption = tx.create_assumption(object_id, name=body.name, value=body.value)
-                tx.audit("assumption.create", target=assumption.id,
-                         request_id=request.state.request_id,
-                         details={"scenario": object_id})  # fmt: skip
-            return objects([assumption], 201)
-
     return router
 
 
-DOCUMENT_ROUTES = (
-    document_router("scenario", "scenarios", "scenario"),
+DOCUMENT_ROUTES = (  # scenarios have their own routes (aurum.api.routes.scenarios)
     document_router("ppa_contract", "ppa-contracts", "PPA contract"),
     document_router("curve_def", "curve-defs", "curve definition"),
 )

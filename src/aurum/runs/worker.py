@@ -1,0 +1,157 @@
+"""The worker: claims queued runs and executes them with their kind's handler.
+
+``aurum worker`` builds one with a handler per kind (a scenario run: ``ScenarioService.execute``)
+and serves until stopped. A handler does the work and finishes the run itself (it knows what it
+published); it reports progress through the :class:`Progress` it is given, which raises
+:class:`Cancelled` once a cancel was asked for. What a handler raises decides what happens::
+
+    Cancelled                         -> cancelled (its staged branch dropped)
+    AurumError with a 4xx status      -> failed with its code: the request is wrong, a retry
+                                         would fail the same way (bad spec, history too short)
+    anything else (a crash, a 5xx)    -> back on the queue with backoff, until its attempts
+                                         are used up (then failed)
+    returned without finishing it     -> failed (handler_incomplete)
+
+A worker killed mid-run leaves its lease to expire; :meth:`Runs.recover` (every worker runs it
+now and then) requeues the run, or records it published if its output reached the lake first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from aurum.auth.access import PLATFORM
+from aurum.errors import AurumError
+from aurum.lake.catalog import Lake
+from aurum.runs import Runs, drop_branch
+from aurum.store import Run, RunKind, RunStatus
+
+__all__ = ["Cancelled", "Handler", "Progress", "Worker"]
+
+log = logging.getLogger("aurum.worker")
+_FINAL = frozenset({"published", "duplicate", "failed", "cancelled"})
+
+
+class Cancelled(Exception):
+    """A cancel was asked for: the handler stops where it is."""
+
+
+class Progress:
+    """What a handler calls as it works: ``progress(done, total, stage)``. Writes are
+    throttled (``every_s``, except the last step); raises :class:`Cancelled` when the run was
+    cancelled meanwhile."""
+
+    def __init__(
+        self, runs: Runs, run: Run, *, every_s: float = 0.5,
+        shown: Callable[[int, int, str], None] | None = None,
+    ) -> None:  # fmt: skip
+        self.runs = runs
+        self.run = run
+        self.every_s = every_s
+        self.shown = shown
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        if self.shown is not None:
+            self.shown(done, total, stage)
+        now = time.monotonic()
+        if now - self._last < self.every_s and done < total:
+            return
+        self._last = now
+        if self.runs.checkpoint(self.run, done=done, total=total, stage=stage):
+            raise Cancelled(self.run.run_id)
+
+
+Handler = Callable[[Run, Progress], None]
+
+
+class Worker:
+    """Claims queued runs of its handlers' kinds and executes them, one at a time."""
+
+    def __init__(
+        self, runs: Runs, lake: Lake, handlers: Mapping[RunKind, Handler], *,
+        poll_s: float = 1.0, max_attempts: int = 3, backoff: timedelta = timedelta(seconds=5),
+        recover_every_s: float = 30.0,
+    ) -> None:  # fmt: skip
+        self.runs = runs
+        self.lake = lake
+        self.handlers = dict(handlers)
+        self.poll_s = poll_s
+        self.recover_every_s = recover_every_s
+        runs.max_attempts, runs.backoff = max_attempts, backoff
+
+    def run_once(self) -> Run | None:
+        """Claim the oldest queued run whose time has come and execute it; its final (or
+        requeued) record, or ``None`` when nothing is queued."""
+        claimed = self.runs.claim(tuple(self.handlers))
+        return None if claimed is None else self.execute(claimed)
+
+    def run_one(
+        self, run_id: str, *, on_progress: Callable[[int, int, str], None] | None = None
+    ) -> Run:
+        """Claim run ``run_id`` and execute it here (``aurum scenario run``)."""
+        claimed = self.runs.claim(tuple(self.handlers), run_id=run_id)
+        if claimed is None:  # taken by a worker meanwhile, or not queued: report where it is
+            with self.runs.store.transaction(PLATFORM) as tx:
+                return tx.get_run(run_id)
+        return self.execute(claimed, on_progress=on_progress)
+
+    def execute(
+        self, run: Run, *, on_progress: Callable[[int, int, str], None] | None = None
+    ) -> Run:
+        """Execute a claimed run under its lease; what becomes of it depends on how the handler
+        ends (see the module docstring)."""
+        handler = self.handlers[run.kind]
+        started = time.monotonic()
+        try:
+            with self.runs.held(run):
+                handler(run, Progress(self.runs, run, shown=on_progress))
+        except Cancelled:
+            drop_branch(self.lake, run)
+            ended = self._end(run, "cancelled", "cancelled", "cancelled while it ran")
+        except AurumError as exc:
+            if exc.http_status < 500:
+                drop_branch(self.lake, run)
+                ended = self._end(run, "failed", exc.code, exc.message)
+            else:
+                ended = self.runs.retry(run, error_code=exc.code, error_message=exc.message,
+                                        lake=self.lake)  # fmt: skip
+        except Exception as exc:  # a crash: another attempt may succeed
+            log.exception("run %s crashed", run.run_id)
+            ended = self.runs.retry(run, error_code="crashed", lake=self.lake,
+                                    error_message=f"{type(exc).__name__}: {exc}")  # fmt: skip
+        else:
+            with self.runs.store.transaction(PLATFORM) as tx:
+                ended = tx.get_run(run.run_id)
+            if ended.status not in _FINAL:
+                ended = self._end(run, "failed", "handler_incomplete",
+                                  "the handler returned without finishing the run")  # fmt: skip
+        log.info("run %s (%s) %s in %.1f s", run.run_id, run.kind, ended.status,
+                 time.monotonic() - started)  # fmt: skip
+        return ended
+
+    def serve(self, stop: threading.Event) -> None:
+        """Until ``stop`` is set: recover expired leases now and then, execute what is queued,
+        wait ``poll_s`` when nothing is."""
+        recovered_at = 0.0
+        while not stop.is_set():
+            if time.monotonic() - recovered_at >= self.recover_every_s:
+                for found in self.runs.recover(self.lake):
+                    log.warning("recovered run %s: %s", found.run_id, found.status)
+                recovered_at = time.monotonic()
+            if self.run_once() is None:
+                stop.wait(self.poll_s)
+
+    def _end(self, run: Run, status: RunStatus, code: str, message: str) -> Run:
+        with self.runs.store.transaction(PLATFORM) as tx:
+            current = tx.get_run(run.run_id)
+        return self.runs.finish(
+            current, status,
+            action=f"run.{'cancel' if status == 'cancelled' else 'fail'}",
+            details={"kind": run.kind, "error": code}, error_code=code, error_message=message,
+            branch=None,
+        )  # fmt: skip

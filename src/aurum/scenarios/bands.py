@@ -1,0 +1,240 @@
+"""Ensemble bands for a run's curves: calibrate each curve on its as-of history, simulate around
+its scenario values, keep mean and P5/P50/P95 per tenor (and, on request, the paths).
+
+The arithmetic is :mod:`aurum.domain.ensembles`; this module feeds it: it turns curve rows into
+each curve's history by relative tenor (:func:`histories`), checks the budgets before anything
+is simulated, seeds each curve's stream from the run's seed and the curve's key (so a curve's
+paths do not change when other curves join the run), and scores the calibrated model's bands
+against the history it was fitted on (the band backtest, per curve family).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from aurum.config import ScenarioLimits
+from aurum.domain import ensembles
+from aurum.errors import ScenarioError
+from aurum.scenarios.compute import CurveGrid, History, family_of, horizon_years, seed_for
+from aurum.scenarios.specs import Ensemble
+
+__all__ = ["MAX_RELATIVE_TENORS", "Bands", "histories", "simulate_bands"]
+
+Array = npt.NDArray[np.float64]
+MAX_RELATIVE_TENORS = 240
+
+
+@dataclass
+class Bands:
+    """Per grid cell: mean and percentiles (NaN where the curve has no band)."""
+
+    model: str
+    convention: str
+    mean: Array
+    p5: Array
+    p50: Array
+    p95: Array
+    report: dict[str, Any] = field(default_factory=dict)
+    paths: pa.Table | None = None
+
+    def at(self, row: int, month: int) -> dict[str, float] | None:
+        if np.isnan(self.mean[row, month]):
+            return None
+        return {
+            "mean": float(self.mean[row, month]), "p5": float(self.p5[row, month]),
+            "p50": float(self.p50[row, month]), "p95": float(self.p95[row, month]),
+        }  # fmt: skip
+
+
+def histories(rows: pa.Table, days: int) -> dict[str, History]:
+    """Each curve's last ``days`` as-of dates as a matrix by relative tenor (months after the
+    as-of month), from MONTHLY rows (``curve_key``, ``asof_date``, ``contract_month``,
+    ``value``)."""
+    keys = rows.column("curve_key").to_pylist()
+    asofs = rows.column("asof_date").to_pylist()
+    months = rows.column("contract_month").to_pylist()
+    values = rows.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+    cells: dict[str, dict[date, dict[int, float]]] = {}
+    for key, asof, month, value in zip(keys, asofs, months, values, strict=True):
+        if month is None or asof is None or np.isnan(value):
+            continue
+        ahead = (month.year - asof.year) * 12 + month.month - asof.month
+        if 0 <= ahead < MAX_RELATIVE_TENORS:
+            cells.setdefault(key, {}).setdefault(asof, {})[ahead] = float(value)
+    found: dict[str, History] = {}
+    for key, by_day in cells.items():
+        dates = sorted(by_day)[-days:]
+        width = 1 + max(max(by_day[d]) for d in dates)
+        matrix = np.full((len(dates), width), np.nan)
+        for i, day in enumerate(dates):
+            for ahead, value in by_day[day].items():
+                matrix[i, ahead] = value
+        found[key] = History(tuple(dates), matrix)
+    return found
+
+
+def simulate_bands(
+    grid: CurveGrid,
+    values: Array,
+    rows: Sequence[int],
+    found: Mapping[str, History],
+    ensemble: Ensemble,
+    *,
+    seed: int,
+    asof: date,
+    limits: ScenarioLimits,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> Bands:
+    """Bands for grid rows ``rows`` around ``values`` (the scenario grid)."""
+    shape = values.shape
+    nan = np.full(shape, np.nan)
+    result = Bands(
+        model=ensemble.model, convention=ensembles.BAND_CONVENTION, mean=nan.copy(),
+        p5=nan.copy(), p50=nan.copy(), p95=nan.copy(),
+    )  # fmt: skip
+    quoted = ~np.isnan(values)
+    tenors = [int(quoted[r].sum()) for r in rows]
+    _check_budgets(ensemble, tenors, limits)
+    horizon = horizon_years(ensemble.horizon_days)
+    years = np.array([max((m - asof).days, 1) / 365.25 for m in grid.months])
+    ahead_of = np.array([(m.year - asof.year) * 12 + m.month - asof.month for m in grid.months])
+    calibrations: dict[str, Any] = {}
+    scores: dict[str, list[int]] = {}
+    kept: list[pa.Table] = []
+    for done, row in enumerate(rows):
+        curve = grid.curves[int(row)]
+        key = str(curve["curve_key"])
+        history = found.get(key)
+        name = _name(curve)
+        if history is None:
+            raise ScenarioError(
+                "history_too_short", f"{name} has no as-of history to calibrate on",
+                curve=name, days=0,
+            )  # fmt: skip
+        cells = quoted[row]
+        forward = values[row, cells]
+        stream = seed_for(seed, key)
+        try:
+            calibration = ensembles.calibrate(history.values, history.dates, forward=forward)
+            if ensemble.model == "factor":
+                paths = ensembles.simulate(
+                    forward, years[cells], horizon, calibration, seed=stream,
+                    paths=ensemble.paths,
+                )  # fmt: skip
+            else:  # by relative tenor: months after the as-of month
+                ahead = ahead_of[cells]
+                by_tenor = np.full(int(ahead.max()) + 1, np.nan)
+                by_tenor[ahead] = forward
+                paths = ensembles.historical(
+                    by_tenor, history.values, history.dates,
+                    horizon_days=ensemble.horizon_days, seed=stream, paths=ensemble.paths,
+                )[:, ahead]  # fmt: skip
+            score = ensembles.backtest(
+                history.values, history.dates, calibration, horizon_days=ensemble.horizon_days
+            )
+        except ensembles.HistoryTooShort as exc:
+            raise ScenarioError(
+                "history_too_short", f"{name}: {exc} (narrow ensemble.curves or ingest more days)",
+                curve=name,
+            ) from None  # fmt: skip
+        summary = ensembles.bands(paths)
+        for target, source in (
+            (result.mean, "mean"),
+            (result.p5, "p5"),
+            (result.p50, "p50"),
+            (result.p95, "p95"),
+        ):
+            target[row, cells] = summary[source]
+        calibrations[name] = _calibration_report(calibration)
+        family = family_of(curve)
+        tally = scores.setdefault(family, [0, 0])
+        tally[0] += score.inside
+        tally[1] += score.total
+        if ensemble.store_paths:
+            kept.append(_path_rows(curve, grid, cells, paths))
+        progress(done + 1, len(rows))
+    result.report = {
+        "ensemble": {
+            "model": ensemble.model, "paths": ensemble.paths,
+            "horizon_days": ensemble.horizon_days, "curves": len(rows),
+            "convention": ensembles.BAND_CONVENTION,
+        },
+        "calibration": calibrations,
+        "backtest": {
+            family: {
+                "inside": inside, "total": total,
+                "share": round(inside / total, 4) if total else None, "expected": 0.90,
+                "horizon_days": ensemble.horizon_days,
+            }
+            for family, (inside, total) in sorted(scores.items())
+        },
+    }  # fmt: skip
+    if kept:
+        result.paths = pa.concat_tables(kept)
+    return result
+
+
+def _check_budgets(ensemble: Ensemble, tenors: Sequence[int], limits: ScenarioLimits) -> None:
+    widest = max(tenors, default=0)
+    held = ensemble.paths * widest * 8 * 3  # the paths, their sort for the percentiles, slack
+    budget = limits.memory_mb * 2**20
+    if held > budget:
+        raise ScenarioError(
+            "memory_budget_exceeded",
+            f"{ensemble.paths:,} paths x {widest} tenors need about {held / 2**20:,.0f} MiB; the"
+            f" budget is {limits.memory_mb:,.0f} MiB (AURUM_SCENARIOS__MEMORY_MB): use fewer"
+            " paths",
+            paths=ensemble.paths, tenors=widest, budget_mb=limits.memory_mb,
+        )  # fmt: skip
+    if ensemble.store_paths:
+        total = ensemble.paths * sum(tenors)
+        if total > limits.max_stored_paths:
+            raise ScenarioError(
+                "paths_too_large",
+                f"keeping {ensemble.paths:,} paths x {sum(tenors):,} curve tenors is"
+                f" {total:,} values; at most {limits.max_stored_paths:,} are kept"
+                " (AURUM_SCENARIOS__MAX_STORED_PATHS): fewer paths or curves, or no store_paths",
+                values=total, limit=limits.max_stored_paths,
+            )  # fmt: skip
+
+
+def _path_rows(
+    curve: Mapping[str, Any], grid: CurveGrid, cells: npt.NDArray[np.bool_], paths: Array
+) -> pa.Table:
+    labels = [m.strftime("%Y-%m") for m, on in zip(grid.months, cells, strict=True) if on]
+    count, width = paths.shape
+    return pa.table(
+        {
+            "vendor": pa.array([curve["vendor"]] * (count * width), pa.string()),
+            "curve_key": pa.array([curve["curve_key"]] * (count * width), pa.string()),
+            "tenor_label": pa.array(np.tile(np.array(labels, dtype=object), count), pa.string()),
+            "path": pa.array(np.repeat(np.arange(count, dtype=np.int32), width), pa.int32()),
+            "value": pa.array(paths.reshape(-1), pa.float64()),
+        }
+    )
+
+
+def _calibration_report(calibration: Any) -> dict[str, Any]:
+    return {
+        "model": calibration.model, "kappa": _r(calibration.kappa),
+        "sigma_short": _r(calibration.sigma_short), "sigma_long": _r(calibration.sigma_long),
+        "rho": _r(calibration.rho), "days": calibration.days,
+        "first": str(calibration.first), "last": str(calibration.last),
+        "fit": {k: _r(v) for k, v in dict(calibration.fit).items()},
+    }  # fmt: skip
+
+
+def _r(value: Any) -> Any:
+    return round(float(value), 6) if isinstance(value, int | float | np.floating) else value
+
+
+def _name(curve: Mapping[str, Any]) -> str:
+    parts = [curve.get(k) for k in ("vendor", "iso", "location", "product", "block")]
+    return " ".join(str(p) for p in parts if p)

@@ -1,0 +1,677 @@
+"""Scenarios as a service: typed, versioned definitions; runs requested, reused and executed.
+
+The shells (API routes, CLI, the worker) call only this:
+
+- **definitions** — :meth:`ScenarioService.create`, :meth:`update`, :meth:`add_assumption`,
+  :meth:`replace_assumption`, :meth:`remove_assumption`: each validates against the typed specs
+  (:mod:`aurum.scenarios.specs`, a 422 ``spec_invalid`` naming the field) and records a new
+  scenario version with its audit entry, in one store transaction;
+- **requests** — :meth:`request_run` resolves the base to exact vendor-day tags
+  (``eod/{vendor}/{day}/v{n}``) and enqueues a ``scenario_run`` on the kernel's queue, unless a
+  run with the same scenario version, tags, seed and code version exists (then that run is
+  answered: *reused*);
+- **execution** — :meth:`execute` is the worker's handler: read the tagged base curves,
+  evaluate the assumptions with their attribution (:mod:`aurum.scenarios.compute`), add the
+  ensemble bands (:mod:`aurum.scenarios.bands`), publish ``scenario_output`` (and, on request,
+  ``scenario_path``) by write-audit-publish under the run's id, and finish the run with its
+  report. Bad input fails before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import (
+    And,
+    EqualTo,
+    GreaterThanOrEqual,
+    In,
+    LessThanOrEqual,
+)
+
+from aurum._version import code_version
+from aurum.auth.access import Access
+from aurum.config import ScenarioLimits
+from aurum.datasets.curves import CURVE_OBSERVATION
+from aurum.datasets.scenarios import SCENARIO_OUTPUT, SCENARIO_PATH
+from aurum.domain import drivers
+from aurum.domain.quality import CheckOutcome
+from aurum.errors import Conflict, Forbidden, NotFound, ScenarioError
+from aurum.lake.catalog import Lake
+from aurum.lake.publish import Audit, publish
+from aurum.query.engine import Query
+from aurum.query.page import Page, page_of
+from aurum.query.scenarios import ScenarioCurves, curve_rows, run_rows
+from aurum.runs import Runs
+from aurum.scenarios import bands
+from aurum.scenarios.compute import AssumptionValue, CurveGrid, History, Scenario
+from aurum.scenarios.specs import (
+    CarbonChange,
+    FuelCurveChange,
+    ScenarioSettings,
+    validate_assumption,
+    validate_settings,
+)
+from aurum.store import Run, Store
+from aurum.store.documents import Assumption, Document, ScenarioVersion
+
+__all__ = ["Outputs", "Progress", "RunRequest", "ScenarioService"]
+
+Progress = Callable[[int, int, str], None]
+_SCHEME = CURVE_OBSERVATION.tags
+assert _SCHEME is not None
+_READ = (
+    "vendor", "curve_key", "asset_class", "iso", "region", "location", "market", "product",
+    "block", "spark_location", "currency", "per_unit", "asof_date", "contract_month",
+    "tenor_start", "tenor_end", "tenor_label", "tenor_type", "value",
+)  # fmt: skip
+_LIVE = ("queued", "running", "staged", "published")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    run: Run
+    reused: bool
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A published run's output rows, read at its tag."""
+
+    rows: pa.Table
+    snapshot_id: int
+
+    def page(self, limit: int, offset: int) -> Page:
+        started = time.perf_counter()
+        return page_of(self.rows.slice(offset, limit + 1), self.snapshot_id, limit, started)
+
+
+class ScenarioService:
+    """Scenario definitions and runs over one store and one lake."""
+
+    def __init__(
+        self, store: Store, lake: Lake, runs: Runs, *, limits: ScenarioLimits | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.lake = lake
+        self.runs = runs
+        self.limits = limits or ScenarioLimits()
+        self.timeout_s = timeout_s
+        self.query = Query(lake, max_rows=50_000_000, timeout_s=timeout_s)
+
+    # -- definitions ------------------------------------------------------------------------------
+
+    def create(
+        self, access: Access, *, name: str, description: str, spec: Mapping[str, Any],
+        assumptions: Sequence[tuple[str, Any]] = (), request_id: str | None = None,
+    ) -> Document:  # fmt: skip
+        """A new scenario (version 1), with its settings and, optionally, its assumptions."""
+        settings = validate_settings(spec)
+        typed = [(n, _dump(validate_assumption(v))) for n, v in assumptions]
+        with self.store.transaction(access) as tx:
+            document = tx.create_document(
+                "scenario", name=name, description=description, spec=_dump(settings),
+                assumptions=typed,
+            )  # fmt: skip
+            tx.audit("scenario.create", target=document.id, request_id=request_id,
+                     details={"name": name, "assumptions": len(typed)})  # fmt: skip
+            return tx.document("scenario", document.id)
+
+    def update(
+        self, access: Access, scenario_id: str, changes: Mapping[str, Any], *,
+        request_id: str | None = None,
+    ) -> Document:  # fmt: skip
+        """Change name, description or settings: a new version."""
+        changes = dict(changes)
+        if "spec" in changes:
+            changes["spec"] = _dump(validate_settings(changes["spec"]))
+        with self.store.transaction(access) as tx:
+            document = tx.update_document("scenario", scenario_id, changes)
+            tx.audit("scenario.update", target=scenario_id, request_id=request_id,
+                     details={"fields": sorted(changes), "version": document.version})  # fmt: skip
+        return document
+
+    def add_assumption(
+        self, access: Access, scenario_id: str, *, name: str, value: Any,
+        request_id: str | None = None,
+    ) -> Assumption:  # fmt: skip
+        typed = _dump(validate_assumption(value))
+        with self.store.transaction(access) as tx:
+            assumption = tx.create_assumption(scenario_id, name=name, value=typed)
+            tx.audit("assumption.create", target=assumption.id, request_id=request_id,
+                     details={"scenario": scenario_id, "name": name})  # fmt: skip
+        return assumption
+
+    def replace_assumption(
+        self, access: Access, scenario_id: str, name: str, *, value: Any,
+        request_id: str | None = None,
+    ) -> Assumption:  # fmt: skip
+        typed = _dump(validate_assumption(value))
+        with self.store.transaction(access) as tx:
+            assumption = tx.update_assumption(scenario_id, name, value=typed)
+            tx.audit("assumption.update", target=assumption.id, request_id=request_id,
+                     details={"scenario": scenario_id, "name": name})  # fmt: skip
+        return assumption
+
+    def remove_assumption(
+        self, access: Access, scenario_id: str, name: str, *, request_id: str | None = None
+    ) -> Assumption:
+        with self.store.transaction(access) as tx:
+            assumption = tx.delete_assumption(scenario_id, name)
+            tx.audit("assumption.delete", target=assumption.id, request_id=request_id,
+                     details={"scenario": scenario_id, "name": name})  # fmt: skip
+        return assumption
+
+    def version(
+        self, access: Access, scenario_id: str, version: int | None = None
+    ) -> ScenarioVersion:
+        with self.store.transaction(access, write=False) as tx:
+            return tx.scenario_version(scenario_id, version)
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def request_run(
+        self, access: Access, scenario_id: str, *, version: int | None = None,
+        seed: int | None = None, request_id: str | None = None,
+    ) -> RunRequest:  # fmt: skip
+        """Enqueue a run of the scenario's version (default: current) on the newest base days,
+        or answer the run that already computed exactly that."""
+        found = self.version(access, scenario_id, version)
+        settings, assumptions = _parsed(found)
+        tags = self._base_tags(access, settings, assumptions)
+        params = {
+            "scenario_id": scenario_id, "version": found.version, "base_tags": tags,
+            "seed": settings.seed if seed is None else seed, "code_version": code_version(),
+        }  # fmt: skip
+        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        with self.store.transaction(access, write=False) as tx:
+            earlier = tx.runs(kind="scenario_run", subject=scenario_id, limit=1000)
+        for run in earlier:
+            if run.params.get("key") == key and run.status in _LIVE:
+                return RunRequest(run, reused=True)
+        self._check_budget(settings, tags)
+        run = self.runs.enqueue(
+            access, "scenario_run", subject=scenario_id, params={**params, "key": key},
+            request_id=request_id,
+        )  # fmt: skip
+        return RunRequest(run, reused=False)
+
+    def runs_of(
+        self, access: Access, scenario_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[Run]:
+        with self.store.transaction(access, write=False) as tx:
+            tx.document("scenario", scenario_id)  # 404 when it is not the caller's
+            return tx.runs(kind="scenario_run", subject=scenario_id, limit=limit, offset=offset)
+
+    def run(self, access: Access, scenario_id: str, run_id: str) -> Run:
+        unknown = NotFound(
+            "scenario_run_unknown", f"scenario {scenario_id!r} has no run {run_id!r}"
+        )
+        try:
+            with self.store.transaction(access, write=False) as tx:
+                run = tx.get_run(run_id)
+        except NotFound:
+            raise unknown from None
+        if run.kind != "scenario_run" or run.subject != scenario_id:
+            raise unknown
+        return run
+
+    def published_run(self, access: Access, scenario_id: str, run_id: str) -> Run:
+        """The run, if its output is published (409 ``scenario_run_not_ready`` otherwise)."""
+        run = self.run(access, scenario_id, run_id)
+        if run.status != "published" or run.tag is None:
+            raise Conflict(
+                "scenario_run_not_ready", f"run {run_id} is {run.status}: it has no output yet",
+                status=run.status,
+            )  # fmt: skip
+        return run
+
+    def outputs(self, access: Access, run: Run) -> Outputs:
+        """Every output row of a published run that ``access`` may read, in curve and tenor
+        order."""
+        assert run.tag is not None
+        rows, snapshot = run_rows(self.lake, access, run.run_id, run.tag)
+        order = [(c, "ascending") for c in ("vendor", "curve_key", "tenor_start", "tenor_label")]
+        return Outputs(rows.sort_by(order), snapshot)
+
+    def readable_run(self, access: Access, run_id: str) -> Run:
+        """A published scenario run of the caller's (``scenario_run=`` of the curve reads):
+        404 ``scenario_run_unknown`` for anything else, alike, so ids reveal nothing."""
+        unknown = NotFound("scenario_run_unknown", f"no scenario run {run_id!r}", run_id=run_id)
+        try:
+            with self.store.transaction(access, write=False) as tx:
+                run = tx.get_run(run_id)
+        except NotFound:
+            raise unknown from None
+        if run.kind != "scenario_run":
+            raise unknown
+        if run.status != "published" or run.tag is None:
+            raise Conflict(
+                "scenario_run_not_ready", f"scenario run {run_id} is {run.status}: no curves yet",
+                status=run.status,
+            )  # fmt: skip
+        return run
+
+    def curves(self, access: Access, run_id: str) -> ScenarioCurves:
+        """The run's curves as :class:`~aurum.query.curves.Curves` (slices, strips)."""
+        run = self.readable_run(access, run_id)
+        assert run.tag is not None
+        rows, snapshot = run_rows(self.lake, access, run.run_id, run.tag)
+        return ScenarioCurves.of_run(
+            self.lake, rows, snapshot, run_id=run.run_id, timeout_s=self.timeout_s
+        )
+
+    def diff(
+        self, access: Access, run_id: str, against: str | None = None
+    ) -> tuple[ScenarioCurves, tuple[str, str]]:
+        """The run's base against its scenario curves, or (``against``) run ``run_id``'s
+        scenario curves against run ``against``'s; and the names of the two sides."""
+        run = self.readable_run(access, run_id)
+        assert run.tag is not None
+        rows, snapshot = run_rows(self.lake, access, run.run_id, run.tag)
+        if against is None:
+            first = curve_rows(rows, run.run_id, value="base_value")
+            second = curve_rows(rows, run.run_id)
+            names = (f"base of scenario run {run.run_id}", f"scenario run {run.run_id}")
+        else:
+            other = self.readable_run(access, against)
+            assert other.tag is not None
+            theirs, snapshot = run_rows(self.lake, access, other.run_id, other.tag)
+            first, second = curve_rows(rows, run.run_id), curve_rows(theirs, other.run_id)
+            names = (f"scenario run {run.run_id}", f"scenario run {other.run_id}")
+        curves = ScenarioCurves.of_diff(self.lake, first, second, snapshot,
+                                        timeout_s=self.timeout_s)  # fmt: skip
+        return curves, names
+
+    def cancel(
+        self, access: Access, scenario_id: str, run_id: str, *, request_id: str | None = None
+    ) -> Run:
+        self.run(access, scenario_id, run_id)
+        return self.runs.cancel(access, run_id, request_id=request_id)
+
+    # -- execution (the worker's handler) ---------------------------------------------------------
+
+    def execute(self, run: Run, progress: Progress) -> None:
+        """Compute and publish the run, then finish it (a ``ScenarioError`` fails it as is)."""
+        access = (
+            Access(run.tenant_id, actor=run.requested_by or "aurum")
+            if run.tenant_id
+            else (Access.platform(run.requested_by or "aurum"))
+        )
+        found = self.version(access, run.params["scenario_id"], int(run.params["version"]))
+        settings, assumptions = _parsed(found)
+        tags: dict[str, str] = dict(run.params["base_tags"])
+        seed = int(run.params["seed"])
+        with self.store.transaction(access) as tx:
+            tx.update_run(run.run_id, dataset=SCENARIO_OUTPUT.name,
+                          partition={"run_id": run.run_id})  # fmt: skip
+        banded = settings.ensemble is not None
+        steps = 3 + (1 if banded else 0)
+        progress(0, steps, "reading base curves")
+        grid, base_vendors, asof = self._grid(settings, tags)
+        replacements = self._replacements(settings, assumptions, grid, tags)
+        progress(1, steps, "evaluating assumptions")
+        scenario = Scenario(grid, settings, assumptions, asof=asof, replacements=replacements)
+        values, shares, residual = scenario.attribute(settings.attribution)
+        output = _output_rows(grid, base_vendors, settings)
+        report: dict[str, Any] = {
+            "curves": int(output.sum()), "assumptions": len(assumptions),
+            "driver_gaps": scenario.driver_gaps,
+            "markets": sorted(m.drivers.name for m in scenario.markets),
+        }  # fmt: skip
+        ensemble = None
+        if settings.ensemble is not None:
+            progress(2, steps, "simulating the ensemble")
+            chosen = output & (
+                grid.matching(settings.ensemble.curves)
+                if settings.ensemble.curves is not None else True
+            )  # fmt: skip
+            histories = self._histories(grid, np.flatnonzero(chosen), tags, settings)
+            ensemble = bands.simulate_bands(
+                grid, values, np.flatnonzero(chosen), histories, settings.ensemble, seed=seed,
+                asof=asof, limits=self.limits,
+                progress=lambda done, total: progress(2, steps, f"ensemble {done}/{total} curves"),
+            )  # fmt: skip
+            report.update(ensemble.report)
+        progress(steps - 1, steps, "publishing")
+        rows = _output_table(
+            run, found, grid, values, shares, residual, output, ensemble, tags, seed,
+            settings, scenario.stack_sources(),
+        )  # fmt: skip
+        if ensemble is not None and ensemble.paths is not None:
+            paths = ensemble.paths.append_column(
+                "tenant_id", pa.array([run.tenant_id or ""] * ensemble.paths.num_rows, pa.string())
+            ).append_column(
+                "run_id", pa.array([run.run_id] * ensemble.paths.num_rows, pa.string())
+            )  # fmt: skip
+            publish(self.lake, SCENARIO_PATH, {"run_id": run.run_id},
+                    paths.select(list(SCENARIO_PATH.column_names)), run_id=run.run_id,
+                    content_sha256=_sha(paths))  # fmt: skip
+            report["paths_stored"] = paths.num_rows
+        self.runs.stage(run, branch=None)
+        publication = publish(
+            self.lake, SCENARIO_OUTPUT, {"run_id": run.run_id}, rows, run_id=run.run_id,
+            content_sha256=_sha(rows), audit=Audit(_audit_output),
+        )  # fmt: skip
+        if publication.status == "failed":
+            raise ScenarioError(
+                "output_invalid", "the run's output failed its audit: "
+                + ", ".join(publication.gate_failures),
+            )  # fmt: skip
+        report["rows"] = rows.num_rows
+        self.runs.finish(
+            run, "published", action="scenario_run.finish",
+            details={"scenario": found.scenario_id, "version": found.version,
+                     "tag": publication.tag, "rows": rows.num_rows},
+            snapshot_id=publication.snapshot_id, tag=publication.tag,
+            version=publication.version, result={**run.result, **report},
+        )  # fmt: skip
+        progress(steps, steps, "published")
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _base_tags(
+        self, access: Access, settings: ScenarioSettings,
+        assumptions: Sequence[tuple[str, AssumptionValue]],
+    ) -> dict[str, str]:  # fmt: skip
+        """The vendor-day tag of every vendor the run reads: the base vendors, the vendors of
+        their markets' driver curves, and of curves that replace a driver."""
+        vendors = {v.upper() for v in settings.base.vendors}
+        for market in drivers.load_markets():
+            if {v.upper() for v in market.match.get("vendor", ())} & vendors:
+                for ref in (market.gas, market.carbon):
+                    if ref is not None and ref.fields.get("vendor"):
+                        vendors.add(str(ref.fields["vendor"]).upper())
+        for override in settings.markets.values():
+            for ref in (override.gas, override.carbon):
+                if ref is not None:
+                    vendors.add(ref.vendor.upper())
+        tags: dict[str, str] = {}
+        table = self.lake.table(CURVE_OBSERVATION.name)
+        published = _published_days(table)
+        for vendor in sorted(vendors):
+            required = vendor in {v.upper() for v in settings.base.vendors}
+            if not access.may_read(vendor):
+                if required:
+                    raise Forbidden(
+                        "vendor_not_entitled", f"your tenant is not entitled to vendor {vendor}",
+                        vendor=vendor,
+                    )  # fmt: skip
+                continue  # a driver vendor it may not read: no pass-through from it
+            days = published.get(vendor, {})
+            day = settings.base.asof if isinstance(settings.base.asof, date) else (
+                max(days) if days else None
+            )  # fmt: skip
+            if day is None or day not in days:
+                if required:
+                    raise ScenarioError(
+                        "base_missing",
+                        f"vendor {vendor} has no published day"
+                        + (f" {day}" if day else "") + ": ingest it first",
+                        vendor=vendor,
+                    )  # fmt: skip
+                continue
+            tags[vendor] = days[day]
+        for name, assumption in assumptions:
+            if isinstance(assumption, FuelCurveChange | CarbonChange) and assumption.replace_with:
+                ref = assumption.replace_with
+                vendor = ref.vendor.upper()
+                if not access.may_read(vendor):
+                    raise Forbidden(
+                        "vendor_not_entitled",
+                        f"assumption {name!r} reads vendor {vendor}: your tenant is not entitled",
+                        vendor=vendor,
+                    )  # fmt: skip
+                days = published.get(vendor, {})
+                day = ref.asof if isinstance(ref.asof, date) else (max(days) if days else None)
+                if day is None or day not in days:
+                    raise ScenarioError(
+                        "base_missing", f"assumption {name!r}: vendor {vendor} has no published"
+                        f" day {day or ''}".rstrip(), assumption=name,
+                    )  # fmt: skip
+                tags[f"{name}@replace"] = days[day]
+        return tags
+
+    def _rows(self, tag: str, row_filter: Any) -> pa.Table:
+        rows, _ = self.query.scan(
+            CURVE_OBSERVATION.name, row_filter=row_filter, as_at=tag, columns=_READ
+        )
+        return rows
+
+    def _grid(
+        self, settings: ScenarioSettings, tags: Mapping[str, str]
+    ) -> tuple[CurveGrid, set[str], date]:
+        parts = []
+        for vendor, tag in tags.items():
+            if "@" in vendor:
+                continue
+            parsed = _SCHEME.parse(tag)
+            assert parsed is not None
+            day = date.fromisoformat(parsed[0]["asof_date"])
+            rows = self._rows(tag, And(
+                EqualTo("vendor", vendor), EqualTo("asof_date", day.isoformat()),
+                EqualTo("tenor_type", "MONTHLY"),
+            ))  # fmt: skip
+            rows = rows.filter(pc.is_valid(rows.column("value")))
+            parts.append(rows.append_column("base_tag", pa.array([tag] * rows.num_rows)))
+        table = pa.concat_tables(parts, promote_options="default")
+        base_vendors = {v.upper() for v in settings.base.vendors}
+        if not table.num_rows:
+            raise ScenarioError("base_missing", "the base days have no monthly curves")
+        grid = CurveGrid.from_rows(table)
+        asof = max(
+            date.fromisoformat(_SCHEME.parse(tags[v])[0]["asof_date"])  # type: ignore[index]
+            for v in base_vendors if v in tags
+        )  # fmt: skip
+        return grid, base_vendors, asof
+
+    def _replacements(
+        self, settings: ScenarioSettings, assumptions: Sequence[tuple[str, AssumptionValue]],
+        grid: CurveGrid, tags: Mapping[str, str],
+    ) -> dict[int, tuple[np.ndarray, dict[str, Any]]]:  # fmt: skip
+        found: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+        for index, (name, assumption) in enumerate(assumptions):
+            if not isinstance(assumption, FuelCurveChange | CarbonChange):
+                continue
+            ref = assumption.replace_with
+            if ref is None:
+                continue
+            tag = tags[f"{name}@replace"]
+            day = date.fromisoformat(_SCHEME.parse(tag)[0]["asof_date"])  # type: ignore[index]
+            rows = self._rows(tag, And(
+                EqualTo("vendor", ref.vendor.upper()), EqualTo("asof_date", day.isoformat()),
+                EqualTo("tenor_type", "MONTHLY"),
+            ))  # fmt: skip
+            other = CurveGrid.from_rows(rows)
+            matches = np.flatnonzero(other.matching(ref.identity()))
+            if len(matches) != 1:
+                raise ScenarioError(
+                    "filter_matches_nothing" if not len(matches) else "curve_ambiguous",
+                    f"assumption {name!r}: replace_with names {len(matches)} curves of"
+                    f" {ref.vendor} on {day}; it must name one",
+                    assumption=name,
+                )  # fmt: skip
+            row = int(matches[0])
+            by_month = dict(zip(other.months, other.values[row], strict=True))
+            values = np.array([by_month.get(m, np.nan) for m in grid.months])
+            found[index] = (values, other.curves[row])
+        return found
+
+    def _histories(
+        self, grid: CurveGrid, rows: Sequence[int], tags: Mapping[str, str],
+        settings: ScenarioSettings,
+    ) -> dict[str, History]:  # fmt: skip
+        """Each banded curve's as-of history by relative tenor, as known at its base tag."""
+        assert settings.ensemble is not None
+        wanted: dict[str, list[str]] = {}
+        for row in rows:
+            curve = grid.curves[int(row)]
+            wanted.setdefault(str(curve["vendor"]), []).append(str(curve["curve_key"]))
+        found: dict[str, History] = {}
+        for vendor, keys in wanted.items():
+            tag = tags[vendor]
+            day = date.fromisoformat(_SCHEME.parse(tag)[0]["asof_date"])  # type: ignore[index]
+            first = day - timedelta(days=int(settings.ensemble.calibration_days * 7 / 5) + 7)
+            rows_ = self._rows(tag, And(
+                EqualTo("vendor", vendor), GreaterThanOrEqual("asof_date", first.isoformat()),
+                LessThanOrEqual("asof_date", day.isoformat()), EqualTo("tenor_type", "MONTHLY"),
+                In("curve_key", keys),
+            ))  # fmt: skip
+            found.update(bands.histories(rows_, settings.ensemble.calibration_days))
+        return found
+
+    def _check_budget(self, settings: ScenarioSettings, tags: Mapping[str, str]) -> None:
+        """Refuse, before anything runs, an ensemble that cannot fit its budgets."""
+        ensemble = settings.ensemble
+        if ensemble is None:
+            return
+        tenors = 240  # at most this many months ahead are simulated per curve
+        held = ensemble.paths * tenors * 8
+        if held > self.limits.memory_mb * 2**20:
+            raise ScenarioError(
+                "memory_budget_exceeded",
+                f"{ensemble.paths:,} paths x up to {tenors} tenors need"
+                f" {held / 2**20:,.0f} MiB at once; the budget is {self.limits.memory_mb:,.0f} MiB"
+                " (AURUM_SCENARIOS__MEMORY_MB): use fewer paths",
+                paths=ensemble.paths, budget_mb=self.limits.memory_mb,
+            )  # fmt: skip
+        _ = tags
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)  # type: ignore[no-any-return]
+
+
+def _parsed(found: ScenarioVersion) -> tuple[ScenarioSettings, list[tuple[str, AssumptionValue]]]:
+    settings = validate_settings(found.spec["settings"])
+    assumptions = [
+        (item["name"], validate_assumption(item["value"])) for item in found.spec["assumptions"]
+    ]
+    return settings, assumptions
+
+
+def _published_days(table: Any) -> dict[str, dict[date, str]]:
+    """Every vendor's published days and the tag of each day's newest version."""
+    newest: dict[tuple[str, date], tuple[int, str]] = {}
+    for name in table.metadata.refs:
+        parsed = _SCHEME.parse(name)
+        if parsed is None:
+            continue
+        partition, number = parsed
+        key = (partition["vendor"], date.fromisoformat(partition["asof_date"]))
+        if key not in newest or newest[key][0] < number:
+            newest[key] = (number, name)
+    days: dict[str, dict[date, str]] = {}
+    for (vendor, day), (_, tag) in newest.items():
+        days.setdefault(vendor, {})[day] = tag
+    return days
+
+
+def _output_rows(grid: CurveGrid, vendors: set[str], settings: ScenarioSettings) -> np.ndarray:
+    mask = np.array([str(c.get("vendor") or "").upper() in vendors for c in grid.curves])
+    if settings.base.curves is not None:
+        mask &= grid.matching(settings.base.curves)
+    if not mask.any():
+        raise ScenarioError(
+            "filter_matches_nothing", "no curve of the base vendors matches base.curves"
+        )
+    return mask
+
+
+def _output_table(
+    run: Run, found: ScenarioVersion, grid: CurveGrid, values: np.ndarray,
+    shares: Mapping[str, np.ndarray], residual: np.ndarray | None, output: np.ndarray,
+    ensemble: bands.Bands | None, tags: Mapping[str, str], seed: int,
+    settings: ScenarioSettings, stack_sources: Mapping[int, str],
+) -> pa.Table:  # fmt: skip
+    columns: dict[str, list[Any]] = {name: [] for name in SCENARIO_OUTPUT.column_names}
+    version = code_version()
+    for row in np.flatnonzero(output):
+        curve = grid.curves[int(row)]
+        for m, month in enumerate(grid.months):
+            base = grid.values[row, m]
+            if np.isnan(base):
+                continue
+            attribution = {name: _round(share[row, m]) for name, share in shares.items()}
+            if residual is not None:
+                attribution["residual"] = _round(residual[row, m])
+            columns["tenant_id"].append(run.tenant_id or "")
+            columns["run_id"].append(run.run_id)
+            columns["scenario_id"].append(found.scenario_id)
+            columns["scenario_version"].append(found.version)
+            columns["asof_date"].append(curve["asof_date"])
+            columns["vendor"].append(curve["vendor"])
+            columns["base_tag"].append(curve["base_tag"])
+            for name in (
+                "curve_key",
+                "asset_class",
+                "iso",
+                "region",
+                "location",
+                "market",
+                "product",
+                "block",
+                "spark_location",
+                "currency",
+                "per_unit",
+            ):
+                columns[name].append(curve.get(name))  # fmt: skip
+            columns["tenor_type"].append("MONTHLY")
+            columns["tenor_label"].append(month.strftime("%Y-%m"))
+            columns["contract_month"].append(month)
+            columns["tenor_start"].append(month)
+            columns["tenor_end"].append(month)
+            columns["base_value"].append(float(base))
+            columns["value"].append(float(values[row, m]))
+            band = ensemble.at(int(row), m) if ensemble is not None else None
+            for name in ("mean", "p5", "p50", "p95"):
+                columns[name].append(band[name] if band else None)
+            columns["band_convention"].append(ensemble.convention if band else None)
+            columns["band_model"].append(ensemble.model if band else None)
+            columns["attribution"].append(json.dumps(attribution) if shares else None)
+            columns["attribution_method"].append(settings.attribution if shares else None)
+            columns["stack_source"].append(stack_sources.get(int(row)))
+            columns["code_version"].append(version)
+            columns["seed"].append(seed if ensemble is not None else None)
+    _ = tags
+    return pa.table(columns, schema=SCENARIO_OUTPUT.schema)
+
+
+def _round(value: float) -> float:
+    return float(round(float(value), 10))
+
+
+def _sha(table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def _audit_output(rows: pa.Table, previous: pa.Table | None) -> list[CheckOutcome]:
+    """A run's output before it is published: every value finite, bands in order."""
+    values = rows.column("value").to_numpy(zero_copy_only=False).astype(float)
+    bad = int((~np.isfinite(values)).sum())
+    p5 = rows.column("p5").to_numpy(zero_copy_only=False).astype(float)
+    p50 = rows.column("p50").to_numpy(zero_copy_only=False).astype(float)
+    p95 = rows.column("p95").to_numpy(zero_copy_only=False).astype(float)
+    with np.errstate(invalid="ignore"):
+        disordered = int(((p5 > p50 + 1e-9) | (p50 > p95 + 1e-9)).sum())
+    _ = previous
+    return [
+        CheckOutcome("value_finite", "fail", bad, rows.num_rows),
+        CheckOutcome("bands_ordered", "fail", disordered, rows.num_rows),
+    ]

@@ -1,0 +1,242 @@
+"""The scenario service end to end on a real lake and store: typed specs and versions, a driver
+run on the worker with its attribution, ensemble bands with calibration and backtest, run reuse,
+bad input (each a clear error, nothing published), and tenants kept apart."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from aurum.auth.access import PLATFORM, Access
+from aurum.config import ScenarioLimits
+from aurum.domain import drivers
+from aurum.errors import Forbidden, NotFound, ScenarioError
+from aurum.runs import Runs
+from aurum.scenarios import ScenarioService
+from aurum.store import Store
+
+GERMAN_BASE = {"vendor": "EUGP", "location": "German", "block": "BASE"}
+GAS_UP = {"type": "fuel_curve", "fuel": "gas", "mode": "relative", "value": 20}
+CARBON_DOUBLE = {"type": "carbon", "mode": "scaled", "value": 2}
+HR_UP = {"type": "heat_rate", "mode": "relative", "value": 5}
+POWER_SHOCK = {"type": "shock", "filter": {"location": "German", "block": "PEAK"},
+               "mode": "absolute", "value": 3}  # fmt: skip
+
+
+@pytest.fixture
+def service(scenario_lake, store: Store) -> ScenarioService:
+    with store.transaction(PLATFORM) as tx:
+        tx.create_tenant("acme", "Acme")
+        tx.create_tenant("beta", "Beta")
+    return ScenarioService(store, scenario_lake.lake(), Runs(store, lease=timedelta(seconds=30)))
+
+
+def acme(vendors: frozenset[str] | None = None) -> Access:
+    return Access("acme", actor="user:a@acme", vendors=vendors)
+
+
+def beta() -> Access:
+    return Access("beta", actor="user:b@beta")
+
+
+def run_on_worker(service: ScenarioService, run_id: str):
+    from aurum.runs.worker import Worker
+
+    worker = Worker(service.runs, service.lake, {"scenario_run": service.execute})
+    done = worker.run_once()
+    assert done is not None and done.run_id == run_id
+    return done
+
+
+def make(service, spec, assumptions=(), name="gas and carbon"):
+    return service.create(acme(), name=name, description="", spec=spec,
+                          assumptions=list(assumptions))  # fmt: skip
+
+
+BASE = {"base": {"vendors": ["EUGP"]}}
+
+
+# -- specs and versions ---------------------------------------------------------------------------
+
+
+def test_an_invalid_assumption_is_a_422_naming_the_field(service):
+    scenario = make(service, BASE)
+    with pytest.raises(ScenarioError) as caught:
+        service.add_assumption(acme(), scenario.id, name="bad",
+                               value={"type": "shock", "mode": "sideways", "value": 1})  # fmt: skip
+    assert caught.value.code == "spec_invalid" and caught.value.http_status == 422
+    assert caught.value.diagnostics["field"] == "value.shock.mode"
+    with pytest.raises(ScenarioError) as caught:
+        make(service, {"base": {"vendors": []}}, name="empty")
+    assert caught.value.diagnostics["field"] == "spec.base.vendors"
+
+
+def test_every_change_is_a_new_version_and_old_ones_stay_readable(service):
+    scenario = make(service, BASE)
+    assert scenario.version == 1
+    service.add_assumption(acme(), scenario.id, name="gas", value=GAS_UP)
+    service.add_assumption(acme(), scenario.id, name="carbon", value=CARBON_DOUBLE)
+    service.replace_assumption(acme(), scenario.id, "gas", value={**GAS_UP, "value": 10})
+    service.remove_assumption(acme(), scenario.id, "carbon")
+    changed = service.update(acme(), scenario.id, {"description": "smaller"})
+    assert changed.version == 6
+    first, third = service.version(acme(), scenario.id, 1), service.version(acme(), scenario.id, 3)
+    assert first.spec["assumptions"] == [] and first.change == "created"
+    assert [a["name"] for a in third.spec["assumptions"]] == ["gas", "carbon"]
+    assert service.version(acme(), scenario.id).spec["assumptions"][0]["value"]["value"] == 10
+
+
+# -- a driver run ---------------------------------------------------------------------------------
+
+
+def test_a_driver_scenario_runs_on_a_worker_with_its_attribution(service, scenario_lake):
+    scenario = make(service, BASE, [("gas", GAS_UP), ("carbon", CARBON_DOUBLE),
+                                    ("heat rate", HR_UP), ("peak", POWER_SHOCK)])  # fmt: skip
+    asked = service.request_run(acme(), scenario.id)
+    assert not asked.reused and asked.run.status == "queued"
+    done = run_on_worker(service, asked.run.run_id)
+    assert done.status == "published", done.error_message
+    assert done.tag == f"scenario/{done.run_id}/v1"
+    assert done.params["base_tags"]["EUGP"].startswith("eod/EUGP/2025-09-17/v")
+    rows = service.outputs(acme(), done).rows.to_pylist()
+    german = [r for r in rows if r["location"] == "German" and r["block"] == "BASE"]
+    assert len(german) == 24 and {r["scenario_version"] for r in rows} == {1}
+    # the pass-through by hand, for one month: P + s * (MC' - MC)
+    market = drivers.market_for_curve({**GERMAN_BASE, "asset_class": "power"})
+    assert market is not None and market.name
+    month = german[5]
+    by = {(r["location"], r["tenor_label"]): r["base_value"] for r in rows}
+    gas0 = by[("Dutch_TTF", month["tenor_label"])] / drivers.MMBTU_PER_MWH
+    carbon0 = by[("EUA", month["tenor_label"])]
+    hr0, ef, vom = market.heat_rate, market.emission_factor, market.vom
+    mc0 = drivers.marginal_cost(heat_rate=hr0, gas=gas0, carbon=carbon0, emission_factor=ef,
+                                vom=vom)  # fmt: skip
+    mc1 = drivers.marginal_cost(heat_rate=hr0 * 1.05, gas=gas0 * 1.2, carbon=carbon0 * 2,
+                                emission_factor=ef, vom=vom)  # fmt: skip
+    expected = month["base_value"] + market.share_for("BASE") * (mc1 - mc0)
+    assert month["value"] == pytest.approx(expected, rel=1e-12)
+    shares = json.loads(month["attribution"])
+    assert set(shares) == {"gas", "carbon", "heat rate", "peak"} and shares["peak"] == 0
+    assert sum(shares.values()) == pytest.approx(month["value"] - month["base_value"], abs=1e-8)
+    label = month["tenor_label"]
+    peak = next(r for r in rows if r["block"] == "PEAK" and r["tenor_label"] == label)
+    assert json.loads(peak["attribution"])["peak"] == pytest.approx(3.0)
+    gas = next(r for r in rows if r["location"] == "Dutch_TTF")
+    assert gas["value"] == gas["base_value"]  # a driver change moves power, not the gas curve
+    assert done.result["curves"] == 5 and done.result["markets"] == [market.name]
+
+
+def test_the_same_request_reuses_the_run_and_another_seed_does_not(service):
+    scenario = make(service, BASE, [("gas", GAS_UP)])
+    first = service.request_run(acme(), scenario.id)
+    again = service.request_run(acme(), scenario.id)
+    assert again.reused and again.run.run_id == first.run.run_id
+    other = service.request_run(acme(), scenario.id, seed=99)
+    assert not other.reused and other.run.run_id != first.run.run_id
+    service.add_assumption(acme(), scenario.id, name="carbon", value=CARBON_DOUBLE)
+    assert not service.request_run(acme(), scenario.id).reused  # a new version
+
+
+# -- ensembles ------------------------------------------------------------------------------------
+
+
+ENSEMBLE = {"base": {"vendors": ["EUGP"]},
+            "ensemble": {"model": "factor", "paths": 2000, "horizon_days": 10,
+                         "calibration_days": 60, "curves": {"location": "German"}}}  # fmt: skip
+
+
+def test_an_ensemble_run_has_ordered_bands_a_calibration_and_a_backtest(service):
+    scenario = make(service, ENSEMBLE, [("gas", GAS_UP)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert done.status == "published", done.error_message
+    rows = service.outputs(acme(), done).rows.to_pylist()
+    banded = [r for r in rows if r["p50"] is not None]
+    assert {r["location"] for r in banded} == {"German"} and len(banded) == 48
+    for row in banded:
+        assert row["p5"] < row["p50"] < row["p95"]
+        assert row["mean"] == pytest.approx(row["value"], rel=0.03)  # a martingale around it
+        assert row["band_convention"].startswith("non-exceedance")
+    report = done.result
+    assert set(report["calibration"]) == {"EUGP German power BASE", "EUGP German power PEAK"}
+    fit = report["calibration"]["EUGP German power BASE"]
+    assert fit["model"] == "lognormal" and fit["days"] >= 40 and fit["fit"]["r2"] > 0
+    backtest = report["backtest"]["power|power|EUR/MWh"]
+    assert backtest["total"] > 0 and 0.6 < backtest["share"] <= 1.0
+    # reproducible: the same seed again gives the same bands (a new version, same numbers)
+    service.update(acme(), scenario.id, {"description": "again"})
+    again = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert [r["p95"] for r in service.outputs(acme(), again).rows.to_pylist()] == [
+        r["p95"] for r in rows
+    ]
+
+
+def test_history_too_short_fails_the_run_and_publishes_nothing(service, scenario_lake):
+    early = scenario_lake.days[9]
+    spec = {**ENSEMBLE, "base": {"vendors": ["EUGP"], "asof": early.isoformat()}}
+    scenario = make(service, spec, [("gas", GAS_UP)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert (done.status, done.error_code) == ("failed", "history_too_short")
+    assert "German" in (done.error_message or "") and done.tag is None
+    assert done.attempts == 1  # a bad request is not retried
+
+
+def test_an_ensemble_over_the_memory_budget_is_refused_before_it_runs(service):
+    service.limits = ScenarioLimits(memory_mb=1)
+    scenario = make(service, {**ENSEMBLE, "ensemble": {**ENSEMBLE["ensemble"], "paths": 50_000}})
+    with pytest.raises(ScenarioError) as caught:
+        service.request_run(acme(), scenario.id)
+    assert caught.value.code == "memory_budget_exceeded"
+    assert service.runs_of(acme(), scenario.id) == []
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_a_filter_that_matches_nothing_fails_with_its_code(service):
+    nothing = {"type": "shock", "filter": {"location": "Atlantis"}, "mode": "relative",
+               "value": 5}  # fmt: skip
+    scenario = make(service, BASE, [("nowhere", nothing)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert (done.status, done.error_code) == ("failed", "filter_matches_nothing")
+    assert "nowhere" in (done.error_message or "")
+
+
+def test_a_replacement_in_another_currency_needs_a_rate(service):
+    usd = {"type": "fuel_curve", "fuel": "gas", "mode": "replace",
+           "replace_with": {"vendor": "EUGP", "location": "Dutch_TTF_USDMMBTU"}}  # fmt: skip
+    scenario = make(service, BASE, [("usd gas", usd)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert (done.status, done.error_code) == ("failed", "units_mismatched")
+    assert "EURUSD" in (done.error_message or "")
+    rated = make(service, {**BASE, "fx_rates": {"EURUSD": 1.1}}, [("usd gas", usd)], name="fx")
+    done = run_on_worker(service, service.request_run(acme(), rated.id).run.run_id)
+    assert done.status == "published", done.error_message
+
+
+def test_an_unentitled_vendor_is_refused(service):
+    scenario = make(service, BASE, [("gas", GAS_UP)])
+    with pytest.raises(Forbidden) as caught:
+        service.request_run(acme(frozenset({"RP"})), scenario.id)
+    assert caught.value.code == "vendor_not_entitled"
+
+
+# -- tenants --------------------------------------------------------------------------------------
+
+
+def test_another_tenant_sees_no_scenario_run_or_output(service):
+    scenario = make(service, BASE, [("gas", GAS_UP)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    for attempt in (
+        lambda: service.version(beta(), scenario.id),
+        lambda: service.runs_of(beta(), scenario.id),
+        lambda: service.run(beta(), scenario.id, done.run_id),
+        lambda: service.request_run(beta(), scenario.id),
+        lambda: service.add_assumption(beta(), scenario.id, name="x", value=GAS_UP),
+    ):
+        with pytest.raises(NotFound):
+            attempt()
+    assert service.outputs(beta(), done).rows.num_rows == 0  # even holding the run record
+    assert np.isfinite(service.outputs(acme(), done).rows.column("value").to_numpy()).all()
