@@ -30,6 +30,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for command in (
         [AURUM, "demo-data", "--days", "5", "--out", ".aurum/demo/inbox"],
         [AURUM, "ingest", ".aurum/demo/inbox"],
+        [AURUM, "scenario", "create", str(ROOT / "examples" / "scenarios" / "gas-and-carbon.json")],
+        [AURUM, "scenario", "run", "gas and carbon"],
     ):
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -52,13 +54,30 @@ def test_the_python_snippet_runs_as_pasted(demo: Path):
 
 def test_the_curl_examples_return_what_the_readme_says(demo: Path):
     urls = re.findall(r"^curl '127\.0\.0\.1:8095(/v1/[^']+)'", README, re.M)
-    assert len(urls) == 3, urls
+    assert len(urls) == 8, urls
     with TestClient(create_app(Settings(home=demo / ".aurum" / "demo"))) as client:
         answers = []
-        for url in urls:
+        for url in urls[:3]:
             answer = client.get(url)
             assert answer.status_code == 200, (url, answer.text[:500])
             answers.append(answer.json()["data"])
+        scenarios = client.get(urls[3]).json()["data"]
+        assert [s["name"] for s in scenarios] == ["gas and carbon"]
+        ids = {"ID": scenarios[0]["id"]}
+        runs = client.get(urls[4].replace("ID", ids["ID"])).json()["data"]
+        assert [r["status"] for r in runs] == ["published"] and runs[0]["result"]["curves"] > 50
+        ids["RUN"] = runs[0]["id"]
+        named = [re.sub(r"\b(ID|RUN)\b", lambda m: ids[m.group(1)], url) for url in urls[5:]]
+        german, movers_pjm, outputs = (client.get(url) for url in named)
+        assert german.status_code == movers_pjm.status_code == outputs.status_code == 200
+        rows = german.json()["data"]
+        assert rows and all(r["value"] > r["base_value"] for r in rows)  # gas and carbon up
+        assert {(r["location"], r["product"], r["block"]) for r in rows} == {
+            ("German", "power", "BASE")
+        }
+        top = movers_pjm.json()["data"]
+        assert len(top) == 5 and all(r["iso"] == "PJM" for r in top)
+        assert "attribution" in outputs.text.splitlines()[0]
     power, strips, movers = answers
     assert power and all(
         (r["location"], r["product"], r["block"]) == ("German", "power", "BASE") for r in power

@@ -143,7 +143,8 @@ class Client:
     def curves(self, *, arrow: bool = False, **filters: Any) -> pd.DataFrame | pa.Table:
         """Curve rows (``GET /v1/curves``): identity filters (``vendor``, ``location`` …),
         ``curve_key`` and ``tenor_type`` (one or a list), ``month_from``/``month_to``,
-        ``asof`` (a date, ``(first, last)`` or ``"latest"``), ``as_at``, ``fields``."""
+        ``asof`` (a date, ``(first, last)`` or ``"latest"``), ``as_at``, ``fields``;
+        ``scenario_run=RUN``: that scenario run's curves, with ``base_value`` and bands."""
         return self._read("/v1/curves", filters, arrow)
 
     @overload
@@ -154,8 +155,8 @@ class Client:
         """Strips (``GET /v1/curves/strips``): identity filters, ``asof`` (default latest),
         ``kind`` (calendar, quarter, season), ``custom`` (``"2026-01..2026-06"``,
         ``"2026-01-15..2026-06"`` or a pair), ``convention``, ``weighting``, ``source``
-        (derived, vendor, both), ``include_current_month``, ``as_at``. A started period is a
-        balance strip (``Bal Cal 2025``)."""
+        (derived, vendor, both), ``include_current_month``, ``as_at``, ``scenario_run``. A
+        started period is a balance strip (``Bal Cal 2025``)."""
         return self._read("/v1/curves/strips", filters, arrow)
 
     @overload
@@ -170,23 +171,28 @@ class Client:
 
     @overload
     def diff(
-        self, asof_from: date | str, asof_to: date | str, *, arrow: Literal[False] = ...,
-        **filters: Any,
+        self, asof_from: date | str | None = None, asof_to: date | str | None = None, *,
+        arrow: Literal[False] = ..., **filters: Any,
     ) -> pd.DataFrame: ...  # fmt: skip
     @overload
     def diff(
-        self, asof_from: date | str, asof_to: date | str, *, arrow: Literal[True], **filters: Any
-    ) -> pa.Table: ...
+        self, asof_from: date | str | None = None, asof_to: date | str | None = None, *,
+        arrow: Literal[True], **filters: Any,
+    ) -> pa.Table: ...  # fmt: skip
     def diff(
-        self, asof_from: date | str, asof_to: date | str, *, arrow: bool = False, **filters: Any
-    ) -> pd.DataFrame | pa.Table:
+        self, asof_from: date | str | None = None, asof_to: date | str | None = None, *,
+        arrow: bool = False, **filters: Any,
+    ) -> pd.DataFrame | pa.Table:  # fmt: skip
         """As-of ``asof_from`` against ``asof_to`` per curve and tenor (``GET /v1/curves/diff``):
         values, ``change``, ``change_pct``, ``z``; ``sort`` (abs_change, pct_change, z), ``top``
         and ``per`` (asset_class) for what moved most; ``last_meta`` holds ``curves_added``,
-        ``curves_removed``, ``tenors_changed``."""
+        ``curves_removed``, ``tenors_changed``. Without dates, ``scenario_run=RUN`` compares that
+        run's base with its scenario curves (``against_run=B``: run RUN with run B)."""
+        dates = {"asof_from": asof_from, "asof_to": asof_to}
         return self._read(
-            "/v1/curves/diff", {"asof_from": asof_from, "asof_to": asof_to, **filters}, arrow
-        )
+            "/v1/curves/diff", {**{k: v for k, v in dates.items() if v is not None}, **filters},
+            arrow,
+        )  # fmt: skip
 
     @overload
     def metadata_curves(self, *, arrow: Literal[False] = ..., **filters: Any) -> pd.DataFrame: ...

@@ -21,7 +21,8 @@ from aurum.config import describe_settings
 runner = CliRunner()
 COMMANDS = [
     [], ["parse"], ["demo-data"], ["settings"], ["ingest"], ["backfill"], ["watch"], ["runs"],
-    ["history"], ["sql"], ["maintenance"], ["export"], ["serve"],
+    ["history"], ["sql"], ["maintenance"], ["export"], ["serve"], ["worker"], ["scenario"],
+    ["scenario", "create"], ["scenario", "list"], ["scenario", "show"], ["scenario", "run"],
 ]  # fmt: skip
 SUMMARY_KEYS = {
     "file", "vendor", "asof", "curves", "rows", "rows_with_bidask", "quarantined",

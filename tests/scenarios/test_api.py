@@ -160,3 +160,40 @@ def test_another_tenant_sees_nothing_even_after_a_cached_answer(api):
     assert bolt.post(f"/v1/scenarios/{scenario['id']}/run").status_code == 404
     assert run["id"] not in {r["id"] for r in bolt.get("/v1/model-runs").json()["data"]}
     assert acme.get("/v1/curves?scenario_run=0123abc").json()["code"] == "scenario_run_unknown"
+
+
+def test_the_python_client_reads_a_run_like_any_curve(api):
+    from aurum import Client
+
+    client, callers = api
+    acme = callers["acme"]
+    scenario = create(acme, "for the client", [{"name": "gas", "value": GAS_UP}])
+    run = acme.post(f"/v1/scenarios/{scenario['id']}/run").json()["data"][0]
+    work(client)
+    with Client("http://testserver", token=acme.headers["Authorization"][7:], http=client) as aurum:
+        rows = aurum.curves(scenario_run=run["id"], location="German", block="PEAK")
+        assert len(rows) == 24 and {"base_value", "p50"} <= set(rows.columns)
+        strips = aurum.strips(scenario_run=run["id"], location="German", kind="calendar")
+        assert len(strips) >= 2
+        diff = aurum.diff(scenario_run=run["id"], location="German")
+        assert (diff["status"] == "changed").all()
+        assert aurum.last_meta is not None and aurum.last_meta["asof_to"].startswith("scenario")
+    outputs = acme.get(f"/v1/scenarios/{scenario['id']}/runs/{run['id']}/outputs",
+                       params={"format": "csv", "limit": 1000})  # fmt: skip
+    assert outputs.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(outputs.text)))) == 5 * 24
+
+
+def test_one_curve_of_a_run_is_served_from_memory_as_the_query_would_answer(api):
+    client, callers = api
+    acme = callers["acme"]
+    scenario = create(acme, "served", [{"name": "gas", "value": GAS_UP}])
+    run = acme.post(f"/v1/scenarios/{scenario['id']}/run").json()["data"][0]
+    work(client)
+    key = acme.get("/v1/curves", params={"scenario_run": run["id"], "location": "German",
+                                         "block": "BASE"}).json()["data"][0]["curve_key"]  # fmt: skip
+    served = acme.get("/v1/curves", params={"scenario_run": run["id"], "curve_key": key})
+    queried = acme.get("/v1/curves", params={"scenario_run": run["id"], "curve_key": key,
+                                             "tenor_type": "MONTHLY"})  # fmt: skip
+    assert served.status_code == queried.status_code == 200
+    assert served.json()["data"] == queried.json()["data"] and len(served.json()["data"]) == 24

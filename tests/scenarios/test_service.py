@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from aurum.auth.access import PLATFORM, Access
@@ -240,3 +241,26 @@ def test_another_tenant_sees_no_scenario_run_or_output(service):
             attempt()
     assert service.outputs(beta(), done).rows.num_rows == 0  # even holding the run record
     assert np.isfinite(service.outputs(acme(), done).rows.column("value").to_numpy()).all()
+
+
+def test_other_base_tags_are_another_run(service, monkeypatch):
+    scenario = make(service, BASE, [("gas", GAS_UP)])
+    first = service.request_run(acme(), scenario.id)
+    tags = dict(first.run.params["base_tags"])
+    monkeypatch.setattr(service, "_base_tags", lambda *a: {**tags, "EUGP": tags["EUGP"] + "0"})
+    assert not service.request_run(acme(), scenario.id).reused  # a day re-published: v10
+
+
+def test_paths_are_kept_on_request_within_their_budget(service):
+    spec = {**ENSEMBLE, "ensemble": {**ENSEMBLE["ensemble"], "paths": 200, "store_paths": True,
+                                     "curves": {"location": "German", "block": "BASE"}}}
+    scenario = make(service, spec, [("gas", GAS_UP)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert done.status == "published" and done.result["paths_stored"] == 200 * 24
+    paths = service.lake.table("scenario_path").scan().to_arrow()
+    mine = paths.filter(pc.equal(paths["run_id"], done.run_id))
+    assert mine.num_rows == 200 * 24 and set(mine["tenant_id"].to_pylist()) == {"acme"}
+    service.limits = ScenarioLimits(max_stored_paths=1000)
+    again = make(service, spec, [("gas", GAS_UP)], name="too many")
+    done = run_on_worker(service, service.request_run(acme(), again.id).run.run_id)
+    assert (done.status, done.error_code) == ("failed", "paths_too_large")

@@ -112,8 +112,10 @@ def show(
     scenario_id = _resolve(context, access, scenario_id)
     found = context.scenarios.version(access, scenario_id, version)
     runs = context.scenarios.runs_of(access, scenario_id, limit=20)
-    output.data({"version": found.version, "spec": found.spec,
-                 "runs": [_run_summary(r) for r in runs]})  # fmt: skip
+    if as_json:
+        output.data({"version": found.version, "spec": found.spec,
+                     "runs": [_run_summary(r) for r in runs]})  # fmt: skip
+        return
     output.line(f"scenario {scenario_id} {found.spec.get('name', '')!r} version {found.version}"
                 f" ({found.change}, by {found.created_by})")  # fmt: skip
     output.line("settings " + json.dumps(found.spec["settings"], separators=(",", ":")))

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -75,6 +77,7 @@ _READ = (
     "tenor_start", "tenor_end", "tenor_label", "tenor_type", "value",
 )  # fmt: skip
 _LIVE = ("queued", "running", "staged", "published")
+_KEPT_RUNS = 16  # runs whose curves stay in memory for reads
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class ScenarioService:
         self.limits = limits or ScenarioLimits()
         self.timeout_s = timeout_s
         self.query = Query(lake, max_rows=50_000_000, timeout_s=timeout_s)
+        self._kept: OrderedDict[tuple[str, str, str], ScenarioCurves] = OrderedDict()
+        self._kept_lock = threading.Lock()
 
     # -- definitions ------------------------------------------------------------------------------
 
@@ -263,13 +268,26 @@ class ScenarioService:
         return run
 
     def curves(self, access: Access, run_id: str) -> ScenarioCurves:
-        """The run's curves as :class:`~aurum.query.curves.Curves` (slices, strips)."""
+        """The run's curves as :class:`~aurum.query.curves.Curves` (slices, strips). A
+        published run never changes: its curves are kept, per caller scope, for the next
+        reads (the run is looked up for each, so access is decided every time)."""
         run = self.readable_run(access, run_id)
         assert run.tag is not None
+        key = (run.run_id, run.tag, access.cache_scope(tenant_owned=True))
+        with self._kept_lock:
+            kept = self._kept.get(key)
+            if kept is not None:
+                self._kept.move_to_end(key)
+                return kept
         rows, snapshot = run_rows(self.lake, access, run.run_id, run.tag)
-        return ScenarioCurves.of_run(
+        made = ScenarioCurves.of_run(
             self.lake, rows, snapshot, run_id=run.run_id, timeout_s=self.timeout_s
         )
+        with self._kept_lock:
+            self._kept[key] = made
+            while len(self._kept) > _KEPT_RUNS:
+                self._kept.popitem(last=False)
+        return made
 
     def diff(
         self, access: Access, run_id: str, against: str | None = None
