@@ -63,6 +63,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/resilience.py
 	$(BIN)/python bench/gates.py
 	$(BIN)/python bench/exports.py
+	$(BIN)/python bench/ensembles.py
+	$(BIN)/python bench/scenarios.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache

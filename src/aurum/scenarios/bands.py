@@ -25,7 +25,7 @@ from aurum.errors import ScenarioError
 from aurum.scenarios.compute import CurveGrid, History, family_of, horizon_years, seed_for
 from aurum.scenarios.specs import Ensemble
 
-__all__ = ["MAX_RELATIVE_TENORS", "Bands", "histories", "simulate_bands"]
+__all__ = ["MAX_RELATIVE_TENORS", "Bands", "check_budgets", "histories", "simulate_bands"]
 
 Array = npt.NDArray[np.float64]
 MAX_RELATIVE_TENORS = 240
@@ -101,7 +101,7 @@ def simulate_bands(
     )  # fmt: skip
     quoted = ~np.isnan(values)
     tenors = [int(quoted[r].sum()) for r in rows]
-    _check_budgets(ensemble, tenors, limits)
+    check_budgets(ensemble, tenors, limits)
     horizon = horizon_years(ensemble.horizon_days)
     years = np.array([max((m - asof).days, 1) / 365.25 for m in grid.months])
     ahead_of = np.array([(m.year - asof.year) * 12 + m.month - asof.month for m in grid.months])
@@ -181,7 +181,11 @@ def simulate_bands(
     return result
 
 
-def _check_budgets(ensemble: Ensemble, tenors: Sequence[int], limits: ScenarioLimits) -> None:
+def check_budgets(
+    ensemble: Ensemble, tenors: Sequence[int], limits: ScenarioLimits, *, paths_too: bool = True
+) -> None:
+    """``memory_budget_exceeded`` when one curve's paths would not fit the memory budget;
+    ``paths_too_large`` when the paths to keep (``store_paths``) exceed their limit."""
     widest = max(tenors, default=0)
     held = ensemble.paths * widest * 8 * 3  # the paths, their sort for the percentiles, slack
     budget = limits.memory_mb * 2**20
@@ -193,7 +197,7 @@ def _check_budgets(ensemble: Ensemble, tenors: Sequence[int], limits: ScenarioLi
             " paths",
             paths=ensemble.paths, tenors=widest, budget_mb=limits.memory_mb,
         )  # fmt: skip
-    if ensemble.store_paths:
+    if ensemble.store_paths and paths_too:
         total = ensemble.paths * sum(tenors)
         if total > limits.max_stored_paths:
             raise ScenarioError(

@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from aurum.domain import attribution, drivers
-from aurum.domain.identity import curve_family
+from aurum.domain.identity import IDENTITY_FIELDS, curve_family
 from aurum.errors import ScenarioError
 from aurum.scenarios.specs import (
     CarbonChange,
@@ -55,11 +55,9 @@ __all__ = [
 Array = npt.NDArray[np.float64]
 AssumptionValue = Shock | FuelCurveChange | CarbonChange | HeatRateChange | LoadGrowth | FleetChange
 SHAPLEY_MAX_PLAYERS = 12  # 4,096 evaluations; more: one-at-a-time
-IDENTITY = (
-    "vendor", "curve_key", "asset_class", "iso", "region", "location", "market", "product",
-    "block", "spark_location",
+_CARRIED = (
+    "vendor", "curve_key", *IDENTITY_FIELDS, "currency", "per_unit", "asof_date", "base_tag",
 )  # fmt: skip
-_CARRIED = (*IDENTITY, "currency", "per_unit", "asof_date", "base_tag")
 
 
 @dataclass(frozen=True)

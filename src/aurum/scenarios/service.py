@@ -46,6 +46,7 @@ from aurum.config import ScenarioLimits
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.datasets.scenarios import SCENARIO_OUTPUT, SCENARIO_PATH
 from aurum.domain import drivers
+from aurum.domain.identity import IDENTITY_FIELDS
 from aurum.domain.quality import CheckOutcome
 from aurum.errors import Conflict, Forbidden, NotFound, ScenarioError
 from aurum.lake.catalog import Lake
@@ -204,7 +205,7 @@ class ScenarioService:
         for run in earlier:
             if run.params.get("key") == key and run.status in _LIVE:
                 return RunRequest(run, reused=True)
-        self._check_budget(settings, tags)
+        self._check_budget(settings)
         run = self.runs.enqueue(
             access, "scenario_run", subject=scenario_id, params={**params, "key": key},
             request_id=request_id,
@@ -219,27 +220,8 @@ class ScenarioService:
             return tx.runs(kind="scenario_run", subject=scenario_id, limit=limit, offset=offset)
 
     def run(self, access: Access, scenario_id: str, run_id: str) -> Run:
-        unknown = NotFound(
-            "scenario_run_unknown", f"scenario {scenario_id!r} has no run {run_id!r}"
-        )
-        try:
-            with self.store.transaction(access, write=False) as tx:
-                run = tx.get_run(run_id)
-        except NotFound:
-            raise unknown from None
-        if run.kind != "scenario_run" or run.subject != scenario_id:
-            raise unknown
-        return run
-
-    def published_run(self, access: Access, scenario_id: str, run_id: str) -> Run:
-        """The run, if its output is published (409 ``scenario_run_not_ready`` otherwise)."""
-        run = self.run(access, scenario_id, run_id)
-        if run.status != "published" or run.tag is None:
-            raise Conflict(
-                "scenario_run_not_ready", f"run {run_id} is {run.status}: it has no output yet",
-                status=run.status,
-            )  # fmt: skip
-        return run
+        """One run of the scenario (404 ``scenario_run_unknown`` for anything else)."""
+        return self._scenario_run(access, run_id, scenario_id)
 
     def outputs(self, access: Access, run: Run) -> Outputs:
         """Every output row of a published run that ``access`` may read, in curve and tenor
@@ -249,22 +231,27 @@ class ScenarioService:
         order = [(c, "ascending") for c in ("vendor", "curve_key", "tenor_start", "tenor_label")]
         return Outputs(rows.sort_by(order), snapshot)
 
-    def readable_run(self, access: Access, run_id: str) -> Run:
-        """A published scenario run of the caller's (``scenario_run=`` of the curve reads):
-        404 ``scenario_run_unknown`` for anything else, alike, so ids reveal nothing."""
+    def readable_run(self, access: Access, run_id: str, scenario_id: str | None = None) -> Run:
+        """A published scenario run of the caller's (of ``scenario_id``, when given): 404
+        ``scenario_run_unknown`` for anything else, alike, so ids reveal nothing; 409
+        ``scenario_run_not_ready`` until its output is published."""
+        run = self._scenario_run(access, run_id, scenario_id)
+        if run.status != "published" or run.tag is None:
+            raise Conflict(
+                "scenario_run_not_ready", f"scenario run {run_id} is {run.status}: no output yet",
+                status=run.status,
+            )  # fmt: skip
+        return run
+
+    def _scenario_run(self, access: Access, run_id: str, scenario_id: str | None) -> Run:
         unknown = NotFound("scenario_run_unknown", f"no scenario run {run_id!r}", run_id=run_id)
         try:
             with self.store.transaction(access, write=False) as tx:
                 run = tx.get_run(run_id)
         except NotFound:
             raise unknown from None
-        if run.kind != "scenario_run":
+        if run.kind != "scenario_run" or scenario_id not in (None, run.subject):
             raise unknown
-        if run.status != "published" or run.tag is None:
-            raise Conflict(
-                "scenario_run_not_ready", f"scenario run {run_id} is {run.status}: no curves yet",
-                status=run.status,
-            )  # fmt: skip
         return run
 
     def curves(self, access: Access, run_id: str) -> ScenarioCurves:
@@ -548,22 +535,12 @@ class ScenarioService:
             found.update(bands.histories(rows_, settings.ensemble.calibration_days))
         return found
 
-    def _check_budget(self, settings: ScenarioSettings, tags: Mapping[str, str]) -> None:
-        """Refuse, before anything runs, an ensemble that cannot fit its budgets."""
-        ensemble = settings.ensemble
-        if ensemble is None:
-            return
-        tenors = 240  # at most this many months ahead are simulated per curve
-        held = ensemble.paths * tenors * 8
-        if held > self.limits.memory_mb * 2**20:
-            raise ScenarioError(
-                "memory_budget_exceeded",
-                f"{ensemble.paths:,} paths x up to {tenors} tenors need"
-                f" {held / 2**20:,.0f} MiB at once; the budget is {self.limits.memory_mb:,.0f} MiB"
-                " (AURUM_SCENARIOS__MEMORY_MB): use fewer paths",
-                paths=ensemble.paths, budget_mb=self.limits.memory_mb,
-            )  # fmt: skip
-        _ = tags
+    def _check_budget(self, settings: ScenarioSettings) -> None:
+        """Refuse, before anything is queued, an ensemble over the memory budget (its curves'
+        tenors are not known yet: counted at the most a curve is simulated with)."""
+        if settings.ensemble is not None:
+            bands.check_budgets(settings.ensemble, [bands.MAX_RELATIVE_TENORS], self.limits,
+                                paths_too=False)  # fmt: skip
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -633,19 +610,7 @@ def _output_table(
             columns["asof_date"].append(curve["asof_date"])
             columns["vendor"].append(curve["vendor"])
             columns["base_tag"].append(curve["base_tag"])
-            for name in (
-                "curve_key",
-                "asset_class",
-                "iso",
-                "region",
-                "location",
-                "market",
-                "product",
-                "block",
-                "spark_location",
-                "currency",
-                "per_unit",
-            ):
+            for name in ("curve_key", *IDENTITY_FIELDS, "currency", "per_unit"):
                 columns[name].append(curve.get(name))  # fmt: skip
             columns["tenor_type"].append("MONTHLY")
             columns["tenor_label"].append(month.strftime("%Y-%m"))

@@ -266,7 +266,7 @@ def outputs(
 ) -> Response:  # fmt: skip
     """Every row of the run's ``scenario_output``, in curve and tenor order; ``attribution`` is
     a JSON object: each assumption's share of ``value − base_value``."""
-    run = services.scenarios.published_run(principal.access, scenario_id, run_id)
+    run = services.scenarios.readable_run(principal.access, run_id, scenario_id)
     outputs = services.scenarios.outputs(principal.access, run)
     return read(
         request, services, lambda snapshot, limit_, offset, fmt: outputs.page(limit_, offset),
