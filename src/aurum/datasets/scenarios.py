@@ -102,6 +102,8 @@ SCENARIO_PATH = Dataset(
     sort_by=("curve_key", "tenor_label", "path"),
     tags=TagScheme("scenario_paths", ("run_id",)),
     tenant_owned=True,
+    serve_rows=False,  # millions of rows, and only a published run's are meaningful
+    served_by="aurum.scenarios (a valuation reads a run's paths)",
 )
 
 SCENARIO_DATASETS: tuple[Dataset, ...] = (SCENARIO_OUTPUT, SCENARIO_PATH)

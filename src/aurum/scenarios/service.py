@@ -374,11 +374,15 @@ class ScenarioService:
                 + ", ".join(publication.gate_failures),
             )  # fmt: skip
         report["rows"] = rows.num_rows
+        tag = publication.tag
+        if tag is None and publication.version is not None:  # already there (a retry's race)
+            assert SCENARIO_OUTPUT.tags is not None
+            tag = SCENARIO_OUTPUT.tags.tag({"run_id": run.run_id}, publication.version)
         self.runs.finish(
             run, "published", action="scenario_run.finish",
             details={"scenario": found.scenario_id, "version": found.version,
-                     "tag": publication.tag, "rows": rows.num_rows},
-            snapshot_id=publication.snapshot_id, tag=publication.tag,
+                     "tag": tag, "rows": rows.num_rows},
+            snapshot_id=publication.snapshot_id, tag=tag,
             version=publication.version, result={**run.result, **report},
         )  # fmt: skip
         progress(steps, steps, "published")
