@@ -264,3 +264,28 @@ def test_paths_are_kept_on_request_within_their_budget(service):
     again = make(service, spec, [("gas", GAS_UP)], name="too many")
     done = run_on_worker(service, service.request_run(acme(), again.id).run.run_id)
     assert (done.status, done.error_code) == ("failed", "paths_too_large")
+
+
+def test_shocks_each_price_takes_the_first_matching_shock(service, scenario_lake):
+    front = {"type": "shock", "filter": {"location": "German", "tenor_to": "2026-03"},
+             "mode": "absolute", "value": 10}  # fmt: skip
+    every = {"type": "shock", "filter": {"location": "German"}, "mode": "scaled", "value": 2}
+    twist = {"type": "shock", "filter": {"location": "Dutch_TTF"}, "mode": "relative",
+             "value": 0, "shape": "twist", "value_end": 23}  # fmt: skip
+    scenario = make(service, BASE, [("front", front), ("every", every), ("twist", twist)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert done.status == "published", done.error_message
+    rows = service.outputs(acme(), done).rows.to_pylist()
+    for row in rows:  # the twisted gas also passes through to German power: its share
+        if row["location"] == "German" and row["product"] == "power":
+            shares = json.loads(row["attribution"])
+            shocked = row["value"] - row["base_value"] - shares["twist"]
+            if row["tenor_label"] <= "2026-03":  # +10 wins; Shapley splits the precedence
+                assert shocked == pytest.approx(10.0)
+                assert shares["front"] + shares["every"] == pytest.approx(10.0)
+            else:
+                assert shocked == pytest.approx(row["base_value"])  # x 2
+                assert shares["front"] == 0
+    gas = [r for r in rows if r["location"] == "Dutch_TTF"]
+    assert gas[0]["value"] == pytest.approx(gas[0]["base_value"])
+    assert gas[-1]["value"] == pytest.approx(gas[-1]["base_value"] * 1.23)

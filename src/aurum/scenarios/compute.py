@@ -222,22 +222,23 @@ class Scenario:
         ]
         if not shocks:
             return values
-        taken = np.zeros(len(self.grid.curves), dtype=bool)
-        for _, shock in shocks:  # the first matching shock wins
-            rows = self.grid.matching(shock.filter) & ~taken
-            taken |= rows
-            if not rows.any():
-                continue
+        base = self.grid.values
+        taken = np.zeros(base.shape, dtype=bool)
+        for _, shock in shocks:  # each price takes the first shock whose filter it matches
             months = self.grid.month_mask(shock.filter)
-            size = _shock_sizes(shock, self.grid.months, months)
-            block = values[np.ix_(rows, months)]
+            cells = np.outer(self.grid.matching(shock.filter), months) & ~taken
+            if not cells.any():
+                continue
+            taken |= cells
+            size = np.zeros(len(self.grid.months))
+            size[months] = _shock_sizes(shock, self.grid.months, months)
+            sizes = np.broadcast_to(size, base.shape)
             if shock.mode == "absolute":
-                block = block + size
+                values[cells] = base[cells] + sizes[cells]
             elif shock.mode == "relative":
-                block = block * (1 + size / 100)
+                values[cells] = base[cells] * (1 + sizes[cells] / 100)
             else:
-                block = block * size
-            values[np.ix_(rows, months)] = block
+                values[cells] = base[cells] * sizes[cells]
         return values
 
     def _driver_delta(
