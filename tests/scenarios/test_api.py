@@ -190,8 +190,8 @@ def test_one_curve_of_a_run_is_served_from_memory_as_the_query_would_answer(api)
     scenario = create(acme, "served", [{"name": "gas", "value": GAS_UP}])
     run = acme.post(f"/v1/scenarios/{scenario['id']}/run").json()["data"][0]
     work(client)
-    key = acme.get("/v1/curves", params={"scenario_run": run["id"], "location": "German",
-                                         "block": "BASE"}).json()["data"][0]["curve_key"]  # fmt: skip
+    german = {"scenario_run": run["id"], "location": "German", "block": "BASE"}
+    key = acme.get("/v1/curves", params=german).json()["data"][0]["curve_key"]
     served = acme.get("/v1/curves", params={"scenario_run": run["id"], "curve_key": key})
     queried = acme.get("/v1/curves", params={"scenario_run": run["id"], "curve_key": key,
                                              "tenor_type": "MONTHLY"})  # fmt: skip

@@ -169,7 +169,7 @@ def simulate_bands(
         "calibration": calibrations,
         "backtest": {
             family: {
-                "inside": inside, "total": total,
+                "model": "factor (calibrated, analytic bands)", "inside": inside, "total": total,
                 "share": round(inside / total, 4) if total else None, "expected": 0.90,
                 "horizon_days": ensemble.horizon_days,
             }
