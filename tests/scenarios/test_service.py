@@ -289,3 +289,32 @@ def test_shocks_each_price_takes_the_first_matching_shock(service, scenario_lake
     gas = [r for r in rows if r["location"] == "Dutch_TTF"]
     assert gas[0]["value"] == pytest.approx(gas[0]["base_value"])
     assert gas[-1]["value"] == pytest.approx(gas[-1]["base_value"] * 1.23)
+
+
+def test_non_finite_numbers_and_overflowing_shocks_are_refused(service):
+    scenario = make(service, BASE)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ScenarioError) as caught:
+            shock = {"type": "shock", "mode": "absolute", "value": bad}
+            service.add_assumption(acme(), scenario.id, name="x", value=shock)
+        assert caught.value.code == "spec_invalid"
+    huge = {"type": "shock", "filter": {"location": "German"}, "mode": "scaled", "value": 1e308}
+    blown = make(service, BASE, [("huge", huge)], name="huge")
+    done = run_on_worker(service, service.request_run(acme(), blown.id).run.run_id)
+    assert (done.status, done.error_code) == ("failed", "values_not_finite")
+    assert "German" in (done.error_message or "") and done.tag is None
+    table = service.lake.table("scenario_output")
+    assert not [ref for ref in table.metadata.refs if done.run_id in ref]  # not even a branch
+
+
+def test_too_many_players_for_shapley_is_refused_when_asked(service):
+    many = [(f"s{i}", {"type": "shock", "mode": "relative", "value": i}) for i in range(13)]
+    scenario = make(service, BASE, many, name="many")
+    with pytest.raises(ScenarioError) as caught:
+        service.request_run(acme(), scenario.id)
+    assert caught.value.code == "attribution_too_large"
+    service.update(acme(), scenario.id, {"spec": {**BASE, "attribution": "one_at_a_time"}})
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert done.status == "published", done.error_message
+    row = service.outputs(acme(), done).rows.to_pylist()[0]
+    assert "residual" in json.loads(row["attribution"])

@@ -265,6 +265,13 @@ class Runs:
             )  # fmt: skip
             return Recovered(run.run_id, again.status)
         drop_branch(lake, run)
+        if run.cancel_requested:  # asked to stop, and stopped: what was asked
+            self.finish(
+                run, "cancelled", action="run.recovered", actor="aurum:recovery",
+                details={**details, "status": "cancelled"}, error_code="cancelled",
+                error_message="cancelled; its worker stopped before it could record it",
+            )  # fmt: skip
+            return Recovered(run.run_id, "cancelled")
         self.finish(
             run, "failed", action="run.recovered", actor="aurum:recovery",
             details={**details, "status": "failed"}, error_code="abandoned",

@@ -25,7 +25,9 @@ from aurum.errors import ScenarioError
 from aurum.scenarios.compute import CurveGrid, History, family_of, horizon_years, seed_for
 from aurum.scenarios.specs import Ensemble
 
-__all__ = ["MAX_RELATIVE_TENORS", "Bands", "check_budgets", "histories", "simulate_bands"]
+__all__ = [
+    "MAX_RELATIVE_TENORS", "Bands", "check_budgets", "curve_name", "histories", "simulate_bands",
+]  # fmt: skip
 
 Array = npt.NDArray[np.float64]
 MAX_RELATIVE_TENORS = 240
@@ -112,7 +114,7 @@ def simulate_bands(
         curve = grid.curves[int(row)]
         key = str(curve["curve_key"])
         history = found.get(key)
-        name = _name(curve)
+        name = curve_name(curve)
         if history is None:
             raise ScenarioError(
                 "history_too_short", f"{name} has no as-of history to calibrate on",
@@ -239,6 +241,7 @@ def _r(value: Any) -> Any:
     return round(float(value), 6) if isinstance(value, int | float | np.floating) else value
 
 
-def _name(curve: Mapping[str, Any]) -> str:
+def curve_name(curve: Mapping[str, Any]) -> str:
+    """``EUGP German power BASE``: a curve as a person names it in a message."""
     parts = [curve.get(k) for k in ("vendor", "iso", "location", "product", "block")]
     return " ".join(str(p) for p in parts if p)

@@ -56,7 +56,13 @@ from aurum.query.page import Page, page_of
 from aurum.query.scenarios import ScenarioCurves, curve_rows, run_rows
 from aurum.runs import Runs
 from aurum.scenarios import bands
-from aurum.scenarios.compute import AssumptionValue, CurveGrid, History, Scenario
+from aurum.scenarios.compute import (
+    SHAPLEY_MAX_PLAYERS,
+    AssumptionValue,
+    CurveGrid,
+    History,
+    Scenario,
+)
 from aurum.scenarios.specs import (
     CarbonChange,
     FuelCurveChange,
@@ -199,6 +205,14 @@ class ScenarioService:
             "scenario_id": scenario_id, "version": found.version, "base_tags": tags,
             "seed": settings.seed if seed is None else seed, "code_version": code_version(),
         }  # fmt: skip
+        if settings.attribution == "shapley" and len(assumptions) > SHAPLEY_MAX_PLAYERS:
+            raise ScenarioError(
+                "attribution_too_large",
+                f"exact Shapley over {len(assumptions)} assumptions needs 2^{len(assumptions)}"
+                f" evaluations: at most {SHAPLEY_MAX_PLAYERS}, or set attribution"
+                " 'one_at_a_time'",
+                assumptions=len(assumptions),
+            )  # fmt: skip
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         with self.store.transaction(access, write=False) as tx:
             earlier = tx.runs(kind="scenario_run", subject=scenario_id, limit=1000)
@@ -327,8 +341,18 @@ class ScenarioService:
         replacements = self._replacements(settings, assumptions, grid, tags)
         progress(1, steps, "evaluating assumptions")
         scenario = Scenario(grid, settings, assumptions, asof=asof, replacements=replacements)
-        values, shares, residual = scenario.attribute(settings.attribution)
+        with np.errstate(over="ignore", invalid="ignore"):  # what overflows is refused below
+            values, shares, residual = scenario.attribute(settings.attribution)
         output = _output_rows(grid, base_vendors, settings)
+        broken = output[:, None] & ~np.isfinite(values) & ~np.isnan(grid.values)
+        if broken.any():
+            row = int(np.flatnonzero(broken.any(axis=1))[0])
+            raise ScenarioError(
+                "values_not_finite",
+                f"the assumptions take {bands.curve_name(grid.curves[row])} beyond any finite"
+                " price: check their sizes",
+                curve=bands.curve_name(grid.curves[row]),
+            )  # fmt: skip
         report: dict[str, Any] = {
             "curves": int(output.sum()), "assumptions": len(assumptions),
             "driver_gaps": scenario.driver_gaps,

@@ -51,7 +51,7 @@ Mode = Literal["absolute", "relative", "scaled"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class CurveFilter(_Frozen):
