@@ -137,3 +137,17 @@ def test_cancel_queued_at_once_running_at_the_next_checkpoint(runs, lake):
 def _queued_or_running(runs: Runs) -> list[Run]:
     with runs.store.transaction(PLATFORM, write=False) as tx:
         return tx.runs(status="running")
+
+
+def test_recovery_requeues_a_dead_workers_run_or_records_its_cancel(runs, lake):
+    dead, stopped = enqueue(runs, "dead"), enqueue(runs, "stopped")
+    for run in (dead, stopped):
+        assert runs.claim(("scenario_run",), run_id=run.run_id) is not None
+    runs.cancel(ACME, stopped.run_id)
+    with runs.store.transaction(PLATFORM) as tx:  # both workers died: their leases ran out
+        for run in (dead, stopped):
+            tx.update_run(run.run_id, lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    found = {r.run_id: r.status for r in runs.recover(lake)}
+    assert found == {dead.run_id: "queued", stopped.run_id: "cancelled"}
+    requeued = get(runs, dead.run_id)
+    assert requeued.result["errors"][0]["code"] == "abandoned" and requeued.lease_owner is None
