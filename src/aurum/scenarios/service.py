@@ -46,8 +46,6 @@ from aurum.config import ScenarioLimits
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.datasets.scenarios import SCENARIO_OUTPUT, SCENARIO_PATH
 from aurum.domain import drivers
-from aurum.domain.identity import IDENTITY_FIELDS
-from aurum.domain.quality import CheckOutcome
 from aurum.errors import Conflict, Forbidden, NotFound, ScenarioError
 from aurum.lake.catalog import Lake
 from aurum.lake.publish import Audit, publish
@@ -55,7 +53,7 @@ from aurum.query.engine import Query
 from aurum.query.page import Page, page_of
 from aurum.query.scenarios import ScenarioCurves, curve_rows, run_rows
 from aurum.runs import Runs
-from aurum.scenarios import bands
+from aurum.scenarios import bands, outputs
 from aurum.scenarios.compute import (
     SHAPLEY_MAX_PLAYERS,
     AssumptionValue,
@@ -343,7 +341,7 @@ class ScenarioService:
         scenario = Scenario(grid, settings, assumptions, asof=asof, replacements=replacements)
         with np.errstate(over="ignore", invalid="ignore"):  # what overflows is refused below
             values, shares, residual = scenario.attribute(settings.attribution)
-        output = _output_rows(grid, base_vendors, settings)
+        output = outputs.output_mask(grid, base_vendors, settings)
         broken = output[:, None] & ~np.isfinite(values) & ~np.isnan(grid.values)
         if broken.any():
             row = int(np.flatnonzero(broken.any(axis=1))[0])
@@ -373,8 +371,8 @@ class ScenarioService:
             )  # fmt: skip
             report.update(ensemble.report)
         progress(steps - 1, steps, "publishing")
-        rows = _output_table(
-            run, found, grid, values, shares, residual, output, ensemble, tags, seed,
+        rows = outputs.output_table(
+            run, found, grid, values, shares, residual, output, ensemble, seed,
             settings, scenario.stack_sources(),
         )  # fmt: skip
         if ensemble is not None and ensemble.paths is not None:
@@ -385,12 +383,12 @@ class ScenarioService:
             )  # fmt: skip
             publish(self.lake, SCENARIO_PATH, {"run_id": run.run_id},
                     paths.select(list(SCENARIO_PATH.column_names)), run_id=run.run_id,
-                    content_sha256=_sha(paths))  # fmt: skip
+                    content_sha256=outputs.content_sha256(paths))  # fmt: skip
             report["paths_stored"] = paths.num_rows
         self.runs.stage(run, branch=None)
         publication = publish(
             self.lake, SCENARIO_OUTPUT, {"run_id": run.run_id}, rows, run_id=run.run_id,
-            content_sha256=_sha(rows), audit=Audit(_audit_output),
+            content_sha256=outputs.content_sha256(rows), audit=Audit(outputs.audit_output),
         )  # fmt: skip
         if publication.status == "failed":
             raise ScenarioError(
@@ -601,88 +599,3 @@ def _published_days(table: Any) -> dict[str, dict[date, str]]:
     for (vendor, day), (_, tag) in newest.items():
         days.setdefault(vendor, {})[day] = tag
     return days
-
-
-def _output_rows(grid: CurveGrid, vendors: set[str], settings: ScenarioSettings) -> np.ndarray:
-    mask = np.array([str(c.get("vendor") or "").upper() in vendors for c in grid.curves])
-    if settings.base.curves is not None:
-        mask &= grid.matching(settings.base.curves)
-    if not mask.any():
-        raise ScenarioError(
-            "filter_matches_nothing", "no curve of the base vendors matches base.curves"
-        )
-    return mask
-
-
-def _output_table(
-    run: Run, found: ScenarioVersion, grid: CurveGrid, values: np.ndarray,
-    shares: Mapping[str, np.ndarray], residual: np.ndarray | None, output: np.ndarray,
-    ensemble: bands.Bands | None, tags: Mapping[str, str], seed: int,
-    settings: ScenarioSettings, stack_sources: Mapping[int, str],
-) -> pa.Table:  # fmt: skip
-    columns: dict[str, list[Any]] = {name: [] for name in SCENARIO_OUTPUT.column_names}
-    version = code_version()
-    for row in np.flatnonzero(output):
-        curve = grid.curves[int(row)]
-        for m, month in enumerate(grid.months):
-            base = grid.values[row, m]
-            if np.isnan(base):
-                continue
-            attribution = {name: _round(share[row, m]) for name, share in shares.items()}
-            if residual is not None:
-                attribution["residual"] = _round(residual[row, m])
-            columns["tenant_id"].append(run.tenant_id or "")
-            columns["run_id"].append(run.run_id)
-            columns["scenario_id"].append(found.scenario_id)
-            columns["scenario_version"].append(found.version)
-            columns["asof_date"].append(curve["asof_date"])
-            columns["vendor"].append(curve["vendor"])
-            columns["base_tag"].append(curve["base_tag"])
-            for name in ("curve_key", *IDENTITY_FIELDS, "currency", "per_unit"):
-                columns[name].append(curve.get(name))  # fmt: skip
-            columns["tenor_type"].append("MONTHLY")
-            columns["tenor_label"].append(month.strftime("%Y-%m"))
-            columns["contract_month"].append(month)
-            columns["tenor_start"].append(month)
-            columns["tenor_end"].append(month)
-            columns["base_value"].append(float(base))
-            columns["value"].append(float(values[row, m]))
-            band = ensemble.at(int(row), m) if ensemble is not None else None
-            for name in ("mean", "p5", "p50", "p95"):
-                columns[name].append(band[name] if band else None)
-            columns["band_convention"].append(ensemble.convention if band else None)
-            columns["band_model"].append(ensemble.model if band else None)
-            columns["attribution"].append(json.dumps(attribution) if shares else None)
-            columns["attribution_method"].append(settings.attribution if shares else None)
-            columns["stack_source"].append(stack_sources.get(int(row)))
-            columns["code_version"].append(version)
-            columns["seed"].append(seed if ensemble is not None else None)
-    _ = tags
-    return pa.table(columns, schema=SCENARIO_OUTPUT.schema)
-
-
-def _round(value: float) -> float:
-    return float(round(float(value), 10))
-
-
-def _sha(table: pa.Table) -> str:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
-
-
-def _audit_output(rows: pa.Table, previous: pa.Table | None) -> list[CheckOutcome]:
-    """A run's output before it is published: every value finite, bands in order."""
-    values = rows.column("value").to_numpy(zero_copy_only=False).astype(float)
-    bad = int((~np.isfinite(values)).sum())
-    p5 = rows.column("p5").to_numpy(zero_copy_only=False).astype(float)
-    p50 = rows.column("p50").to_numpy(zero_copy_only=False).astype(float)
-    p95 = rows.column("p95").to_numpy(zero_copy_only=False).astype(float)
-    with np.errstate(invalid="ignore"):
-        disordered = int(((p5 > p50 + 1e-9) | (p50 > p95 + 1e-9)).sum())
-    _ = previous
-    return [
-        CheckOutcome("value_finite", "fail", bad, rows.num_rows),
-        CheckOutcome("bands_ordered", "fail", disordered, rows.num_rows),
-    ]
