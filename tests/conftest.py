@@ -73,6 +73,25 @@ def store(store_url: str) -> Iterator[Any]:
         yield opened
 
 
+@pytest.fixture(scope="module")
+def postgres_app_store(postgres_database: str) -> Iterator[dict[str, str]]:
+    """Store settings on PostgreSQL for an app role that owns nothing, so row-level security
+    binds it (``url``), with the owner that migrates (``owner_url``), in a fresh schema."""
+    role, schema = f"aurum_app_{uuid.uuid4().hex[:8]}", f"t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    owner = f"{postgres_database}?options=-csearch_path%3D{schema}"
+    app_url = sa.make_url(owner).set(username=role).render_as_string(hide_password=False)
+    yield {"url": app_url, "owner_url": owner}
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        connection.execute(sa.text(f'DROP OWNED BY "{role}"'))
+        connection.execute(sa.text(f'DROP ROLE "{role}"'))
+    admin.dispose()
+
+
 REDIS = "redis://127.0.0.1:6379/0"
 
 

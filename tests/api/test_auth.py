@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from aurum import tenancy
@@ -304,24 +303,11 @@ def test_a_tenant_cannot_reach_another_tenants_objects(secured):
 
 
 @pytest.fixture
-def postgres_settings(postgres_database, build_lake, lake_paths) -> Iterator[Settings]:
+def postgres_settings(postgres_app_store, build_lake, lake_paths) -> Settings:
     """The app on PostgreSQL as a role that owns nothing (so RLS binds it)."""
-    role, schema = f"aurum_app_{uuid.uuid4().hex[:8]}", f"t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_database, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS'))
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    owner = f"{postgres_database}?options=-csearch_path%3D{schema}"
-    app_url = sa.make_url(owner).set(username=role).render_as_string(hide_password=False)
-    yield build_lake(
-        "auth-pg", lake_paths, auth={"mode": "on", "cache_s": 0},
-        store={"url": app_url, "owner_url": owner},
-    )  # fmt: skip
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        connection.execute(sa.text(f'DROP OWNED BY "{role}"'))
-        connection.execute(sa.text(f'DROP ROLE "{role}"'))
-    admin.dispose()
+    return build_lake(
+        "auth-pg", lake_paths, auth={"mode": "on", "cache_s": 0}, store=postgres_app_store
+    )
 
 
 def test_tenant_isolation_on_postgresql_with_row_level_security(postgres_settings):

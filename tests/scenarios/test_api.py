@@ -37,18 +37,23 @@ class Caller:
         return call
 
 
-@pytest.fixture(scope="module")
-def api(scenario_lake, tmp_path_factory) -> Iterator[tuple[TestClient, dict[str, Caller]]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request, scenario_lake, tmp_path_factory) -> Iterator[tuple[TestClient, dict[str, Caller]]]:
+    """The app with two tenants, on SQLite, and on PostgreSQL as a role that owns nothing (so
+    row-level security binds it)."""
     state = tmp_path_factory.mktemp("scenario-api")
+    store: dict[str, Any] = {"url": f"sqlite:///{Path(state) / 's.db'}"}
+    if request.param == "postgresql":
+        store = request.getfixturevalue("postgres_app_store")
     settings = Settings(
-        home=scenario_lake.settings.home, store={"url": f"sqlite:///{Path(state) / 's.db'}"},
-        auth={"mode": "on", "cache_s": 0}, rate_limit={"per_s": 1000, "burst": 1000},
+        home=scenario_lake.settings.home, store=store, auth={"mode": "on", "cache_s": 0},
+        rate_limit={"per_s": 1000, "burst": 1000},
     )  # fmt: skip
     tokens = {}
-    with Store.connect(settings) as store:
+    with Store.connect(settings) as opened:
         for tenant in ("acme", "bolt"):
-            tenancy.create_tenant(store, PLATFORM, tenant, tenant.title(), ["EUGP"])
-            issued = tenancy.issue_key(store, PLATFORM, tenant_id=tenant, role="aurum-analyst",
+            tenancy.create_tenant(opened, PLATFORM, tenant, tenant.title(), ["EUGP"])
+            issued = tenancy.issue_key(opened, PLATFORM, tenant_id=tenant, role="aurum-analyst",
                                        name="analyst")  # fmt: skip
             tokens[tenant] = issued.token
     with TestClient(create_app(settings)) as client:
