@@ -1,0 +1,132 @@
+"""Monthly block forwards into hourly prices, each block's monthly average kept exactly.
+
+A PPA settles hour by hour against forwards quoted per month and block. :func:`shape_month`
+spreads one month's disjoint block forwards (PEAK and OFF_PEAK in Europe; ON_PEAK, 2X16 and 7X8,
+or ON_PEAK and OFF_PEAK, in the US) over the month's delivery hours in the market's local time
+(:mod:`aurum.domain.calendar`: its blocks, holidays and DST — a spring-forward day has 23 hours,
+a fall-back day 25). Within a block the price is flat, or follows hour-of-day × day-type shape
+factors, rescaled so that **the block's average over the month is its forward exactly**:
+multiplicative factors are divided by their block mean, additive ones have it subtracted
+(additive shapes may take hours below zero, which negative-price clauses need).
+
+The blocks given must cover every hour of the month exactly once. A block that overlaps them
+(BASE, ATC) is not forced: :func:`block_residual` says how far its quote is from the average the
+shaped hours imply.
+
+>>> month = shape_month("DE", 2026, 3, {"PEAK": 100.0, "OFF_PEAK": 70.0})
+>>> len(month.prices), month.average("PEAK"), month.average("OFF_PEAK")  # DST: 743 hours
+(743, 100.0, 70.0)
+>>> round(block_residual(month, "BASE", 82.0), 6)  # base implied: (264·100 + 479·70) / 743
+1.340511
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from aurum.domain import calendar
+
+__all__ = ["DayType", "ShapedMonth", "block_residual", "day_type", "shape_month"]
+
+FloatArray = npt.NDArray[np.float64]
+DayType = Literal["weekday", "weekend"]
+Shape = Mapping[tuple[DayType, int], float]  # (day type, hour-ending) -> factor
+
+
+@dataclass(frozen=True)
+class ShapedMonth:
+    """One month's delivery hours in order, each with its local day, hour-ending, block and
+    price."""
+
+    market: str
+    days: tuple[date, ...]
+    hour_endings: tuple[int, ...]
+    blocks: tuple[str, ...]
+    prices: FloatArray
+
+    def average(self, block: str) -> float:
+        """The average price of the hours of one of the shaped blocks."""
+        chosen = np.array([b == block for b in self.blocks])
+        if not chosen.any():
+            raise ValueError(f"no hour of this month is in block {block!r}")
+        return float(self.prices[chosen].mean())
+
+
+def day_type(market: str, day: date) -> DayType:
+    """``weekend`` for Saturdays, Sundays and the market's holidays, else ``weekday``."""
+    known = {code.casefold(): found for code, found in calendar.markets().items()}
+    found = known.get(market.strip().casefold())
+    if found is None:
+        raise ValueError(f"unknown market {market!r}")
+    return "weekend" if day.weekday() >= 5 or found.is_holiday(day) else "weekday"
+
+
+def shape_month(
+    market: str,
+    year: int,
+    month: int,
+    forwards: Mapping[str, float],
+    *,
+    shape: Shape | None = None,
+    additive: bool = False,
+) -> ShapedMonth:
+    """The month's hours priced from disjoint block ``forwards`` (see the module docstring)."""
+    if not forwards:
+        raise ValueError("no block forwards to shape")
+    days: list[date] = []
+    endings: list[int] = []
+    blocks: list[str] = []
+    day = date(year, month, 1)
+    while day.month == month:
+        every = calendar.hour_endings(market, "BASE", day)
+        owners = {name: calendar.hour_endings(market, name, day) for name in forwards}
+        for he in dict.fromkeys(every):
+            holders = [name for name, hours in owners.items() if he in hours]
+            if len(holders) != 1:
+                what = "in no block" if not holders else f"in {len(holders)} blocks ({holders})"
+                raise ValueError(
+                    f"{market} {day} HE{he:02d} is {what}: give blocks that cover every hour once"
+                )
+            for _ in range(every.count(he)):  # a repeated hour (DST) is delivered twice
+                days.append(day)
+                endings.append(he)
+                blocks.append(holders[0])
+        day += timedelta(days=1)
+    prices = np.empty(len(endings))
+    names = np.array(blocks, dtype=object)
+    neutral = 0.0 if additive else 1.0
+    factors = np.full(len(endings), neutral)
+    if shape:
+        kinds = {d: day_type(market, d) for d in dict.fromkeys(days)}
+        factors = np.array(
+            [shape.get((kinds[d], he), neutral) for d, he in zip(days, endings, strict=True)]
+        )
+    for name, forward in forwards.items():
+        chosen = names == name
+        if not chosen.any():
+            raise ValueError(f"block {name!r} has no hour in {market} {year}-{month:02d}")
+        own = factors[chosen]
+        if additive:
+            prices[chosen] = forward + own - own.mean()
+        else:
+            if (own <= 0).any():
+                raise ValueError("multiplicative shape factors must be positive")
+            prices[chosen] = forward * own / own.mean()
+    return ShapedMonth(market, tuple(days), tuple(endings), tuple(blocks), prices)
+
+
+def block_residual(shaped: ShapedMonth, block: str, quoted: float) -> float:
+    """How far a quoted overlapping block (BASE, ATC) is from the average the shaped hours
+    imply for it: ``quoted − implied``."""
+    chosen = np.zeros(len(shaped.prices), dtype=bool)
+    for i, (day, he) in enumerate(zip(shaped.days, shaped.hour_endings, strict=True)):
+        chosen[i] = he in calendar.hour_endings(shaped.market, block, day)
+    if not chosen.any():
+        raise ValueError(f"no hour of the month is in block {block!r}")
+    return float(quoted - shaped.prices[chosen].mean())
