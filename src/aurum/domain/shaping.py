@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -60,10 +61,7 @@ class ShapedMonth:
 
 def day_type(market: str, day: date) -> DayType:
     """``weekend`` for Saturdays, Sundays and the market's holidays, else ``weekday``."""
-    known = {code.casefold(): found for code, found in calendar.markets().items()}
-    found = known.get(market.strip().casefold())
-    if found is None:
-        raise ValueError(f"unknown market {market!r}")
+    found = _market(market)
     return "weekend" if day.weekday() >= 5 or found.is_holiday(day) else "weekday"
 
 
@@ -79,27 +77,10 @@ def shape_month(
     """The month's hours priced from disjoint block ``forwards`` (see the module docstring)."""
     if not forwards:
         raise ValueError("no block forwards to shape")
-    days: list[date] = []
-    endings: list[int] = []
-    blocks: list[str] = []
-    day = date(year, month, 1)
-    while day.month == month:
-        every = calendar.hour_endings(market, "BASE", day)
-        owners = {name: calendar.hour_endings(market, name, day) for name in forwards}
-        for he in dict.fromkeys(every):
-            holders = [name for name, hours in owners.items() if he in hours]
-            if len(holders) != 1:
-                what = "in no block" if not holders else f"in {len(holders)} blocks ({holders})"
-                raise ValueError(
-                    f"{market} {day} HE{he:02d} is {what}: give blocks that cover every hour once"
-                )
-            for _ in range(every.count(he)):  # a repeated hour (DST) is delivered twice
-                days.append(day)
-                endings.append(he)
-                blocks.append(holders[0])
-        day += timedelta(days=1)
+    names = tuple(forwards)
+    days, endings, owners = _layout(_market(market).code, year, month, names)
+    owner = np.array(owners)
     prices = np.empty(len(endings))
-    names = np.array(blocks, dtype=object)
     neutral = 0.0 if additive else 1.0
     factors = np.full(len(endings), neutral)
     if shape:
@@ -107,8 +88,8 @@ def shape_month(
         factors = np.array(
             [shape.get((kinds[d], he), neutral) for d, he in zip(days, endings, strict=True)]
         )
-    for name, forward in forwards.items():
-        chosen = names == name
+    for index, (name, forward) in enumerate(forwards.items()):
+        chosen = owner == index
         if not chosen.any():
             raise ValueError(f"block {name!r} has no hour in {market} {year}-{month:02d}")
         own = factors[chosen]
@@ -118,7 +99,47 @@ def shape_month(
             if (own <= 0).any():
                 raise ValueError("multiplicative shape factors must be positive")
             prices[chosen] = forward * own / own.mean()
-    return ShapedMonth(market, tuple(days), tuple(endings), tuple(blocks), prices)
+    return ShapedMonth(market, days, endings, tuple(names[i] for i in owners), prices)
+
+
+def _market(code: str) -> calendar.Market:
+    known = {name.casefold(): found for name, found in calendar.markets().items()}
+    found = known.get(code.strip().casefold())
+    if found is None:
+        raise ValueError(f"unknown market {code!r} (known: {', '.join(calendar.markets())})")
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _layout(
+    code: str, year: int, month: int, names: tuple[str, ...]
+) -> tuple[tuple[date, ...], tuple[int, ...], tuple[int, ...]]:
+    """A month's delivery hours in order (local day, hour-ending) and which of the ``names``
+    blocks each belongs to: worked out once per market, month and set of blocks."""
+    market = _market(code)
+    blocks = [market.block(name) for name in names]
+    days: list[date] = []
+    endings: list[int] = []
+    owners: list[int] = []
+    day = date(year, month, 1)
+    while day.month == month:
+        every = calendar.hour_endings(market, "BASE", day)
+        holiday = market.is_holiday(day)
+        sets = [block.hours_on(day.weekday(), holiday) for block in blocks]
+        for he in dict.fromkeys(every):
+            holders = [i for i, hours in enumerate(sets) if he in hours]
+            if len(holders) != 1:
+                held = [names[i] for i in holders]
+                what = "in no block" if not held else f"in {len(held)} blocks ({held})"
+                raise ValueError(
+                    f"{code} {day} HE{he:02d} is {what}: give blocks that cover every hour once"
+                )
+            for _ in range(every.count(he)):  # a repeated hour (DST) is delivered twice
+                days.append(day)
+                endings.append(he)
+                owners.append(holders[0])
+        day += timedelta(days=1)
+    return tuple(days), tuple(endings), tuple(owners)
 
 
 def block_residual(shaped: ShapedMonth, block: str, quoted: float) -> float:
