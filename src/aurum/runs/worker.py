@@ -111,22 +111,21 @@ class Worker:
             with self.runs.held(run):
                 handler(run, Progress(self.runs, run, shown=on_progress))
         except Cancelled:
-            drop_branch(self.lake, run)
+            drop_branch(self.lake, self._current(run))
             ended = self._end(run, "cancelled", "cancelled", "cancelled while it ran")
         except AurumError as exc:
             if exc.http_status < 500:
-                drop_branch(self.lake, run)
+                drop_branch(self.lake, self._current(run))
                 ended = self._end(run, "failed", exc.code, exc.message)
             else:
-                ended = self.runs.retry(run, error_code=exc.code, error_message=exc.message,
-                                        lake=self.lake)  # fmt: skip
+                ended = self.runs.retry(self._current(run), error_code=exc.code,
+                                        error_message=exc.message, lake=self.lake)  # fmt: skip
         except Exception as exc:  # a crash: another attempt may succeed
             log.exception("run %s crashed", run.run_id)
-            ended = self.runs.retry(run, error_code="crashed", lake=self.lake,
+            ended = self.runs.retry(self._current(run), error_code="crashed", lake=self.lake,
                                     error_message=f"{type(exc).__name__}: {exc}")  # fmt: skip
         else:
-            with self.runs.store.transaction(PLATFORM) as tx:
-                ended = tx.get_run(run.run_id)
+            ended = self._current(run)
             if ended.status not in _FINAL:
                 ended = self._end(run, "failed", "handler_incomplete",
                                   "the handler returned without finishing the run")  # fmt: skip
@@ -146,9 +145,13 @@ class Worker:
             if self.run_once() is None:
                 stop.wait(self.poll_s)
 
-    def _end(self, run: Run, status: RunStatus, code: str, message: str) -> Run:
+    def _current(self, run: Run) -> Run:
+        """The run as recorded now (its handler may have set its dataset, partition, branch)."""
         with self.runs.store.transaction(PLATFORM) as tx:
-            current = tx.get_run(run.run_id)
+            return tx.get_run(run.run_id)
+
+    def _end(self, run: Run, status: RunStatus, code: str, message: str) -> Run:
+        current = self._current(run)
         return self.runs.finish(
             current, status,
             action=f"run.{'cancel' if status == 'cancelled' else 'fail'}",
