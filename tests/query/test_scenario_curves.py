@@ -21,7 +21,13 @@ from aurum.domain.strips import StripKind
 from aurum.lake.catalog import Lake
 from aurum.lake.publish import publish
 from aurum.query.curves import COLUMNS, CurveFilter, StripRequest
-from aurum.query.scenarios import BAND_FIELDS, SCENARIO_COLUMNS, ScenarioCurves, run_rows
+from aurum.query.scenarios import (
+    BAND_FIELDS,
+    SCENARIO_COLUMNS,
+    ScenarioCurves,
+    curve_rows,
+    run_rows,
+)
 
 RUN, OTHER = "a" * 32, "b" * 32
 ASOF = date(2025, 9, 17)
@@ -38,11 +44,10 @@ PRICES = {
 }
 PJM_ON_PEAK_HOURS = (336, 320, 352)  # Jan, Feb, Mar 2026 (the domain's doctest)
 DAYS = (31, 28, 31)
+ACME = Access("acme")
 
 
-def output_rows(
-    run_id: str, tenant: str, *, bands: bool = True, bump: float = 0.0
-) -> pa.Table:
+def output_rows(run_id: str, tenant: str, *, bands: bool = True, bump: float = 0.0) -> pa.Table:
     """``scenario_output`` rows of a run: both curves, three months; ``bump`` added to every
     scenario value; bands around the value when ``bands``."""
     rows: list[dict[str, Any]] = []
@@ -80,7 +85,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     return lake
 
 
-def curves_of(lake: Lake, run_id: str, access: Access = Access("acme")) -> ScenarioCurves:
+def curves_of(lake: Lake, run_id: str, access: Access = ACME) -> ScenarioCurves:
     rows, snapshot = run_rows(lake, access, run_id, f"scenario/{run_id}/v1")
     return ScenarioCurves.of_run(lake, rows, snapshot, run_id=run_id)
 
@@ -155,8 +160,8 @@ def test_strips_of_a_run_are_hour_weighted_for_power_and_day_weighted_for_gas(la
         CurveFilter(), StripRequest(kinds=(StripKind.QUARTER, StripKind.CALENDAR))
     )
     found = {(r["vendor"], r["label"]): r for r in page.table.to_pylist()}
-    assert set(found) == {("PW", "Q1 2026"), ("PW", "Cal 2026"), ("EUGP", "Q1 2026"),
-                          ("EUGP", "Cal 2026")}  # fmt: skip
+    assert set(found) == {("PW", "Q1 2026"), ("PW", "Calendar 2026"), ("EUGP", "Q1 2026"),
+                          ("EUGP", "Calendar 2026")}  # fmt: skip
     power = found["PW", "Q1 2026"]
     hours = PJM_ON_PEAK_HOURS
     values = [v for _, v in PRICES["PW"]]
@@ -169,7 +174,7 @@ def test_strips_of_a_run_are_hour_weighted_for_power_and_day_weighted_for_gas(la
     gas = found["EUGP", "Q1 2026"]
     assert gas["weighting"] == "days"
     assert gas["value"] == pytest.approx((33.0 * 31 + 31.9 * 28 + 27.5 * 31) / sum(DAYS))
-    calendar = found["PW", "Cal 2026"]
+    calendar = found["PW", "Calendar 2026"]
     assert (calendar["months_present"], calendar["months_expected"]) == (3, 12)
     assert calendar["complete"] is False
     assert calendar["value"] == pytest.approx(power["value"])  # the months it has
@@ -177,8 +182,6 @@ def test_strips_of_a_run_are_hour_weighted_for_power_and_day_weighted_for_gas(la
 
 def test_the_diff_of_a_run_is_its_base_against_its_scenario(lake):
     rows, snapshot = run_rows(lake, Access("acme"), RUN, f"scenario/{RUN}/v1")
-    from aurum.query.scenarios import curve_rows
-
     sides = ScenarioCurves.of_diff(
         lake, curve_rows(rows, RUN, value="base_value"), curve_rows(rows, RUN), snapshot
     )
@@ -203,8 +206,6 @@ def test_the_diff_of_a_run_is_its_base_against_its_scenario(lake):
 
 
 def test_the_diff_of_two_runs_compares_their_scenario_values(lake):
-    from aurum.query.scenarios import curve_rows
-
     access = Access("acme")
     mine, _ = run_rows(lake, access, RUN, f"scenario/{RUN}/v1")
     theirs, snapshot = run_rows(lake, access, OTHER, f"scenario/{OTHER}/v1")

@@ -176,12 +176,14 @@ class Curves:
         *,
         as_at: AsAt = None,
         snapshot_id: int | None = None,
-        columns: Sequence[str] = COLUMNS,
+        columns: Sequence[str] | None = None,
         limit: int = 1000,
         offset: int = 0,
     ) -> Page:
-        """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor)."""
+        """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor); ``columns``
+        default to every column a row holds (``self.columns``)."""
         started = time.perf_counter()
+        columns = tuple(columns or self.columns)
         unknown = sorted(set(columns) - set(self.columns))
         if unknown:
             raise QueryError("fields_unknown", f"no such fields: {', '.join(unknown)}")
@@ -624,7 +626,7 @@ class Curves:
                 "SELECT vendor, max(asof_date) FROM replica_partition"
                 + (" WHERE vendor = ?" if where.vendor else "")
                 + " GROUP BY vendor",
-                [where.vendor] if where.vendor else [],
+                [where.vendor.upper()] if where.vendor else [],
             )
             if not newest:
                 clause.add("FALSE")

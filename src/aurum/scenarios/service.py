@@ -264,6 +264,8 @@ class ScenarioService:
             raise unknown from None
         if run.kind != "scenario_run" or scenario_id not in (None, run.subject):
             raise unknown
+        if not access.acts_for(run.tenant_id or ""):  # the platform's runs are not a tenant's
+            raise unknown
         return run
 
     def curves(self, access: Access, run_id: str) -> ScenarioCurves:
