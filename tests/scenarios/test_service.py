@@ -299,12 +299,11 @@ def test_non_finite_numbers_and_overflowing_shocks_are_refused(service):
             service.add_assumption(acme(), scenario.id, name="x", value=shock)
         assert caught.value.code == "spec_invalid"
     huge = {"type": "shock", "filter": {"location": "German"}, "mode": "scaled", "value": 1e308}
-    blown = make(service, BASE, [("huge", huge)], name="huge")
-    done = run_on_worker(service, service.request_run(acme(), blown.id).run.run_id)
-    assert (done.status, done.error_code) == ("failed", "values_not_finite")
-    assert "German" in (done.error_message or "") and done.tag is None
-    table = service.lake.table("scenario_output")
-    assert not [ref for ref in table.metadata.refs if done.run_id in ref]  # not even a branch
+    with pytest.raises(ScenarioError) as caught:
+        make(service, BASE, [("huge", huge)], name="huge")
+    assert caught.value.code == "spec_invalid" and caught.value.diagnostics["field"] == (
+        "value.shock.value"
+    )
 
 
 def test_too_many_players_for_shapley_is_refused_when_asked(service):
@@ -318,3 +317,41 @@ def test_too_many_players_for_shapley_is_refused_when_asked(service):
     assert done.status == "published", done.error_message
     row = service.outputs(acme(), done).rows.to_pylist()[0]
     assert "residual" in json.loads(row["attribution"])
+
+
+def test_a_driver_the_run_cannot_read_is_an_error_not_a_zero(service):
+    spec = {**BASE, "markets": {"DE": {"gas": {"vendor": "EUGP", "location": "Nowhere"}}}}
+    scenario = make(service, spec, [("gas", GAS_UP)])
+    done = run_on_worker(service, service.request_run(acme(), scenario.id).run.run_id)
+    assert (done.status, done.error_code) == ("failed", "driver_missing")
+    assert "DE" in (done.error_message or "")
+
+
+def test_a_published_run_stays_published_whatever_happens_after(service, monkeypatch):
+    from aurum.runs.worker import Cancelled, Worker
+
+    scenario = make(service, BASE, [("gas", GAS_UP)])
+    run_id = service.request_run(acme(), scenario.id).run.run_id
+    finish = service.runs.finish
+    calls = []
+
+    def failing_finish(*args, **kwargs):  # the store fails once, after the output committed
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("store went away")
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(service.runs, "finish", failing_finish)
+    done = Worker(service.runs, service.lake, {"scenario_run": service.execute}).run_once()
+    assert done is not None and done.run_id == run_id and done.status == "published"
+    assert done.tag == f"scenario/{run_id}/v1" and done.attempts == 1  # not run again
+
+    def late_cancel(run, progress):  # published, then a cancel arrives
+        service.execute(run, progress)
+        raise Cancelled(run.run_id)
+
+    monkeypatch.setattr(service.runs, "finish", finish)
+    other = make(service, BASE, [("gas", GAS_UP)], name="late cancel")
+    service.request_run(acme(), other.id)
+    done = Worker(service.runs, service.lake, {"scenario_run": late_cancel}).run_once()
+    assert done is not None and done.status == "published"

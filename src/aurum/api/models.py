@@ -403,7 +403,9 @@ class ScenarioVersionOut(BaseModel):
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(None, ge=1, description="Default: the current version.")
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Default: the current version."
+    )
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Default: the scenario's.")
 
 

@@ -22,7 +22,18 @@ reports progress at checkpoints (:meth:`Runs.checkpoint`), which also tell it wh
 was asked for (:meth:`Runs.cancel`). A queued run that crashed, or whose worker died, goes back
 to the queue with backoff (:meth:`Runs.retry`; :meth:`Runs.recover` does it for expired leases)
 until its attempts are used up; a run that published before it died is recorded published, never
-run twice.
+run twice::
+
+    run = runs.enqueue(access, "scenario_run", subject=scenario_id, params=...)
+    claimed = runs.claim(["scenario_run"])    # queued -> running, attempts + 1, leased
+    with runs.held(claimed):
+        if runs.checkpoint(claimed, done=1, total=9, stage="paths"):
+            ...                               # cancel asked: stop, record cancelled
+        runs.finish(claimed, "published", ...)   # or, after a crash: runs.retry(claimed, ...)
+
+Which kinds come from the queue is :data:`QUEUED_KINDS`: recovery requeues those (another worker
+runs them again) and fails the others (an ingest or a feed load was started by a process, not
+taken from the queue: whoever started it decides whether to start it again).
 """
 
 from __future__ import annotations
@@ -65,7 +76,8 @@ class Recovered:
 
     run_id: str
     status: str  # "published": the catalog has its version; "failed": it never committed;
-    # "queued": a queued kind, back on the queue for another attempt
+    # "queued": a queued kind, back on the queue for another attempt; "cancelled": it was
+    # asked to stop and its worker died first
     tag: str | None = None
 
 
@@ -181,7 +193,7 @@ class Runs:
         """A queued run ends ``cancelled`` at once; a running one is asked to stop (its worker
         records ``cancelled`` at its next checkpoint); a finished one is a 409."""
         with self.store.transaction(access) as tx:
-            run = tx.get_run(run_id)
+            run = tx.update_run(run_id)  # read under the row's lock: a worker may claim it now
             if run.status in ("published", "duplicate", "failed", "cancelled"):
                 raise Conflict(
                     "run_finished", f"run {run_id} has finished ({run.status})", status=run.status
@@ -205,6 +217,9 @@ class Runs:
         error kept in ``result["errors"]``; ``failed`` once its attempts are used up. A staged
         branch is dropped first."""
         if lake is not None:
+            published = self._published(lake, run)
+            if published is not None:  # its output reached the lake: never run it again
+                return published
             drop_branch(lake, run)
         now = datetime.now(UTC)
         errors = [*run.result.get("errors", []), {
@@ -233,10 +248,29 @@ class Runs:
     # -- recovery ---------------------------------------------------------------------------------
 
     def recover(self, lake: Lake) -> list[Recovered]:
-        """Take over the runs whose lease expired and settle each from the catalog."""
+        """Take over the runs whose lease expired and settle each from the catalog: published if
+        it holds their version; else a queued kind goes back to the queue (:meth:`retry`, its
+        branch dropped, ``failed`` once its attempts are used up) and any other is failed."""
         with self.store.transaction(Access.platform()) as tx:
             claimed = tx.claim_expired(self.owner, self.lease)
         return [self._settle(lake, run) for run in claimed]
+
+    def _published(self, lake: Lake, run: Run) -> Run | None:
+        """Record ``run`` published if the catalog holds a version it made (else ``None``)."""
+        dataset = lake.datasets.get(run.dataset or "")
+        scheme = dataset.tags if dataset is not None else None
+        if scheme is None or not run.partition:
+            return None
+        found = published_by(lake.table(run.dataset or ""), scheme, run.partition, run.run_id)
+        if found is None:
+            return None
+        version, snapshot = found
+        tag = scheme.tag(run.partition, version)
+        return self.finish(
+            run, "published", action="run.recovered", actor="aurum:recovery",
+            details={"subject": run.subject, "kind": run.kind, "status": "published", "tag": tag},
+            snapshot_id=snapshot.snapshot_id, tag=tag, version=version, branch=None,
+        )  # fmt: skip
 
     def _settle(self, lake: Lake, run: Run) -> Recovered:
         dataset = lake.datasets.get(run.dataset or "")

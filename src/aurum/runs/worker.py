@@ -53,13 +53,13 @@ class Progress:
         self.run = run
         self.every_s = every_s
         self.shown = shown
-        self._last = 0.0
+        self._last: float | None = None
 
     def __call__(self, done: int, total: int, stage: str) -> None:
         if self.shown is not None:
             self.shown(done, total, stage)
         now = time.monotonic()
-        if now - self._last < self.every_s and done < total:
+        if self._last is not None and now - self._last < self.every_s and done < total:
             return
         self._last = now
         if self.runs.checkpoint(self.run, done=done, total=total, stage=stage):
@@ -77,12 +77,14 @@ class Worker:
         poll_s: float = 1.0, max_attempts: int = 3, backoff: timedelta = timedelta(seconds=5),
         recover_every_s: float = 30.0,
     ) -> None:  # fmt: skip
-        self.runs = runs
+        # The same store, lease and holder with this worker's retry policy: the caller's
+        # ``runs`` (an API's, a service's) keeps its own.
+        self.runs = Runs(runs.store, lease=runs.lease, owner=runs.owner,
+                         max_attempts=max_attempts, backoff=backoff)  # fmt: skip
         self.lake = lake
         self.handlers = dict(handlers)
         self.poll_s = poll_s
         self.recover_every_s = recover_every_s
-        runs.max_attempts, runs.backoff = max_attempts, backoff
 
     def run_once(self) -> Run | None:
         """Claim the oldest queued run whose time has come and execute it; its final (or
@@ -118,12 +120,10 @@ class Worker:
                 drop_branch(self.lake, self._current(run))
                 ended = self._end(run, "failed", exc.code, exc.message)
             else:
-                ended = self.runs.retry(self._current(run), error_code=exc.code,
-                                        error_message=exc.message, lake=self.lake)  # fmt: skip
+                ended = self._retry(run, exc.code, exc.message)
         except Exception as exc:  # a crash: another attempt may succeed
             log.exception("run %s crashed", run.run_id)
-            ended = self.runs.retry(self._current(run), error_code="crashed", lake=self.lake,
-                                    error_message=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            ended = self._retry(run, "crashed", f"{type(exc).__name__}: {exc}")
         else:
             ended = self._current(run)
             if ended.status not in _FINAL:
@@ -136,14 +136,26 @@ class Worker:
     def serve(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: recover expired leases now and then, execute what is queued,
         wait ``poll_s`` when nothing is."""
-        recovered_at = 0.0
+        recovered_at: float | None = None
         while not stop.is_set():
-            if time.monotonic() - recovered_at >= self.recover_every_s:
-                for found in self.runs.recover(self.lake):
-                    log.warning("recovered run %s: %s", found.run_id, found.status)
-                recovered_at = time.monotonic()
-            if self.run_once() is None:
-                stop.wait(self.poll_s)
+            try:
+                if recovered_at is None or time.monotonic() - recovered_at >= self.recover_every_s:
+                    recovered_at = time.monotonic()
+                    for found in self.runs.recover(self.lake):
+                        log.warning("recovered run %s: %s", found.run_id, found.status)
+                if self.run_once() is not None:
+                    continue
+            except Exception:  # the store or the catalog away for a while: look again later
+                log.exception("the worker could not reach its store or lake")
+            stop.wait(self.poll_s)
+
+    def _retry(self, run: Run, code: str, message: str) -> Run:
+        """Back on the queue (or failed, its attempts used up), unless its handler ended it
+        already: a published run is never run again."""
+        current = self._current(run)
+        if current.status in _FINAL:
+            return current
+        return self.runs.retry(current, error_code=code, error_message=message, lake=self.lake)
 
     def _current(self, run: Run) -> Run:
         """The run as recorded now (its handler may have set its dataset, partition, branch)."""
@@ -152,6 +164,8 @@ class Worker:
 
     def _end(self, run: Run, status: RunStatus, code: str, message: str) -> Run:
         current = self._current(run)
+        if current.status in _FINAL:  # it ended first (published, then a cancel arrived)
+            return current
         return self.runs.finish(
             current, status,
             action=f"run.{'cancel' if status == 'cancelled' else 'fail'}",

@@ -402,7 +402,13 @@ class Scenario:
             gas = _find(grid, found.gas)
             carbon = _find(grid, found.carbon)
             share = np.array([found.share_for(grid.curves[r].get("block")) for r in rows])
-            currency = str(grid.curves[rows[0]].get("currency") or found.currency)
+            currency = str(grid.curves[rows[0]].get("currency") or "")
+            if not currency:
+                raise ScenarioError(
+                    "units_mismatched",
+                    f"market {found.name}: its power curves state no currency to convert into",
+                    market=found.name,
+                )  # fmt: skip
             markets.append(
                 _Market(found, np.array(rows, dtype=np.intp), share, gas, carbon, currency)
             )
@@ -444,12 +450,42 @@ class Scenario:
                     f" (markets in the run: {sorted(m.drivers.name for m in self.markets)})",
                     assumption=name,
                 )
+            needs = (
+                ("gas",) if isinstance(assumption, FuelCurveChange) and assumption.fuel == "gas"
+                else ("carbon",) if isinstance(assumption, CarbonChange)
+                else ("gas", "carbon") if isinstance(assumption, HeatRateChange)
+                else ()
+            )  # fmt: skip
+            for market in self.markets:
+                if wanted and market.drivers.name.casefold() not in {w.casefold() for w in wanted}:
+                    continue
+                for kind in needs:
+                    ref = market.drivers.gas if kind == "gas" else market.drivers.carbon
+                    row = market.gas if kind == "gas" else market.carbon
+                    if ref is not None and row is None:
+                        raise ScenarioError(
+                            "driver_missing",
+                            f"assumption {name!r}: market {market.drivers.name} prices {kind} on"
+                            f" {dict(ref.fields)}, which this run cannot read (not published,"
+                            " or a vendor your tenant is not entitled to): it would pass"
+                            f" through a {kind} price of zero",
+                            assumption=name, market=market.drivers.name,
+                        )  # fmt: skip
             if isinstance(assumption, FleetChange | LoadGrowth):
                 stacked = [
                     m for m in self.markets
                     if (not wanted or m.drivers.name.casefold() in {w.casefold() for w in wanted})
                     and m.drivers.stack in self.stacks
                 ]  # fmt: skip
+                for market in stacked:
+                    stack = self.stacks[market.drivers.stack or ""]
+                    if stack.currency != market.currency:
+                        raise ScenarioError(
+                            "units_mismatched",
+                            f"assumption {name!r}: the {stack.name} stack is in {stack.currency},"
+                            f" market {market.drivers.name}'s power in {market.currency}",
+                            assumption=name,
+                        )  # fmt: skip
                 if not stacked:
                     raise ScenarioError(
                         "stack_missing",

@@ -408,8 +408,8 @@ class ScenarioService:
                      "tag": tag, "rows": rows.num_rows},
             snapshot_id=publication.snapshot_id, tag=tag,
             version=publication.version, result={**run.result, **report},
+            progress={"done": steps, "total": steps, "stage": "published"},
         )  # fmt: skip
-        progress(steps, steps, "published")
 
     # -- reading ----------------------------------------------------------------------------------
 

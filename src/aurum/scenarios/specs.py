@@ -112,7 +112,7 @@ class Bucket(_Frozen):
 
     start: Month
     end: Month
-    value: float
+    value: float = Field(ge=-1e6, le=1e6)
 
 
 class Shock(_Frozen):
@@ -120,10 +120,13 @@ class Shock(_Frozen):
     filter: CurveFilter = CurveFilter()
     mode: Mode
     value: float = Field(
-        description="absolute: + value (the curve's units); relative: + value %; scaled: × value."
-    )
+        ge=-1e6, le=1e6,
+        description="absolute: + value (the curve's units); relative: + value %; scaled: × value.",
+    )  # fmt: skip
     shape: Literal["parallel", "twist", "buckets"] = "parallel"
-    value_end: float | None = Field(None, description="twist: the value at the last month.")
+    value_end: float | None = Field(
+        None, ge=-1e6, le=1e6, description="twist: the value at the last month."
+    )
     buckets: tuple[Bucket, ...] = ()
 
     @model_validator(mode="after")
@@ -140,7 +143,8 @@ class Shock(_Frozen):
 class _DriverChange(_Frozen):
     mode: Literal["absolute", "relative", "scaled", "replace"]
     value: float | None = Field(
-        None, description="absolute: + value in the driver curve's own units; relative: + %; "
+        None, ge=-1e6, le=1e6,
+        description="absolute: + value in the driver curve's own units; relative: + %; "
         "scaled: × value.",
     )  # fmt: skip
     replace_with: CurveRef | None = None
@@ -226,7 +230,10 @@ class Ensemble(_Frozen):
     model: Literal["factor", "historical"] = "factor"
     paths: int = Field(1000, ge=100, le=200_000)
     horizon_days: int = Field(20, ge=1, le=1000, description="Business days ahead.")
-    calibration_days: int = Field(250, ge=20, le=5000, description="As-of days of history.")
+    calibration_days: int = Field(
+        250, ge=41, le=5000,
+        description="As-of days of history (41 at least: 40 daily changes to calibrate on).",
+    )
     curves: CurveFilter | None = Field(
         None, description="Which curves get bands (default: every curve of the run)."
     )
