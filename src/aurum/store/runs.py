@@ -3,10 +3,15 @@
 A run moves through one lifecycle, defined here once::
 
     queued ──claim──▶ running ──▶ staged ──▶ published | duplicate | failed | cancelled
-                         └──────────────────────────▶ failed | cancelled
+     │  ▲                │           │
+     │  └──── retry ─────┴───────────┘     a crash or a dead worker, attempts left
+     └──── cancel ──▶ cancelled            (running or staged: failed | cancelled too)
 
-``queued`` runs wait for a worker (:func:`claim_queued`); a run that writes a dataset ends
-``published`` (its version is in the lake) or ``duplicate`` (that content was already there).
+``queued`` runs wait for a worker (:func:`claim_queued`), none before its ``available_at`` (a
+retry's backoff); a run that writes a dataset ends ``published`` (its version is in the lake) or
+``duplicate`` (that content was already there). A run taken from the queue goes back to it when
+its worker crashes or dies (``attempts`` counts the claims), and a running one asked to stop
+keeps ``cancel_requested`` until its worker sees it; its worker reports ``progress`` meanwhile.
 While a run is ``running`` or ``staged`` it holds a **lease**: its owner renews
 ``lease_expires_at`` with a heartbeat, and only a run whose lease has expired is taken over by
 recovery (:func:`claim_expired`), atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's
@@ -93,7 +98,8 @@ class Run:
 
 
 class RunRecord(Base):
-    """The ``run`` table (created by migration 0005)."""
+    """The ``run`` table (migration 0005; 0006 added ``available_at``, ``cancel_requested``,
+    ``progress``)."""
 
     __tablename__ = "run"
     __table_args__ = (
