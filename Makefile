@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## demo: generate sample workbooks with Aurum's own generator, ingest them into the embedded
-## lake (write-audit-publish on Iceberg), show what landed, run an example driver scenario on a
-## worker, then serve the API on 127.0.0.1:8095 with the worker beside it
+## lake (write-audit-publish on Iceberg), show what landed, value an example solar PPA, run an
+## example driver scenario on a worker, then serve the API on 127.0.0.1:8095 with the worker beside it
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/aurum demo-data --days $(DAYS) --out $(DEMO)/inbox
@@ -29,11 +29,15 @@ demo: $(STAMP)
 	  GROUP BY vendor ORDER BY vendor"
 	AURUM_HOME=$(DEMO) $(BIN)/aurum runs --limit 5
 	AURUM_HOME=$(DEMO) $(BIN)/aurum scenario create examples/scenarios/gas-and-carbon.json
+	AURUM_HOME=$(DEMO) $(BIN)/aurum ppa create examples/ppa/solar-de.json
+	AURUM_HOME=$(DEMO) $(BIN)/aurum ppa value "Solar DE 50 MW" --rate 0.07 --extrapolate flat \
+	  --report $(DEMO)/solar-de-valuation.xlsx
 	@echo "The lake, its catalog and the ingest log are in $(DEMO)/ (try: AURUM_HOME=$(DEMO) .venv/bin/aurum sql ...)"
 	@echo "A worker runs scenarios beside the API on http://127.0.0.1:8095 (OpenAPI: /openapi.json; Ctrl-C stops both). Try:"
 	@echo "  curl '127.0.0.1:8095/v1/curves?vendor=EUGP&location=German&product=power&block=BASE&asof=latest&limit=5'"
 	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
 	@echo "  curl '127.0.0.1:8095/v1/scenarios'   (then .../runs, and /v1/curves?scenario_run=RUN)"
+	@echo "  curl '127.0.0.1:8095/v1/ppa/valuations'   (then .../{id}/cashflows?format=csv, .../report.xlsx)"
 	AURUM_HOME=$(DEMO) $(BIN)/aurum worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  AURUM_HOME=$(DEMO) $(BIN)/aurum scenario run "gas and carbon" --queue --wait && \
 	  AURUM_HOME=$(DEMO) $(BIN)/aurum serve --host 127.0.0.1 --port 8095
@@ -65,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/exports.py
 	$(BIN)/python bench/ensembles.py
 	$(BIN)/python bench/scenarios.py
+	$(BIN)/python bench/ppa.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache

@@ -24,9 +24,11 @@ Errors are :class:`ApiError` (an ``AurumError``) with the server's stable ``code
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from enum import Enum
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -227,6 +229,46 @@ class Client:
 
     # -- paging -----------------------------------------------------------------------------
 
+    # -- PPA valuations ---------------------------------------------------------------------------
+
+    def valuate(
+        self, *, wait: bool = True, poll_s: float = 1.0, timeout_s: float = 3600.0,
+        **request: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """``POST /v1/ppa/valuate`` with ``request`` (``terms`` or ``contract_id``, ``curves``,
+        ``discount`` …): the valuation with its summary and monthly ``cashflows``. An ensemble
+        valuation is queued by the server: with ``wait`` this polls until it ends."""
+        response = self._send("POST", "/v1/ppa/valuate", json=request)
+        found: dict[str, Any] = response.json()["data"][0]
+        deadline = time.monotonic() + timeout_s
+        while wait and found["status"] not in ("published", "failed", "cancelled"):
+            if time.monotonic() > deadline:
+                raise ApiError("api_timeout", f"valuation {found['id']} did not end in time")
+            time.sleep(poll_s)
+            found = self.valuation(found["id"])
+        return found
+
+    def valuation(self, valuation_id: str) -> dict[str, Any]:
+        """``GET /v1/ppa/valuations/{id}``: status, summary, inputs and cashflows."""
+        found: dict[str, Any] = self._get(f"/v1/ppa/valuations/{valuation_id}", []).json()[
+            "data"
+        ][0]
+        return found
+
+    def valuation_cashflows(
+        self, valuation_id: str, *, arrow: bool = False
+    ) -> pd.DataFrame | pa.Table:
+        """A valuation's monthly rows as a DataFrame (or an Arrow table)."""
+        return self._read(f"/v1/ppa/valuations/{valuation_id}/cashflows", {}, arrow)
+
+    def valuation_report(self, valuation_id: str, path: str | Path) -> Path:
+        """Save a valuation's XLSX report at ``path``."""
+        target = Path(path)
+        target.write_bytes(
+            self._get(f"/v1/ppa/valuations/{valuation_id}/report.xlsx", []).content
+        )
+        return target
+
     def _read(self, path: str, filters: Mapping[str, Any], arrow: bool) -> pd.DataFrame | pa.Table:
         table = self._pages(path, _query(filters))
         return table if arrow else table.to_pandas()
@@ -275,9 +317,12 @@ class Client:
         return pa.concat_tables(tables, promote_options="permissive")
 
     def _get(self, path: str, query: list[tuple[str, str]]) -> httpx.Response:
+        return self._send("GET", path, params=tuple(query))
+
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
         url = self.base_url + path
         try:
-            response = self._http.get(url, params=tuple(query), headers=self._headers)
+            response = self._http.request(method, url, headers=self._headers, **options)
         except httpx.TimeoutException:
             raise ApiError("api_timeout", f"the Aurum API at {self.base_url} timed out") from None
         except httpx.TransportError as exc:  # refused, DNS, TLS, dropped connection

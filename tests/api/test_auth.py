@@ -30,8 +30,15 @@ from aurum.store.tenants import Tenant
 
 DAY = date(2025, 10, 1)
 DOCUMENT_PATHS = ("/v1/scenarios", "/v1/ppa-contracts", "/v1/curve-defs")
-# A scenario's spec is typed (aurum.scenarios.specs); the other documents' are free JSON.
-SPECS = {"/v1/scenarios": {"base": {"vendors": ["PW"]}}}
+# Scenario settings and PPA terms are typed (aurum.scenarios.specs, aurum.ppa.terms); a curve
+# definition's spec is free JSON.
+PPA = {
+    "hub": {"vendor": "PW", "iso": "PJM"}, "volume": {"type": "baseload", "mw": 50},
+    "strike": {"type": "fixed", "price": 40}, "term": {"start": "2026-01", "end": "2026-12"},
+}  # fmt: skip
+SPECS: dict[str, dict[str, object]] = {
+    "/v1/scenarios": {"base": {"vendors": ["PW"]}}, "/v1/ppa-contracts": PPA,
+}
 SHOCK = {"type": "shock", "mode": "relative", "value": 10}
 
 
@@ -295,7 +302,12 @@ def _isolation(client: TestClient, tokens: dict[str, str], settings: Settings) -
         assert len(acme.get(path).json()["data"]) >= 1, path
     for path, object_id in theirs.items():  # untouched
         spec = acme.get(f"{path}/{object_id}").json()["data"][0]["spec"]
-        assert spec.get("a") == 1 if path not in SPECS else spec["base"]["vendors"] == ["PW"]
+        if path == "/v1/scenarios":
+            assert spec["base"]["vendors"] == ["PW"]
+        elif path == "/v1/ppa-contracts":
+            assert spec["hub"]["vendor"] == "PW"
+        else:
+            assert spec.get("a") == 1
 
 
 def test_a_tenant_cannot_reach_another_tenants_objects(secured):
@@ -323,13 +335,17 @@ def test_tenant_isolation_on_postgresql_with_row_level_security(postgres_setting
 
 def test_documents_crud_and_bad_bodies(secured):
     acme = as_(secured, "acme/analyst")
-    created = acme.post("/v1/ppa-contracts", json={"name": "Solar 1", "spec": {"mw": 50}})
+    created = acme.post("/v1/ppa-contracts", json={"name": "Solar 1", "spec": PPA})
     assert created.status_code == 201
     doc = created.json()["data"][0]
     assert doc["created_by"].startswith("key:") and doc["tenant_id"] == "acme"
-    assert acme.post("/v1/ppa-contracts", json={"name": "Solar 1"}).status_code == 409
-    changed = acme.patch(f"/v1/ppa-contracts/{doc['id']}", json={"spec": {"mw": 60}})
-    assert changed.json()["data"][0]["spec"] == {"mw": 60}
+    assert acme.post("/v1/ppa-contracts", json={"name": "Solar 1", "spec": PPA}).status_code == 409
+    untyped = acme.post("/v1/ppa-contracts", json={"name": "Solar 2", "spec": {"mw": 50}})
+    assert untyped.status_code == 422 and untyped.json()["code"] == "spec_invalid"
+    wider = {**PPA, "volume": {"type": "baseload", "mw": 60}}
+    changed = acme.patch(f"/v1/ppa-contracts/{doc['id']}", json={"spec": wider})
+    assert changed.json()["data"][0]["spec"]["volume"]["mw"] == 60
+    assert changed.json()["data"][0]["version"] == 2
     for body in ({}, {"name": ""}, {"name": "x", "extra": 1}, {"name": "a\x00b"},
                  {"name": "x" * 201}, {"name": "big", "spec": {"x": "y" * 300_000}}):  # fmt: skip
         response = acme.post("/v1/ppa-contracts", json=body)
@@ -352,10 +368,15 @@ def test_injection_in_every_tenant_object_parameter(secured, text):
         assert acme.get(f"{path}/{text}").status_code in (404, 405), path
         assert acme.get(path, params={"limit": text}).status_code == 400
     body = {"name": f"n {text} {uuid.uuid4().hex[:4]}", "description": text, "spec": {text: text}}
-    created = acme.post("/v1/ppa-contracts", json=body)
+    created = acme.post("/v1/curve-defs", json=body)
     assert created.status_code == 201
-    found = acme.get(f"/v1/ppa-contracts/{created.json()['data'][0]['id']}").json()["data"][0]
+    found = acme.get(f"/v1/curve-defs/{created.json()['data'][0]['id']}").json()["data"][0]
     assert found["description"] == text and found["spec"] == {text: text}
+    hub = {**PPA, "hub": {"vendor": "PW", "location": text}}
+    contract = acme.post("/v1/ppa-contracts", json={**body, "spec": hub})
+    assert contract.status_code == 201, contract.text
+    found = acme.get(f"/v1/ppa-contracts/{contract.json()['data'][0]['id']}").json()["data"][0]
+    assert found["description"] == text and found["spec"]["hub"]["location"] == text
     scenario = acme.post("/v1/scenarios", json={**body, "spec": SPECS["/v1/scenarios"]})
     assert scenario.status_code == 201
     sid = scenario.json()["data"][0]["id"]

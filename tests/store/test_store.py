@@ -99,11 +99,12 @@ def test_open_migrates_an_empty_database_to_head(store_url):
     if store_url.startswith("sqlite"):
         assert not Path(database).parent.exists()  # Store.open creates the folder
     with Store.open(store_url) as store:
-        assert current_revision(store.engine) == head_revision() == "0006"
+        assert current_revision(store.engine) == head_revision() == "0007"
         tables = schema(store.engine)
     assert sorted(tables) == [
         "alembic_version", "api_key", "assumption", "audit_log", "curve_def", "entitlement",
-        "instrument", "ppa_contract", "run", "scenario", "scenario_version", "tenant",
+        "instrument", "ppa_contract", "ppa_contract_version", "run", "scenario",
+        "scenario_version", "tenant",
     ]  # fmt: skip
     columns, indexes, checks = tables["run"]
     required = {name for name, _, nullable in columns if not nullable}

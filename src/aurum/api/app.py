@@ -39,6 +39,7 @@ from aurum.api.render import CursorCodec, Limits
 from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
 from aurum.api.routes import curves as curve_routes
 from aurum.api.routes import datasets as dataset_routes
+from aurum.api.routes import ppa as ppa_routes
 from aurum.api.routes import scenarios as scenario_routes
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
 from aurum.auth.access import PLATFORM
@@ -47,6 +48,7 @@ from aurum.config import AuthSettings, Settings
 from aurum.datasets import Dataset
 from aurum.errors import ConfigError, Conflict, NotFound, PayloadTooLarge
 from aurum.lake.catalog import Lake
+from aurum.ppa import PpaService
 from aurum.query.curves import COLUMNS, Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
@@ -85,6 +87,10 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         lake, replicas, freshness_s=settings.api.freshness_s, timeout_s=settings.query.timeout_s
     )
     cache, limiter, auth_failures = _redis_users(settings)
+    scenarios = ScenarioService(
+        store, lake, Runs(store, lease=settings.runs.lease), limits=settings.scenarios,
+        timeout_s=settings.query.timeout_s,
+    )  # fmt: skip
     services = Services(
         settings=settings,
         lake=lake,
@@ -101,10 +107,8 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         limits=Limits(
             settings.api.page_size, settings.api.max_page_size, settings.query.max_file_rows
         ),
-        scenarios=ScenarioService(
-            store, lake, Runs(store, lease=settings.runs.lease), limits=settings.scenarios,
-            timeout_s=settings.query.timeout_s,
-        ),
+        scenarios=scenarios,
+        ppa=PpaService(store, lake, scenarios.runs, curves, scenarios),
     )
 
     @asynccontextmanager
@@ -147,7 +151,8 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
     problems.install(app)
     routers = (
         curve_routes.router, metadata.router, dataset_routes.router, ingest.router, exports.router,
-        scenario_routes.router, *objects.DOCUMENT_ROUTES, objects.model_runs, admin.me,
+        scenario_routes.router, *objects.DOCUMENT_ROUTES, ppa_routes.contract_versions,
+        ppa_routes.router, objects.model_runs, admin.me,
         admin.router, ops.router,
     )  # fmt: skip
     check_routes(routers)

@@ -28,6 +28,7 @@ from aurum.auth.access import Access
 from aurum.auth.principal import Authenticator, Principal
 from aurum.config import Settings
 from aurum.lake.catalog import Lake
+from aurum.ppa import PpaService
 from aurum.query.curves import Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
@@ -58,6 +59,7 @@ class Services:
     cursors: CursorCodec
     limits: Limits
     scenarios: ScenarioService
+    ppa: PpaService
 
 
 class Metrics:

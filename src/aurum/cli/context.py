@@ -27,6 +27,7 @@ from aurum.errors import ConfigError, Unknown
 
 if TYPE_CHECKING:
     from aurum.lake import Lake
+    from aurum.ppa import PpaService
     from aurum.runs.worker import Worker
     from aurum.scenarios import ScenarioService
     from aurum.store import Store
@@ -90,13 +91,23 @@ class Context:
             limits=settings.scenarios, timeout_s=max(settings.query.timeout_s, 300.0),
         )  # fmt: skip
 
+    @cached_property
+    def ppa(self) -> PpaService:
+        from aurum.ppa import PpaService
+        from aurum.query.curves import Curves
+
+        return PpaService(
+            self.store, self.lake, self.scenarios.runs, Curves(self.lake, None), self.scenarios
+        )
+
     def worker(self) -> Worker:
         """A worker for every kind of queued run, on this context's store and lake."""
         from aurum.runs.worker import Worker
 
         settings = self.settings
         return Worker(
-            self.scenarios.runs, self.lake, {"scenario_run": self.scenarios.execute},
+            self.scenarios.runs, self.lake,
+            {"scenario_run": self.scenarios.execute, "valuation": self.ppa.execute},
             poll_s=settings.runs.worker_poll_s, max_attempts=settings.runs.max_attempts,
             backoff=timedelta(seconds=settings.runs.retry_backoff_s),
         )  # fmt: skip

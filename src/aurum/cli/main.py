@@ -19,7 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from aurum._version import __version__
-from aurum.cli import admin, files, ingest, lake, scenarios, serve
+from aurum.cli import admin, files, ingest, lake, ppa, scenarios, serve
 from aurum.cli.context import Context
 from aurum.cli.output import errors
 from aurum.errors import AurumError
@@ -83,13 +83,14 @@ for name, command in (
     ("worker", scenarios.worker),
 ):  # fmt: skip
     app.command(name)(_one_line_errors(command))
-for group in (admin.tenants, admin.keys, scenarios.scenario):
+for group in (admin.tenants, admin.keys, scenarios.scenario, ppa.ppa):
     for registered in group.registered_commands:
         assert registered.callback is not None
         registered.callback = _one_line_errors(registered.callback)
 app.add_typer(admin.tenants, name="tenants")
 app.add_typer(admin.keys, name="keys")
 app.add_typer(scenarios.scenario, name="scenario")
+app.add_typer(ppa.ppa, name="ppa")
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from aurum.cli.context import Context
     from aurum.store import Run
 
-__all__ = ["scenario", "worker"]
+__all__ = ["scenario", "tenant_access", "worker"]
 
 scenario = typer.Typer(
     help="Scenarios: create from a JSON file, list, show, run.", no_args_is_help=True
@@ -40,7 +40,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 _FINAL = ("published", "duplicate", "failed", "cancelled")
 
 
-def _access(context: Context, tenant: str | None) -> Access:
+def tenant_access(context: Context, tenant: str | None) -> Access:
+    """The tenant a command acts for: `--tenant`, or the dev tenant (created when missing)."""
     from aurum.auth.access import PLATFORM, Access
     from aurum.errors import NotFound
 
@@ -78,7 +79,7 @@ def create(
     ):
         raise RequestError("file_invalid", f"{file}: assumptions are a list of {{name, value}}")
     document = context.scenarios.create(
-        _access(context, tenant), name=name or body.get("name") or file.stem,
+        tenant_access(context, tenant), name=name or body.get("name") or file.stem,
         description=str(body.get("description", "")), spec=body["spec"],
         assumptions=[(a["name"], a["value"]) for a in assumptions],
     )  # fmt: skip
@@ -90,7 +91,7 @@ def create(
 def list_(ctx: typer.Context, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """The tenant's scenarios."""
     context, output = ctx.obj, ctx.obj.output(as_json)
-    with context.store.transaction(_access(context, tenant), write=False) as tx:
+    with context.store.transaction(tenant_access(context, tenant), write=False) as tx:
         found = tx.documents("scenario", limit=1000)
     output.rows(
         ("id", "name", "version", "updated (UTC)", "description"),
@@ -108,7 +109,7 @@ def show(
 ) -> None:
     """A scenario's settings, assumptions and runs (by id or name)."""
     context, output = ctx.obj, ctx.obj.output(as_json)
-    access = _access(context, tenant)
+    access = tenant_access(context, tenant)
     scenario_id = _resolve(context, access, scenario_id)
     found = context.scenarios.version(access, scenario_id, version)
     runs = context.scenarios.runs_of(access, scenario_id, limit=20)
@@ -149,7 +150,7 @@ def run(
     """Run a scenario, by id or name (reused when the same version, base days, seed and code
     already ran)."""
     context, output = ctx.obj, ctx.obj.output(as_json)
-    access = _access(context, tenant)
+    access = tenant_access(context, tenant)
     scenario_id = _resolve(context, access, scenario_id)
     asked = context.scenarios.request_run(access, scenario_id, seed=seed)
     found = asked.run

@@ -47,6 +47,7 @@ import numpy.typing as npt
 __all__ = [
     "NegativePriceClause", "baseload_price", "black76", "capture_price", "capture_rate",
     "collar_payoff", "energy_exceedance", "escalated_strike", "negative_runs", "settlement",
+    "settles",
 ]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,45 +65,67 @@ def settlement(
     suspend_after: int | None = None,
 ) -> FloatArray:
     """The generator's settlement per hour, ``(K − P_ref) · Q`` (see the module docstring);
-    ``strike`` may vary by hour (an escalating or indexed strike)."""
+    ``strike`` may vary by hour (an escalating or indexed strike). Hours run along the last
+    axis: a 2-D ``prices`` is one row of hours per path."""
     price = np.asarray(prices, dtype=np.float64)
     volume = np.asarray(volumes, dtype=np.float64)
-    if price.shape != volume.shape:
-        raise ValueError(f"{price.size} prices but {volume.size} volumes: one of each per hour")
+    hours = (price.shape or (1,))[-1], (volume.shape or (1,))[-1]
+    if hours[0] != hours[1]:
+        raise ValueError(f"{hours[0]} prices but {hours[1]} volumes: one of each per hour")
     if floor is not None and cap is not None and floor > cap:
         raise ValueError(f"the floor {floor} is above the cap {cap}")
-    reference = price.copy()
-    settled = np.ones(price.shape, dtype=bool)
-    if negative == "floor_at_zero":
-        reference = np.maximum(reference, 0.0)
-    elif negative == "no_settlement":
-        settled = price >= 0
-    elif negative == "suspend_after":
-        if suspend_after is None or suspend_after < 1:
-            raise ValueError("suspend_after needs the number of consecutive negative hours (>= 1)")
-        settled = negative_runs(price) < suspend_after
-    elif negative != "none":
-        raise ValueError(f"unknown negative-price clause {negative!r}")
+    reference = np.maximum(price, 0.0) if negative == "floor_at_zero" else price
     if floor is not None or cap is not None:
         reference = np.clip(reference, floor, cap)
-    return np.where(settled, (np.asarray(strike, dtype=np.float64) - reference) * volume, 0.0)
+    owed = (np.asarray(strike, dtype=np.float64) - reference) * volume
+    if negative in ("no_settlement", "suspend_after"):
+        return np.where(settles(price, negative=negative, suspend_after=suspend_after), owed, 0.0)
+    return owed
+
+
+def settles(
+    prices: npt.ArrayLike, *, negative: NegativePriceClause = "none",
+    suspend_after: int | None = None,
+) -> npt.NDArray[np.bool_]:  # fmt: skip
+    """Which hours settle under the negative-price clause (every hour unless the clause is
+    ``no_settlement`` or ``suspend_after``).
+
+    >>> settles([5, -1, -2, 3, -4], negative="suspend_after", suspend_after=2).tolist()
+    [True, False, False, True, True]
+    """
+    price = np.asarray(prices, dtype=np.float64)
+    if negative in ("none", "floor_at_zero"):
+        return np.ones(price.shape, dtype=bool)
+    if negative == "no_settlement":
+        return price >= 0
+    if negative == "suspend_after":
+        if suspend_after is None or suspend_after < 1:
+            raise ValueError("suspend_after needs the number of consecutive negative hours (>= 1)")
+        return negative_runs(price) < suspend_after
+    raise ValueError(f"unknown negative-price clause {negative!r}")
 
 
 def negative_runs(prices: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """For each hour, the length of the run of consecutive negative prices it belongs to (0 for
-    an hour at or above zero).
+    an hour at or above zero); runs go along the last axis.
 
     >>> negative_runs([5, -1, -2, 3, -4]).tolist()
     [0, 2, 2, 0, 1]
+    >>> negative_runs([[-1, -1], [-1, 2]]).tolist()  # each row on its own
+    [[2, 2], [1, 0]]
     """
-    negative = np.asarray(prices, dtype=np.float64) < 0
-    runs = np.zeros(negative.shape, dtype=np.int64)
+    price = np.asarray(prices, dtype=np.float64)
+    negative = price < 0
     if not negative.any():
-        return runs
-    edges = np.diff(np.concatenate(([0], negative.astype(np.int8), [0])))
-    for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-        runs[start:end] = end - start
-    return runs
+        return np.zeros(price.shape, dtype=np.int64)
+    rows = negative.reshape(-1, price.shape[-1]) if price.ndim else negative.reshape(1, 1)
+    padded = np.concatenate([rows, np.zeros((rows.shape[0], 1), dtype=bool)], axis=1).ravel()
+    starts = padded & ~np.concatenate(([False], padded[:-1]))
+    run = np.cumsum(starts) * padded
+    lengths = np.bincount(run)
+    lengths[0] = 0
+    found: npt.NDArray[np.int64] = lengths[run].reshape(rows.shape[0], -1)[:, :-1]
+    return found.reshape(price.shape).astype(np.int64)
 
 
 def capture_price(prices: npt.ArrayLike, volumes: npt.ArrayLike) -> float:

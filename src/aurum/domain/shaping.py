@@ -33,7 +33,10 @@ import numpy.typing as npt
 
 from aurum.domain import calendar
 
-__all__ = ["DayType", "ShapedMonth", "block_residual", "day_type", "shape_month"]
+__all__ = [
+    "DayType", "MonthHours", "ShapedMonth", "block_residual", "day_type", "month_hours",
+    "shape_month",
+]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
 DayType = Literal["weekday", "weekend"]
@@ -140,6 +143,45 @@ def _layout(
                 owners.append(holders[0])
         day += timedelta(days=1)
     return tuple(days), tuple(endings), tuple(owners)
+
+
+@dataclass(frozen=True)
+class MonthHours:
+    """A month's delivery hours as arrays (read-only), for valuing many months at once:
+    ``hour_endings`` (1–24, local), ``blocks`` (index into the blocks asked for), ``weekend``
+    (Saturday, Sunday or a holiday) and ``year_hours`` (the hour's row in an 8760-hour profile:
+    ``(day of a 365-day year − 1)·24 + HE − 1``, 29 February reading 28 February's)."""
+
+    hour_endings: npt.NDArray[np.int16]
+    blocks: npt.NDArray[np.int16]
+    weekend: npt.NDArray[np.bool_]
+    year_hours: npt.NDArray[np.int32]
+
+
+@lru_cache(maxsize=4096)
+def month_hours(market: str, year: int, month: int, blocks: tuple[str, ...]) -> MonthHours:
+    """:class:`MonthHours` of a month for disjoint ``blocks`` covering it (worked out once).
+
+    >>> hours = month_hours("PJM", 2026, 11, ("ON_PEAK", "OFF_PEAK"))  # fall back: 721 hours
+    >>> len(hours.hour_endings), int((hours.blocks == 0).sum()), int(hours.year_hours[0])
+    (721, 320, 7296)
+    """
+    found = _market(market)
+    days, endings, owners = _layout(found.code, year, month, blocks)
+    kinds = {d: day_type(market, d) == "weekend" for d in dict.fromkeys(days)}
+    first = date(year, month, 1)
+    day_of_year = np.array([(d - date(d.year, 1, 1)).days for d in days], dtype=np.int32)
+    if first.year % 4 == 0 and (first.year % 100 != 0 or first.year % 400 == 0) and month >= 2:
+        leap_day = (date(year, 2, 29) - date(year, 1, 1)).days
+        day_of_year = np.where(day_of_year >= leap_day, day_of_year - 1, day_of_year)
+    found_endings = np.array(endings, dtype=np.int16)
+    arrays = MonthHours(
+        found_endings, np.array(owners, dtype=np.int16),
+        np.array([kinds[d] for d in days], dtype=bool), day_of_year * 24 + found_endings - 1,
+    )  # fmt: skip
+    for array in (arrays.hour_endings, arrays.blocks, arrays.weekend, arrays.year_hours):
+        array.setflags(write=False)
+    return arrays
 
 
 def block_residual(shaped: ShapedMonth, block: str, quoted: float) -> float:

@@ -45,6 +45,7 @@ class Bands:
     p95: Array
     report: dict[str, Any] = field(default_factory=dict)
     paths: pa.Table | None = None
+    matrices: dict[str, tuple[npt.NDArray[np.bool_], Array]] = field(default_factory=dict)
 
     def at(self, row: int, month: int) -> dict[str, float] | None:
         if np.isnan(self.mean[row, month]):
@@ -93,8 +94,10 @@ def simulate_bands(
     asof: date,
     limits: ScenarioLimits,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    keep_matrices: bool = False,
 ) -> Bands:
-    """Bands for grid rows ``rows`` around ``values`` (the scenario grid)."""
+    """Bands for grid rows ``rows`` around ``values`` (the scenario grid); ``keep_matrices``:
+    also each curve's paths, by curve key, with the grid months they cover."""
     shape = values.shape
     nan = np.full(shape, np.nan)
     result = Bands(
@@ -161,6 +164,8 @@ def simulate_bands(
         tally[1] += score.total
         if ensemble.store_paths:
             kept.append(_path_rows(curve, grid, cells, paths))
+        if keep_matrices:
+            result.matrices[key] = (cells, paths)
         progress(done + 1, len(rows))
     result.report = {
         "ensemble": {

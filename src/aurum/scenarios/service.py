@@ -312,6 +312,69 @@ class ScenarioService:
                                         timeout_s=self.timeout_s)  # fmt: skip
         return curves, names
 
+    def paths(
+        self, access: Access, run_id: str, curve_keys: Sequence[str]
+    ) -> tuple[tuple[date, ...], dict[str, np.ndarray], str]:
+        """The ensemble paths of a published run's curves ``curve_keys``: the months, each
+        curve's (paths, months) matrix (NaN where it has no tenor), and where they came from —
+        read from ``scenario_path`` when the run kept them, else regenerated from the run's
+        calibration history and seed (each curve's stream depends only on the seed and its
+        key, so the same paths come back)."""
+        run = self.readable_run(access, run_id)
+        assert run.tag is not None
+        found = self.version(access, run.params["scenario_id"], int(run.params["version"]))
+        settings, _ = _parsed(found)
+        if settings.ensemble is None:
+            raise ScenarioError(
+                "ensemble_missing", f"scenario run {run_id} has no ensemble: its scenario sets"
+                " none (add settings.ensemble and run it again)", run_id=run_id,
+            )  # fmt: skip
+        rows, _ = run_rows(self.lake, access, run.run_id, run.tag)
+        rows = rows.filter(pc.and_(
+            pc.is_in(rows.column("curve_key"), pa.array(list(curve_keys), pa.string())),
+            pc.equal(rows.column("tenor_type"), "MONTHLY"),
+        ))  # fmt: skip
+        grid = CurveGrid.from_rows(rows)
+        months = grid.months
+        count = settings.ensemble.paths
+        matrices: dict[str, np.ndarray] = {}
+        if settings.ensemble.store_paths:
+            stored = self.lake.table(SCENARIO_PATH.name)
+            ref = stored.metadata.refs.get(SCENARIO_PATH.tags.tag({"run_id": run.run_id}, 1))  # type: ignore[union-attr]
+            if ref is not None:
+                kept = stored.scan(
+                    row_filter=And(EqualTo("run_id", run.run_id),
+                                   In("curve_key", list(curve_keys))),
+                    snapshot_id=ref.snapshot_id,
+                ).to_arrow()  # fmt: skip
+                labels = {m.strftime("%Y-%m"): j for j, m in enumerate(months)}
+                for key in dict.fromkeys(kept.column("curve_key").to_pylist()):
+                    matrices[key] = np.full((count, len(months)), np.nan)
+                for key, label, path, value in zip(
+                    *(kept.column(c).to_pylist() for c in ("curve_key", "tenor_label", "path",
+                                                           "value")), strict=True,
+                ):  # fmt: skip
+                    matrices[key][path, labels[label]] = value
+                if set(matrices) >= {str(c["curve_key"]) for c in grid.curves}:
+                    return months, matrices, f"stored ({SCENARIO_PATH.name})"
+        chosen = np.arange(len(grid.curves))
+        tags = dict(run.params["base_tags"])
+        asof = max(
+            date.fromisoformat(_SCHEME.parse(tags[v])[0]["asof_date"])  # type: ignore[index]
+            for v in {v.upper() for v in settings.base.vendors} if v in tags
+        )  # fmt: skip  (the run's as-of, as its execution took it)
+        histories = self._histories(grid, chosen, tags, settings)
+        ensemble = bands.simulate_bands(
+            grid, grid.values, chosen, histories, settings.ensemble.model_copy(
+                update={"store_paths": False}
+            ), seed=int(run.params["seed"]), asof=asof, limits=self.limits, keep_matrices=True,
+        )  # fmt: skip
+        for key, (cells, paths) in ensemble.matrices.items():
+            matrix = np.full((count, len(months)), np.nan)
+            matrix[:, cells] = paths
+            matrices[key] = matrix
+        return months, matrices, "regenerated from the run's calibration history and seed"
+
     def cancel(
         self, access: Access, scenario_id: str, run_id: str, *, request_id: str | None = None
     ) -> Run:

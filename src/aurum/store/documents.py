@@ -1,5 +1,8 @@
 """Tenant-owned documents: scenarios (with their assumptions), PPA contracts, curve definitions.
 
+A PPA contract is versioned too: each create or change records a ``ppa_contract_version`` row
+with its terms as they then are, so a valuation names the exact terms it valued.
+
 A scenario is versioned: creating it, changing it, and adding, replacing or removing one of its
 assumptions each records a new ``scenario_version`` row holding the whole scenario as it then
 is (settings and assumptions, in order), so a run names an exact version and any version can
@@ -28,10 +31,25 @@ from aurum.errors import Conflict, Forbidden, NotFound
 from aurum.store.base import Base, UTCDateTime
 
 __all__ = [
-    "DOCUMENT_KINDS", "Assumption", "Document", "DocumentKind", "ScenarioVersion",
-    "create_assumption", "create_document", "delete_assumption", "delete_document",
-    "get_document", "list_assumptions", "list_documents", "list_scenario_versions",
-    "scenario_version", "update_assumption", "update_document",
+    "DOCUMENT_KINDS",
+    "Assumption",
+    "ContractVersion",
+    "Document",
+    "DocumentKind",
+    "ScenarioVersion",
+    "contract_version",
+    "create_assumption",
+    "create_document",
+    "delete_assumption",
+    "delete_document",
+    "get_document",
+    "list_assumptions",
+    "list_contract_versions",
+    "list_documents",
+    "list_scenario_versions",
+    "scenario_version",
+    "update_assumption",
+    "update_document",
 ]  # fmt: skip
 
 DocumentKind = Literal["scenario", "ppa_contract", "curve_def"]
@@ -51,7 +69,7 @@ class Document:
     created_by: str
     created_at: datetime
     updated_at: datetime
-    version: int | None = None  # a scenario's current version (other kinds have none)
+    version: int | None = None  # a scenario's or contract's current version (curve defs: none)
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,20 @@ class ScenarioVersion:
     scenario_id: str
     tenant_id: str
     version: int
+    spec: dict[str, Any]
+    change: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ContractVersion:
+    """A PPA contract's terms as they were at one version."""
+
+    contract_id: str
+    tenant_id: str
+    version: int
+    name: str
     spec: dict[str, Any]
     change: str
     created_by: str
@@ -141,6 +173,25 @@ class ScenarioVersionRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ContractVersionRecord(Base):
+    __tablename__ = "ppa_contract_version"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "version"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("ppa_contract.id", ondelete="CASCADE")
+    )
+    tenant_id: Mapped[str] = mapped_column(
+        sa.String(63), sa.ForeignKey("tenant.tenant_id"), index=True
+    )
+    version: Mapped[int] = mapped_column(sa.Integer)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    change: Mapped[str] = mapped_column(sa.String(200))
+    created_by: Mapped[str] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 _O = TypeVar("_O", bound=_Owned)
 _DOCUMENTS: Mapping[str, type[_DocumentColumns]] = {
     "scenario": ScenarioRecord, "ppa_contract": PpaContractRecord, "curve_def": CurveDefRecord,
@@ -182,6 +233,8 @@ def create_document(
     session.flush()
     if kind == "scenario":
         _new_version(session, access, record, "created")
+    elif kind == "ppa_contract":
+        _new_contract_version(session, access, record, "created")
     return _to_document(kind, record, session)
 
 
@@ -219,6 +272,8 @@ def update_document(
     session.flush()
     if kind == "scenario":
         _new_version(session, access, record, "changed " + ", ".join(sorted(changes)))
+    elif kind == "ppa_contract":
+        _new_contract_version(session, access, record, "changed " + ", ".join(sorted(changes)))
     return _to_document(kind, record, session)
 
 
@@ -229,6 +284,10 @@ def delete_document(session: Session, access: Access, kind: DocumentKind, id_: s
         session.execute(sa.delete(AssumptionRecord).where(AssumptionRecord.scenario_id == id_))
         session.execute(
             sa.delete(ScenarioVersionRecord).where(ScenarioVersionRecord.scenario_id == id_)
+        )
+    if kind == "ppa_contract":
+        session.execute(
+            sa.delete(ContractVersionRecord).where(ContractVersionRecord.contract_id == id_)
         )
     session.delete(record)
     session.flush()
@@ -324,6 +383,46 @@ def list_scenario_versions(
     return [_to_version(record) for record in session.scalars(query)]
 
 
+def contract_version(
+    session: Session, access: Access, contract_id: str, version: int | None = None
+) -> ContractVersion:
+    """One version of a PPA contract's terms (default: its current one)."""
+    _owned_record(session, access, PpaContractRecord, contract_id, "ppa_contract")
+    query = sa.select(ContractVersionRecord).where(
+        ContractVersionRecord.contract_id == contract_id,
+        access.owns(ContractVersionRecord.tenant_id),
+    )
+    if version is not None:
+        query = query.where(ContractVersionRecord.version == version)
+    record = session.scalars(
+        query.order_by(ContractVersionRecord.version.desc()).limit(1)
+    ).one_or_none()
+    if record is None:
+        raise NotFound(
+            "ppa_contract_version_unknown",
+            f"PPA contract {contract_id!r} has no version {version}",
+        )
+    return _to_contract_version(record)
+
+
+def list_contract_versions(
+    session: Session, access: Access, contract_id: str, *, limit: int = 100, offset: int = 0
+) -> list[ContractVersion]:
+    """A contract's versions, newest first."""
+    _owned_record(session, access, PpaContractRecord, contract_id, "ppa_contract")
+    query = (
+        sa.select(ContractVersionRecord)
+        .where(
+            ContractVersionRecord.contract_id == contract_id,
+            access.owns(ContractVersionRecord.tenant_id),
+        )
+        .order_by(ContractVersionRecord.version.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_to_contract_version(record) for record in session.scalars(query)]
+
+
 def list_assumptions(session: Session, access: Access, scenario_id: str) -> list[Assumption]:
     _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
     query = (
@@ -400,6 +499,34 @@ def _new_version(session: Session, access: Access, scenario: ScenarioRecord, cha
     return version
 
 
+def _new_contract_version(
+    session: Session, access: Access, contract: PpaContractRecord, change: str
+) -> int:
+    """Record the contract's terms as they now are as its next version."""
+    last = session.scalar(
+        sa.select(sa.func.max(ContractVersionRecord.version)).where(
+            ContractVersionRecord.contract_id == contract.id
+        )
+    )
+    version = (last or 0) + 1
+    session.add(
+        ContractVersionRecord(
+            id=uuid.uuid4().hex, contract_id=contract.id, tenant_id=contract.tenant_id,
+            version=version, name=contract.name, spec=dict(contract.spec), change=change[:200],
+            created_by=access.actor, created_at=datetime.now(UTC),
+        )
+    )
+    session.flush()
+    return version
+
+
+def _to_contract_version(record: ContractVersionRecord) -> ContractVersion:
+    return ContractVersion(
+        record.contract_id, record.tenant_id, record.version, record.name, dict(record.spec),
+        record.change, record.created_by, record.created_at,
+    )  # fmt: skip
+
+
 def _to_document(
     kind: DocumentKind, record: _DocumentColumns, session: Session | None = None
 ) -> Document:
@@ -408,6 +535,12 @@ def _to_document(
         version = session.scalar(
             sa.select(sa.func.max(ScenarioVersionRecord.version)).where(
                 ScenarioVersionRecord.scenario_id == record.id
+            )
+        )
+    elif kind == "ppa_contract" and session is not None:
+        version = session.scalar(
+            sa.select(sa.func.max(ContractVersionRecord.version)).where(
+                ContractVersionRecord.contract_id == record.id
             )
         )
     return Document(

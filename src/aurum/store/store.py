@@ -30,7 +30,13 @@ from aurum.config import Settings
 from aurum.errors import Conflict, NotFound, StoreError, Unavailable
 from aurum.store import audit, documents, instruments, keys, runs, tenants
 from aurum.store.audit import AuditEntry
-from aurum.store.documents import Assumption, Document, DocumentKind, ScenarioVersion
+from aurum.store.documents import (
+    Assumption,
+    ContractVersion,
+    Document,
+    DocumentKind,
+    ScenarioVersion,
+)
 from aurum.store.engine import create_engine, migrate, writer
 from aurum.store.keys import ApiKey, IssuedKey
 from aurum.store.runs import Run, RunKind
@@ -350,6 +356,17 @@ class Tx:
     ) -> list[ScenarioVersion]:
         return documents.list_scenario_versions(
             self.session, self.access, scenario_id, limit=limit, offset=offset
+        )
+
+    def contract_version(self, contract_id: str, version: int | None = None) -> ContractVersion:
+        """A PPA contract's terms as they were at ``version`` (default: as they are now)."""
+        return documents.contract_version(self.session, self.access, contract_id, version)
+
+    def contract_versions(
+        self, contract_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[ContractVersion]:
+        return documents.list_contract_versions(
+            self.session, self.access, contract_id, limit=limit, offset=offset
         )
 
     # -- the audit log and instruments ---------------------------------------------------------

@@ -7,6 +7,7 @@ security): another tenant's id is a 404 exactly like an id that never existed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -23,10 +24,11 @@ from aurum.api.models import (
     Problem,
 )
 from aurum.api.security import PrincipalDep, requires
+from aurum.auth.access import Access
 from aurum.auth.principal import ANALYST
 from aurum.errors import NotFound, RequestError
 from aurum.store import Run
-from aurum.store.documents import DocumentKind
+from aurum.store.documents import Document, DocumentKind
 
 __all__ = ["DOCUMENT_ROUTES", "RESPONSES", "document_router", "model_runs"]
 
@@ -48,8 +50,18 @@ def _check_size(spec: Any) -> None:
         raise RequestError("parameter_invalid", f"spec is larger than {MAX_SPEC_BYTES:,} bytes")
 
 
-def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
-    """CRUD for one kind of tenant document, under ``/v1/{path}``."""
+Create = Callable[[Access, DocumentIn, str | None], Document]
+Update = Callable[[Access, str, dict[str, Any], str | None], Document]
+
+
+def document_router(
+    kind: DocumentKind, path: str, title: str, *,
+    create: Callable[[Request], Create] | None = None,
+    update: Callable[[Request], Update] | None = None,
+) -> APIRouter:  # fmt: skip
+    """CRUD for one kind of tenant document, under ``/v1/{path}``; ``create``/``update`` give,
+    for a request, the service that validates, versions and audits the document (default: the
+    store keeps it as it is)."""
     router = APIRouter(
         prefix=f"/v1/{path}", tags=[path], responses=RESPONSES,
         dependencies=[requires(ANALYST)],
@@ -71,6 +83,9 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
         request: Request, services: ServicesDep, principal: PrincipalDep, body: DocumentIn
     ) -> Response:
         _check_size(body.spec)
+        if create is not None:
+            made = create(request)(principal.access, body, request.state.request_id)
+            return objects([made], 201)
         with services.store.transaction(principal.access) as tx:
             document = tx.create_document(
                 kind, name=body.name, description=body.description, spec=body.spec
@@ -95,6 +110,10 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
         if any(value is None for value in changes.values()):
             raise RequestError("parameter_invalid", "name, description and spec cannot be null")
         _check_size(changes.get("spec"))
+        if update is not None:
+            changed = update(request)(principal.access, object_id, changes,
+                                      request.state.request_id)  # fmt: skip
+            return objects([changed])
         with services.store.transaction(principal.access) as tx:
             document = tx.update_document(kind, object_id, changes)
             tx.audit(f"{kind}.update", target=object_id, request_id=request.state.request_id,
@@ -114,8 +133,19 @@ def document_router(kind: DocumentKind, path: str, title: str) -> APIRouter:
     return router
 
 
+def _contracts(request: Request) -> Any:
+    return request.app.state.services.ppa
+
+
 DOCUMENT_ROUTES = (  # scenarios have their own routes (aurum.api.routes.scenarios)
-    document_router("ppa_contract", "ppa-contracts", "PPA contract"),
+    document_router(
+        "ppa_contract", "ppa-contracts", "PPA contract",
+        create=lambda request: lambda access, body, request_id: _contracts(request)
+        .create_contract(access, name=body.name, description=body.description, spec=body.spec,
+                         request_id=request_id),
+        update=lambda request: lambda access, id_, changes, request_id: _contracts(request)
+        .update_contract(access, id_, changes, request_id=request_id),
+    ),  # terms typed and versioned by aurum.ppa (versions: aurum.api.routes.ppa)
     document_router("curve_def", "curve-defs", "curve definition"),
 )
 
