@@ -130,8 +130,11 @@ def _print(output: Output, run: Run, report: Path | None) -> None:
     cur = summary.get("currency", "")
     output.line(
         f"valuation {run.run_id}: NPV {summary['npv']:,.0f} {cur} to the"
-        f" {summary['perspective']} at {summary['valuation_date']} ({summary['months']} months,"
-        f" {summary['energy_mwh']:,.0f} MWh; {inputs.get('market')} {'/'.join(inputs['blocks'])})"
+        f" {summary['perspective']} at {summary['valuation_date']}"
+    )
+    output.line(
+        f"  {summary['months']} months, {summary['energy_mwh']:,.0f} MWh;"
+        f" {inputs.get('market')} {'/'.join(inputs['blocks'])}"
     )
     if summary.get("capture_price") is not None:
         output.line(
