@@ -156,6 +156,9 @@ def test_a_valuation_on_base_curves_is_stored_exported_and_reproducible(api, sce
     assert book.sheetnames == ["summary", "cashflows", "sensitivities", "energy", "inputs"]
     lines = {row[0]: row[1] for row in book["summary"].iter_rows(min_row=2, values_only=True)}
     assert np.isclose(lines["NPV"], summary["npv"])  # a number, not text
+    unstorable = acme.post("/v1/ppa/valuate", json={"terms": TERMS, "discount": DISCOUNT,
+                                                     "note": 2**70})  # fmt: skip
+    assert unstorable.status_code == 400  # refused before anything is stored
     listed = acme.get("/v1/ppa/valuations").json()["data"]
     assert found["id"] in {v["id"] for v in listed}
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aurum.cli.output import Output, errors
-from aurum.cli.scenarios import tenant_access
+from aurum.cli.output import Output
+from aurum.cli.scenarios import run_here, tenant_access
 from aurum.errors import NotFound, RequestError
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def value(
             output.note(f"queued valuation {run.run_id}: `aurum worker` executes it")
             output.data({"id": run.run_id, "status": run.status})
             return
-        run = _run_here(context, run, hidden=as_json)
+        run = run_here(context, run, hidden=as_json, label="valuation")
     if run.status != "published":
         output.line(f"valuation {run.run_id}: {run.status} {run.error_code}: {run.error_message}")
         raise typer.Exit(code=1)
@@ -128,24 +128,22 @@ def _print(output: Output, run: Run, report: Path | None) -> None:
     inputs = (run.result or {}).get("inputs", {})
     output.data({"id": run.run_id, "summary": summary, "inputs": inputs})
     cur = summary.get("currency", "")
+    output.line(f"valuation {run.run_id} at {summary['valuation_date']}")
     output.line(
-        f"valuation {run.run_id}: NPV {summary['npv']:,.0f} {cur} to the"
-        f" {summary['perspective']} at {summary['valuation_date']}"
-    )
-    output.line(
-        f"  {summary['months']} months, {summary['energy_mwh']:,.0f} MWh;"
-        f" {inputs.get('market')} {'/'.join(inputs['blocks'])}"
+        f"  NPV {summary['npv']:,.0f} {cur} ({summary['perspective']}); {summary['months']}"
+        f" months, {summary['energy_mwh']:,.0f} MWh; {inputs.get('market')}"
+        f" {'/'.join(inputs['blocks'])}"
     )
     if summary.get("capture_price") is not None:
         output.line(
             f"  capture {summary['capture_price']:.2f} vs baseload {summary['baseload_price']:.2f}"
-            f" {cur}/MWh: capture rate {summary['capture_rate']:.1%},"
-            f" profile cost {summary['profile_cost_per_mwh']:.2f} {cur}/MWh"
+            f" {cur}/MWh (rate {summary['capture_rate']:.1%}, profile cost"
+            f" {summary['profile_cost_per_mwh']:.2f})"
         )
     legs = summary.get("legs", {})
     output.line("  PV by leg: " + ", ".join(f"{k} {v['pv']:,.0f}" for k, v in legs.items()))
     sens = summary.get("sensitivities", {})
-    output.line(f"  delta: {sens.get('total', 0):,.0f} {cur} per +1 {cur}/MWh on every month")
+    output.line(f"  delta: {sens.get('total', 0):,.0f} {cur} per +1 {cur}/MWh, every month")
     options = summary.get("options")
     if options:
         output.line(
@@ -160,8 +158,9 @@ def _print(output: Output, run: Run, report: Path | None) -> None:
         npv = ensemble["npv"]
         output.line(
             f"  {ensemble['paths']:,} paths: NPV P5 {npv['p5']:,.0f} / P50 {npv['p50']:,.0f} /"
-            f" P95 {npv['p95']:,.0f}; VaR95 {npv['var_95']:,.0f}, ES95 {npv['es_95']:,.0f}"
+            f" P95 {npv['p95']:,.0f}"
         )
+        output.line(f"  VaR95 {npv['var_95']:,.0f}, ES95 {npv['es_95']:,.0f} {cur}")
     if summary.get("extrapolated_months"):
         months = summary["extrapolated_months"]
         output.line(f"  extrapolated: {len(months)} months from {months[0]}")
@@ -169,19 +168,6 @@ def _print(output: Output, run: Run, report: Path | None) -> None:
         output.note(warning)
     if report is not None:
         output.line(f"  report: {report}")
-
-
-def _run_here(context: Context, queued: Run, *, hidden: bool) -> Run:
-    from rich.progress import Progress
-
-    worker_ = context.worker()
-    with Progress(console=errors, transient=True, disable=hidden or not errors.is_terminal) as bar:
-        task = bar.add_task("valuation", total=None)
-
-        def shown(done: int, total: int, stage: str) -> None:
-            bar.update(task, completed=done, total=total, description=stage)
-
-        return worker_.run_one(queued.run_id, on_progress=shown)
 
 
 def _contract_id(context: Context, access: Access, ref: str) -> str:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from aurum.cli.context import Context
     from aurum.store import Run
 
-__all__ = ["scenario", "tenant_access", "worker"]
+__all__ = ["run_here", "scenario", "tenant_access", "worker"]
 
 scenario = typer.Typer(
     help="Scenarios: create from a JSON file, list, show, run.", no_args_is_help=True
@@ -157,7 +157,7 @@ def run(
     if asked.reused:
         output.note(f"reused run {found.run_id} ({found.status}): same version, days, seed, code")
     elif not queue:
-        found = _run_here(context, found, hidden=as_json)
+        found = run_here(context, found, hidden=as_json)
     elif wait:
         found = _wait(context, access, scenario_id, found, hidden=as_json)
     else:
@@ -211,13 +211,13 @@ def _resolve(context: Context, access: Access, ref: str) -> str:
     return str(named[0].id)
 
 
-def _run_here(context: Context, queued: Run, *, hidden: bool) -> Run:
-    """Claim this run and execute it in this process, with a progress bar."""
+def run_here(context: Context, queued: Run, *, hidden: bool, label: str = "scenario run") -> Run:
+    """Claim this queued run and execute it in this process, with a progress bar."""
     from rich.progress import Progress
 
     worker_ = context.worker()
     with Progress(console=errors, transient=True, disable=hidden or not errors.is_terminal) as bar:
-        task = bar.add_task("scenario run", total=None)
+        task = bar.add_task(label, total=None)
 
         def shown(done: int, total: int, stage: str) -> None:
             bar.update(task, completed=done, total=total, description=stage)

@@ -17,10 +17,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, read
-from aurum.api.models import LogEnvelope, Problem
+from aurum.api.models import LogEnvelope, Problem, plain_json
 from aurum.api.params import PagingDep
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST
@@ -71,7 +72,7 @@ def schema() -> Response:
 )  # fmt: skip
 def valuate(
     request: Request, services: ServicesDep, principal: PrincipalDep,
-    body: Annotated[dict[str, Any], Body()],
+    body: Annotated[dict[str, Any], AfterValidator(plain_json), Body()],
 ) -> Response:  # fmt: skip
     """Inline ``terms`` or a ``contract_id`` (and ``contract_version``); ``curves``: ``asof``
     and ``as_at``, or ``scenario_run`` (with ``ensemble``: each of its paths); ``discount``: a
