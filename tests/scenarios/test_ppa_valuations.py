@@ -210,6 +210,11 @@ def test_valuations_on_a_scenario_run_and_its_ensemble(api):
     assert on_run["inputs"]["scenario_run"] == run["id"]
     # prices 10 % up: the generator's settlement (K − P)·Q falls
     assert on_run["summary"]["npv"] < base["summary"]["npv"]
+    # the collar's volatility comes from the run's calibration of the hub's own curve
+    collar = valuate(acme, terms={**TERMS, "floor": 20, "cap": 200},
+                     curves={"scenario_run": run["id"]})["summary"]["options"]  # fmt: skip
+    assert collar["volatility_source"].startswith("calibration of EUGP German power")
+    assert 0.05 < collar["volatility"] < 1.5
     queued = valuate(acme, 202, terms=TERMS, curves={"scenario_run": run["id"], "ensemble": True})
     assert queued["status"] == "queued"
     work(client)
