@@ -5,17 +5,25 @@ calibration has history to fit; each day published by write-audit-publish like a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from fastapi.testclient import TestClient
 
+from aurum import tenancy
+from aurum.api.app import create_app
+from aurum.auth.access import PLATFORM
 from aurum.config import Settings
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.lake.catalog import Lake
 from aurum.lake.publish import publish
+from aurum.store import Store
 
 DAYS = 70
 TENORS = 24
@@ -119,3 +127,44 @@ def scenario_lake(tmp_path_factory: pytest.TempPathFactory) -> ScenarioLake:
                        run_id=run_id, content_sha256=run_id)  # fmt: skip
         assert done.status == "published"
     return ScenarioLake(settings, days, levels)
+
+
+class Caller:
+    """A TestClient that sends one tenant's analyst key."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method: str) -> Any:
+        def call(url: str, **kwargs: Any) -> Any:
+            headers = {**self.headers, **kwargs.pop("headers", {})}
+            return getattr(self.client, method)(url, headers=headers, **kwargs)
+
+        return call
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(
+    request: pytest.FixtureRequest, scenario_lake: ScenarioLake,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, dict[str, Caller]]]:  # fmt: skip
+    """The app over the scenario lake with tenants acme and bolt (entitled to EUGP), on SQLite,
+    and on PostgreSQL as a role that owns nothing (so row-level security binds it); one per
+    test module."""
+    state = tmp_path_factory.mktemp("scenario-api")
+    store: dict[str, Any] = {"url": f"sqlite:///{Path(state) / 's.db'}"}
+    if request.param == "postgresql":
+        store = request.getfixturevalue("postgres_app_store")
+    settings = Settings(
+        home=scenario_lake.settings.home, store=store, auth={"mode": "on", "cache_s": 0},
+        rate_limit={"per_s": 1000, "burst": 1000},
+    )  # fmt: skip
+    tokens = {}
+    with Store.connect(settings) as opened:
+        for tenant in ("acme", "bolt"):
+            tenancy.create_tenant(opened, PLATFORM, tenant, tenant.title(), ["EUGP"])
+            issued = tenancy.issue_key(opened, PLATFORM, tenant_id=tenant, role="aurum-analyst",
+                                       name="analyst")  # fmt: skip
+            tokens[tenant] = issued.token
+    with TestClient(create_app(settings)) as client:
+        yield client, {tenant: Caller(client, token) for tenant, token in tokens.items()}

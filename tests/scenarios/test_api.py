@@ -6,58 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from aurum import tenancy
-from aurum.api.app import create_app
-from aurum.auth.access import PLATFORM
-from aurum.config import Settings
 from aurum.runs.worker import Worker
-from aurum.store import Store
 
 SPEC = {"base": {"vendors": ["EUGP"]}}
 GAS_UP = {"type": "fuel_curve", "fuel": "gas", "mode": "relative", "value": 20}
 CARBON = {"type": "carbon", "mode": "scaled", "value": 2}
-
-
-class Caller:
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-
-    def __getattr__(self, method: str) -> Any:
-        def call(url: str, **kwargs: Any) -> Any:
-            headers = {**self.headers, **kwargs.pop("headers", {})}
-            return getattr(self.client, method)(url, headers=headers, **kwargs)
-
-        return call
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api(request, scenario_lake, tmp_path_factory) -> Iterator[tuple[TestClient, dict[str, Caller]]]:
-    """The app with two tenants, on SQLite, and on PostgreSQL as a role that owns nothing (so
-    row-level security binds it)."""
-    state = tmp_path_factory.mktemp("scenario-api")
-    store: dict[str, Any] = {"url": f"sqlite:///{Path(state) / 's.db'}"}
-    if request.param == "postgresql":
-        store = request.getfixturevalue("postgres_app_store")
-    settings = Settings(
-        home=scenario_lake.settings.home, store=store, auth={"mode": "on", "cache_s": 0},
-        rate_limit={"per_s": 1000, "burst": 1000},
-    )  # fmt: skip
-    tokens = {}
-    with Store.connect(settings) as opened:
-        for tenant in ("acme", "bolt"):
-            tenancy.create_tenant(opened, PLATFORM, tenant, tenant.title(), ["EUGP"])
-            issued = tenancy.issue_key(opened, PLATFORM, tenant_id=tenant, role="aurum-analyst",
-                                       name="analyst")  # fmt: skip
-            tokens[tenant] = issued.token
-    with TestClient(create_app(settings)) as client:
-        yield client, {tenant: Caller(client, token) for tenant, token in tokens.items()}
 
 
 def work(client: TestClient) -> None:
@@ -68,7 +26,7 @@ def work(client: TestClient) -> None:
         pass
 
 
-def create(caller: Caller, name: str, assumptions: list[dict[str, Any]]) -> dict[str, Any]:
+def create(caller: Any, name: str, assumptions: list[dict[str, Any]]) -> dict[str, Any]:
     answer = caller.post("/v1/scenarios", json={"name": name, "spec": SPEC,
                                                 "assumptions": assumptions})  # fmt: skip
     assert answer.status_code == 201, answer.text

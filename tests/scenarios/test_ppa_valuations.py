@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import openpyxl
-import pytest
 from fastapi.testclient import TestClient
 
-from aurum import tenancy
-from aurum.api.app import create_app
-from aurum.auth.access import PLATFORM
 from aurum.client import Client
-from aurum.config import Settings
 from aurum.runs.worker import Worker
-from aurum.store import Store
 
 SOLAR = [[0.0] * 6 + [0.1, 0.3, 0.5, 0.65, 0.75, 0.8, 0.8, 0.75, 0.65, 0.5, 0.3, 0.1] + [0.0] * 6
          for _ in range(12)]  # fmt: skip
@@ -41,39 +33,6 @@ TERMS: dict[str, Any] = {
 DISCOUNT = {"rate": 0.06}
 
 
-class Caller:
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-
-    def __getattr__(self, method: str) -> Any:
-        def call(url: str, **kwargs: Any) -> Any:
-            headers = {**self.headers, **kwargs.pop("headers", {})}
-            return getattr(self.client, method)(url, headers=headers, **kwargs)
-
-        return call
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api(request, scenario_lake, tmp_path_factory) -> Iterator[tuple[TestClient, dict[str, Caller]]]:
-    state = tmp_path_factory.mktemp("ppa-api")
-    store: dict[str, Any] = {"url": f"sqlite:///{Path(state) / 's.db'}"}
-    if request.param == "postgresql":
-        store = request.getfixturevalue("postgres_app_store")
-    settings = Settings(
-        home=scenario_lake.settings.home, store=store, auth={"mode": "on", "cache_s": 0},
-        rate_limit={"per_s": 1000, "burst": 1000},
-    )  # fmt: skip
-    tokens = {}
-    with Store.connect(settings) as opened:
-        for tenant in ("acme", "bolt"):
-            tenancy.create_tenant(opened, PLATFORM, tenant, tenant.title(), ["EUGP"])
-            issued = tenancy.issue_key(opened, PLATFORM, tenant_id=tenant, role="aurum-analyst",
-                                       name="analyst")  # fmt: skip
-            tokens[tenant] = issued.token
-    with TestClient(create_app(settings)) as client:
-        yield client, {tenant: Caller(client, token) for tenant, token in tokens.items()}
-
-
 def work(client: TestClient) -> None:
     """What `aurum worker` does: execute every queued scenario run and valuation."""
     services = client.app.state.services  # type: ignore[attr-defined]
@@ -84,7 +43,7 @@ def work(client: TestClient) -> None:
         pass
 
 
-def valuate(caller: Caller, status: int = 201, **body: Any) -> dict[str, Any]:
+def valuate(caller: Any, status: int = 201, **body: Any) -> dict[str, Any]:
     answer = caller.post("/v1/ppa/valuate", json={"discount": DISCOUNT, **body})
     assert answer.status_code == status, answer.text
     return answer.json()["data"][0] if status < 300 else answer.json()

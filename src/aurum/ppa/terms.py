@@ -10,7 +10,8 @@ do beyond the curve's horizon.
 
 Every model is frozen, forbids unknown fields and refuses NaN/inf, so a typo fails when the
 contract is saved: :func:`validate_terms` and :func:`validate_request` raise a 422
-``spec_invalid`` naming the field (``terms.volume.profile``), never a traceback.
+``spec_invalid`` naming the field (``spec.volume.pay_as_produced.capacity_mw``), never a
+traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aurum.errors import ValuationError
+from aurum.scenarios.specs import spec_invalid
 
 __all__ = [
     "Baseload",
@@ -355,7 +357,7 @@ def validate_terms(value: Any) -> ContractTerms:
     try:
         return ContractTerms.model_validate(value)
     except ValidationError as exc:
-        raise _invalid(exc, "spec") from None
+        raise spec_invalid(exc, "spec", ValuationError) from None
 
 
 def validate_request(value: Any) -> ValuationRequest:
@@ -363,19 +365,4 @@ def validate_request(value: Any) -> ValuationRequest:
     try:
         return ValuationRequest.model_validate(value)
     except ValidationError as exc:
-        raise _invalid(exc, "body") from None
-
-
-def _invalid(exc: ValidationError, root: str) -> ValuationError:
-    errors = [
-        {
-            "field": ".".join([root, *(str(p) for p in error["loc"])]),
-            "message": error["msg"].removeprefix("Value error, "),
-        }
-        for error in exc.errors(include_url=False)
-    ]
-    first = errors[0]
-    return ValuationError(
-        "spec_invalid", f"{first['field']}: {first['message']}", field=first["field"],
-        errors=errors[:20],
-    )  # fmt: skip
+        raise spec_invalid(exc, "body", ValuationError) from None

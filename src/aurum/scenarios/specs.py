@@ -30,12 +30,28 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from aurum.errors import ScenarioError
+from aurum.errors import AurumError, ScenarioError
 
 __all__ = [
-    "ASSUMPTION_TYPES", "Assumption", "BaseCurves", "Bucket", "CarbonChange", "CurveFilter",
-    "CurveRef", "Ensemble", "FleetChange", "FuelCurveChange", "HeatRateChange", "LoadGrowth",
-    "MarketOverride", "ScenarioSettings", "Shock", "StackIn", "UnitIn", "validate_assumption",
+    "ASSUMPTION_TYPES",
+    "Assumption",
+    "BaseCurves",
+    "Bucket",
+    "CarbonChange",
+    "CurveFilter",
+    "CurveRef",
+    "Ensemble",
+    "FleetChange",
+    "FuelCurveChange",
+    "HeatRateChange",
+    "LoadGrowth",
+    "MarketOverride",
+    "ScenarioSettings",
+    "Shock",
+    "StackIn",
+    "UnitIn",
+    "spec_invalid",
+    "validate_assumption",
     "validate_settings",
 ]  # fmt: skip
 
@@ -298,7 +314,7 @@ def validate_assumption(
     try:
         return _ASSUMPTION.validate_python(value)  # type: ignore[no-any-return]
     except ValidationError as exc:
-        raise _invalid(exc, "value") from None
+        raise spec_invalid(exc, "value") from None
 
 
 def validate_settings(value: Any) -> ScenarioSettings:
@@ -306,19 +322,24 @@ def validate_settings(value: Any) -> ScenarioSettings:
     try:
         return ScenarioSettings.model_validate(value)
     except ValidationError as exc:
-        raise _invalid(exc, "spec") from None
+        raise spec_invalid(exc, "spec") from None
 
 
-def _invalid(exc: ValidationError, root: str) -> ScenarioError:
+def spec_invalid(
+    exc: ValidationError, root: str, error: type[AurumError] = ScenarioError
+) -> AurumError:
+    """A pydantic validation error as a 422 ``spec_invalid`` (of class ``error``) whose message
+    and ``field`` name the first field at fault (``root.path.to.field``), with every error in
+    ``errors`` (at most 20)."""
     errors = [
         {
-            "field": ".".join([root, *(str(p) for p in error["loc"])]),
-            "message": error["msg"],
+            "field": ".".join([root, *(str(p) for p in error_["loc"])]),
+            "message": error_["msg"].removeprefix("Value error, "),
         }
-        for error in exc.errors(include_url=False)
+        for error_ in exc.errors(include_url=False)
     ]
     first = errors[0]
-    return ScenarioError(
+    return error(
         "spec_invalid", f"{first['field']}: {first['message']}", field=first["field"],
-        errors=errors,
+        errors=errors[:20],
     )  # fmt: skip
