@@ -193,6 +193,11 @@ class ContractVersionRecord(Base):
 
 
 _O = TypeVar("_O", bound=_Owned)
+# The versioned kinds: their version table and its column naming the document.
+_VERSIONS: Mapping[str, tuple[Any, Any]] = {
+    "scenario": (ScenarioVersionRecord, ScenarioVersionRecord.scenario_id),
+    "ppa_contract": (ContractVersionRecord, ContractVersionRecord.contract_id),
+}
 _DOCUMENTS: Mapping[str, type[_DocumentColumns]] = {
     "scenario": ScenarioRecord, "ppa_contract": PpaContractRecord, "curve_def": CurveDefRecord,
 }  # fmt: skip
@@ -348,38 +353,14 @@ def scenario_version(
     session: Session, access: Access, scenario_id: str, version: int | None = None
 ) -> ScenarioVersion:
     """One version of a scenario (default: its current one)."""
-    _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
-    query = sa.select(ScenarioVersionRecord).where(
-        ScenarioVersionRecord.scenario_id == scenario_id,
-        access.owns(ScenarioVersionRecord.tenant_id),
-    )
-    if version is not None:
-        query = query.where(ScenarioVersionRecord.version == version)
-    record = session.scalars(
-        query.order_by(ScenarioVersionRecord.version.desc()).limit(1)
-    ).one_or_none()
-    if record is None:
-        raise NotFound(
-            "scenario_version_unknown", f"scenario {scenario_id!r} has no version {version}"
-        )
-    return _to_version(record)
+    return _to_version(_one_version(session, access, "scenario", scenario_id, version))
 
 
 def list_scenario_versions(
     session: Session, access: Access, scenario_id: str, *, limit: int = 100, offset: int = 0
 ) -> list[ScenarioVersion]:
     """A scenario's versions, newest first."""
-    _owned_record(session, access, ScenarioRecord, scenario_id, "scenario")
-    query = (
-        sa.select(ScenarioVersionRecord)
-        .where(
-            ScenarioVersionRecord.scenario_id == scenario_id,
-            access.owns(ScenarioVersionRecord.tenant_id),
-        )
-        .order_by(ScenarioVersionRecord.version.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    query = _versions(session, access, "scenario", scenario_id).limit(limit).offset(offset)
     return [_to_version(record) for record in session.scalars(query)]
 
 
@@ -387,40 +368,52 @@ def contract_version(
     session: Session, access: Access, contract_id: str, version: int | None = None
 ) -> ContractVersion:
     """One version of a PPA contract's terms (default: its current one)."""
-    _owned_record(session, access, PpaContractRecord, contract_id, "ppa_contract")
-    query = sa.select(ContractVersionRecord).where(
-        ContractVersionRecord.contract_id == contract_id,
-        access.owns(ContractVersionRecord.tenant_id),
+    return _to_contract_version(
+        _one_version(session, access, "ppa_contract", contract_id, version)
     )
-    if version is not None:
-        query = query.where(ContractVersionRecord.version == version)
-    record = session.scalars(
-        query.order_by(ContractVersionRecord.version.desc()).limit(1)
-    ).one_or_none()
-    if record is None:
-        raise NotFound(
-            "ppa_contract_version_unknown",
-            f"PPA contract {contract_id!r} has no version {version}",
-        )
-    return _to_contract_version(record)
 
 
 def list_contract_versions(
     session: Session, access: Access, contract_id: str, *, limit: int = 100, offset: int = 0
 ) -> list[ContractVersion]:
     """A contract's versions, newest first."""
-    _owned_record(session, access, PpaContractRecord, contract_id, "ppa_contract")
-    query = (
-        sa.select(ContractVersionRecord)
-        .where(
-            ContractVersionRecord.contract_id == contract_id,
-            access.owns(ContractVersionRecord.tenant_id),
-        )
-        .order_by(ContractVersionRecord.version.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    query = _versions(session, access, "ppa_contract", contract_id).limit(limit).offset(offset)
     return [_to_contract_version(record) for record in session.scalars(query)]
+
+
+def _versions(session: Session, access: Access, kind: DocumentKind, owner_id: str) -> Any:
+    """The versions of a document of the caller's, newest first (404 for anyone else's)."""
+    _owned_record(session, access, _DOCUMENTS[kind], owner_id, kind)
+    model, owner = _VERSIONS[kind]
+    return (
+        sa.select(model)
+        .where(owner == owner_id, access.owns(model.tenant_id))
+        .order_by(model.version.desc())
+    )
+
+
+def _one_version(
+    session: Session, access: Access, kind: DocumentKind, owner_id: str, version: int | None
+) -> Any:
+    model, _ = _VERSIONS[kind]
+    query = _versions(session, access, kind, owner_id)
+    if version is not None:
+        query = query.where(model.version == version)
+    record = session.scalars(query.limit(1)).one_or_none()
+    if record is None:
+        raise NotFound(
+            f"{kind}_version_unknown",
+            f"{kind.replace('_', ' ')} {owner_id!r} has no version {version}",
+        )
+    return record
+
+
+def _latest_version(session: Session, kind: DocumentKind, owner_id: str) -> int | None:
+    model, owner = _VERSIONS[kind]
+    found: int | None = session.scalar(
+        sa.select(sa.func.max(model.version)).where(owner == owner_id)
+    )
+    return found
 
 
 def list_assumptions(session: Session, access: Access, scenario_id: str) -> list[Assumption]:
@@ -477,12 +470,7 @@ def _new_version(session: Session, access: Access, scenario: ScenarioRecord, cha
         .where(AssumptionRecord.scenario_id == scenario.id)
         .order_by(AssumptionRecord.position, AssumptionRecord.name)
     )
-    last = session.scalar(
-        sa.select(sa.func.max(ScenarioVersionRecord.version)).where(
-            ScenarioVersionRecord.scenario_id == scenario.id
-        )
-    )
-    version = (last or 0) + 1
+    version = (_latest_version(session, "scenario", scenario.id) or 0) + 1
     spec = {
         "name": scenario.name,
         "settings": dict(scenario.spec),
@@ -503,12 +491,7 @@ def _new_contract_version(
     session: Session, access: Access, contract: PpaContractRecord, change: str
 ) -> int:
     """Record the contract's terms as they now are as its next version."""
-    last = session.scalar(
-        sa.select(sa.func.max(ContractVersionRecord.version)).where(
-            ContractVersionRecord.contract_id == contract.id
-        )
-    )
-    version = (last or 0) + 1
+    version = (_latest_version(session, "ppa_contract", contract.id) or 0) + 1
     session.add(
         ContractVersionRecord(
             id=uuid.uuid4().hex, contract_id=contract.id, tenant_id=contract.tenant_id,
@@ -530,19 +513,10 @@ def _to_contract_version(record: ContractVersionRecord) -> ContractVersion:
 def _to_document(
     kind: DocumentKind, record: _DocumentColumns, session: Session | None = None
 ) -> Document:
-    version = None
-    if kind == "scenario" and session is not None:
-        version = session.scalar(
-            sa.select(sa.func.max(ScenarioVersionRecord.version)).where(
-                ScenarioVersionRecord.scenario_id == record.id
-            )
-        )
-    elif kind == "ppa_contract" and session is not None:
-        version = session.scalar(
-            sa.select(sa.func.max(ContractVersionRecord.version)).where(
-                ContractVersionRecord.contract_id == record.id
-            )
-        )
+    version = (
+        _latest_version(session, kind, record.id)
+        if kind in _VERSIONS and session is not None else None
+    )  # fmt: skip
     return Document(
         record.id, kind, record.tenant_id, record.name, record.description, dict(record.spec),
         record.created_by, record.created_at, record.updated_at, version,
