@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from aurum.cli.output import Output
-from aurum.cli.scenarios import run_here, tenant_access
-from aurum.errors import NotFound, RequestError
+from aurum.cli.scenarios import document_id, run_here, tenant_access
+from aurum.errors import RequestError
 
 if TYPE_CHECKING:
-    from aurum.auth.access import Access
-    from aurum.cli.context import Context
     from aurum.store import Run
 
 __all__ = ["ppa"]
@@ -101,8 +99,8 @@ def value(
         if asof:
             curves["asof"] = asof
         body = {
-            "contract_id": _contract_id(context, access, contract), "discount": {"rate": rate},
-            "curves": curves, "perspective": perspective,
+            "contract_id": document_id(context, access, "ppa_contract", contract),
+            "discount": {"rate": rate}, "curves": curves, "perspective": perspective,
             **({"extrapolate": extrapolate} if extrapolate else {}),
         }  # fmt: skip
     else:
@@ -168,19 +166,6 @@ def _print(output: Output, run: Run, report: Path | None) -> None:
         output.note(warning)
     if report is not None:
         output.line(f"  report: {report}")
-
-
-def _contract_id(context: Context, access: Access, ref: str) -> str:
-    with context.store.transaction(access, write=False) as tx:
-        try:
-            return str(tx.document("ppa_contract", ref).id)
-        except NotFound:
-            named = [d for d in tx.documents("ppa_contract", limit=1000) if d.name == ref]
-    if not named:
-        raise NotFound(
-            "ppa_contract_unknown", f"no contract with id or name {ref!r}: `aurum ppa list`"
-        )
-    return str(named[0].id)
 
 
 def _json_file(file: Path) -> dict[str, Any]:

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from aurum.auth.access import Access
     from aurum.cli.context import Context
     from aurum.store import Run
+    from aurum.store.documents import DocumentKind
 
-__all__ = ["run_here", "scenario", "tenant_access", "worker"]
+__all__ = ["document_id", "run_here", "scenario", "tenant_access", "worker"]
 
 scenario = typer.Typer(
     help="Scenarios: create from a JSON file, list, show, run.", no_args_is_help=True
@@ -110,7 +111,7 @@ def show(
     """A scenario's settings, assumptions and runs (by id or name)."""
     context, output = ctx.obj, ctx.obj.output(as_json)
     access = tenant_access(context, tenant)
-    scenario_id = _resolve(context, access, scenario_id)
+    scenario_id = document_id(context, access, "scenario", scenario_id)
     found = context.scenarios.version(access, scenario_id, version)
     runs = context.scenarios.runs_of(access, scenario_id, limit=20)
     if as_json:
@@ -151,7 +152,7 @@ def run(
     already ran)."""
     context, output = ctx.obj, ctx.obj.output(as_json)
     access = tenant_access(context, tenant)
-    scenario_id = _resolve(context, access, scenario_id)
+    scenario_id = document_id(context, access, "scenario", scenario_id)
     asked = context.scenarios.request_run(access, scenario_id, seed=seed)
     found = asked.run
     if asked.reused:
@@ -195,18 +196,20 @@ def worker(
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _resolve(context: Context, access: Access, ref: str) -> str:
-    """A scenario's id from its id or its name."""
+def document_id(context: Context, access: Access, kind: DocumentKind, ref: str) -> str:
+    """A scenario's or contract's id from its id or its name (404 naming the list command)."""
     from aurum.errors import NotFound
 
     with context.store.transaction(access, write=False) as tx:
         try:
-            return str(tx.document("scenario", ref).id)
+            return str(tx.document(kind, ref).id)
         except NotFound:
-            named = [d for d in tx.documents("scenario", limit=1000) if d.name == ref]
+            named = [d for d in tx.documents(kind, limit=1000) if d.name == ref]
     if not named:
+        listing = "aurum scenario list" if kind == "scenario" else "aurum ppa list"
         raise NotFound(
-            "scenario_unknown", f"no scenario with id or name {ref!r}: `aurum scenario list`"
+            f"{kind}_unknown",
+            f"no {kind.replace('ppa_', '')} with id or name {ref!r}: `{listing}`",
         )
     return str(named[0].id)
 
