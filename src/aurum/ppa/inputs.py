@@ -110,11 +110,11 @@ class InputReader:
                 engine.derive_block(market.code, months, choice, quoted_values)
                 if block == choice.derived else quoted_values[block]
             )  # fmt: skip
+        book = engine.Book(terms, market.code, months, choice.blocks, shape=request.shape)
         whole = engine.canonical(market, engine.WHOLE)
         residuals = {}
         if choice.derived is None:
-            hours = np.array([[calendar.block_hours(market.code, b, m.year, m.month)
-                               for b in choice.blocks] for m in months], dtype=np.float64)
+            hours = book.block_hours().astype(np.float64)
             for block in choice.residual_blocks:
                 if block == whole:
                     implied = (forwards * hours).sum(axis=1) / hours.sum(axis=1)
@@ -159,7 +159,6 @@ class InputReader:
             path_forwards, versions["paths"] = self._paths(
                 access, request, quoted, choice, market.code, months, rate
             )
-        book = engine.Book(terms, market.code, months, choice.blocks, shape=request.shape)
         versions.update({
             "market": market.code, "blocks": list(choice.blocks),
             "derived_block": choice.derived, "hub_curves": {
@@ -206,8 +205,13 @@ class InputReader:
         if isinstance(as_at, str) and as_at.isdigit():
             as_at = int(as_at)
         page = source.curves(where, as_at=None if scenario else as_at, columns=_READ,
-                             limit=50_000)  # fmt: skip
-        rows = page.table.slice(0, min(page.table.num_rows, 50_000))
+                             limit=MAX_CURVE_ROWS)  # fmt: skip
+        if page.has_more:
+            raise ValuationError(
+                "curve_ambiguous", f"{_named(ref)} matches more than {MAX_CURVE_ROWS:,} monthly"
+                " rows: name the location, iso, block or curve_key",
+            )  # fmt: skip
+        rows = page.table
         if rows.num_rows:
             newest = max(rows.column("asof_date").to_pylist())
             rows = rows.filter(pc.equal(rows.column("asof_date"), newest))

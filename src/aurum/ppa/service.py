@@ -20,7 +20,6 @@ volatility (``volatility_missing``), blocks that do not price every hour (``bloc
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+from pyiceberg.expressions import EqualTo
 
 from aurum._version import code_version
 from aurum.auth.access import Access
@@ -124,9 +124,6 @@ class PpaService:
         request = body if isinstance(body, ValuationRequest) else validate_request(body)
         request = self._pinned(access, request)
         params = {"request": dump(request), "code_version": code_version()}
-        params["key"] = hashlib.sha256(
-            json.dumps(params, sort_keys=True, default=str).encode()
-        ).hexdigest()
         subject = request.contract_id or "inline"
         resolved = self._read(access, request, paths=False)  # bad input fails here
         if request.curves.ensemble:
@@ -180,8 +177,6 @@ class PpaService:
         ref = table.metadata.refs.get(run.tag)
         if ref is None:
             raise NotFound("valuation_unknown", f"valuation {run.run_id} has no published rows")
-        from pyiceberg.expressions import EqualTo
-
         rows = table.scan(
             row_filter=EqualTo("run_id", run.run_id), snapshot_id=ref.snapshot_id
         ).to_arrow()
