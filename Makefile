@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ensembles.py
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/ppa.py
+	$(BIN)/python bench/ppa_service.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache

@@ -8,7 +8,9 @@ from datetime import date
 import numpy as np
 import pytest
 
+from aurum.domain import calendar
 from aurum.errors import ValuationError
+from aurum.ppa.engine import choose_blocks
 from aurum.ppa.inputs import _Curve, _fx, _on_months
 from aurum.ppa.terms import validate_request
 
@@ -68,3 +70,16 @@ def test_fx_converts_either_way_and_pence_are_hundredths():
     with pytest.raises(ValuationError) as refused:
         _fx("GBP", "EUR", {})
     assert refused.value.diagnostics["rate"] == "GBPEUR"
+
+
+def test_hub_blocks_name_the_blocks_shaped_and_one_may_be_derived():
+    de = calendar.markets()["DE"]
+    chosen = choose_blocks(de, ["BASE", "PEAK"], ["PEAK", "OFF_PEAK"])
+    assert chosen.blocks == ("PEAK", "OFF_PEAK") and chosen.derived == "OFF_PEAK"
+    assert choose_blocks(de, ["BASE", "PEAK"], ["BASE"]).blocks == ("BASE",)
+    with pytest.raises(ValuationError) as unknown:
+        choose_blocks(de, ["BASE", "PEAK"], ["PEAK", "2X16"])
+    assert unknown.value.code == "blocks_unknown"
+    with pytest.raises(ValuationError) as missing:
+        choose_blocks(de, ["PEAK"], ["PEAK", "OFF_PEAK"])  # no BASE to derive OFF_PEAK from
+    assert missing.value.code == "blocks_incomplete"

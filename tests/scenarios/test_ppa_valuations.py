@@ -139,6 +139,9 @@ def test_bad_input_gets_its_code(api):
     assert valuate(acme, 422, terms=collar)["code"] == "volatility_missing"
     priced = valuate(acme, terms=collar, volatility=0.4)["summary"]["options"]
     assert priced["floor"] > 0 > priced["cap"] and priced["volatility_source"] == "request"
+    overlapping = {**TERMS, "hub": {**TERMS["hub"], "blocks": ["PEAK", "BASE"]}}
+    refused = valuate(acme, 422, terms=overlapping)
+    assert refused["code"] == "blocks_incomplete" and "2 blocks" in refused["detail"]
     other = {**TERMS, "hub": {"vendor": "PW", "iso": "PJM"}}
     assert valuate(acme, 403, terms=other)["code"] == "vendor_not_entitled"
     wrong_hours = {**TERMS, "volume": {"type": "schedule", "hourly": [1.0] * 8759}}

@@ -67,14 +67,26 @@ class BlockChoice:
     residual_blocks: tuple[str, ...]
 
 
-def choose_blocks(market: calendar.Market, quoted: Sequence[str]) -> BlockChoice:
+def choose_blocks(
+    market: calendar.Market, quoted: Sequence[str], wanted: Sequence[str] | None = None
+) -> BlockChoice:
     """Which disjoint blocks to shape from the blocks a hub quotes (canonical names): a set
     that is all quoted, else one whose single missing block follows from the whole-day block
-    (EUGP quotes BASE and PEAK: OFF_PEAK is ``(BASE·h_base − PEAK·h_peak) / h_off``)."""
+    (EUGP quotes BASE and PEAK: OFF_PEAK is ``(BASE·h_base − PEAK·h_peak) / h_off``).
+    ``wanted``: shape exactly these blocks (quoted, or the one missing derived)."""
     names = {canonical(market, q) for q in quoted} - {None}
     whole = canonical(market, WHOLE)
     candidates = []
-    for partition in PARTITIONS:
+    if wanted:
+        members = tuple(canonical(market, w) for w in wanted)
+        unknown = [w for w, m in zip(wanted, members, strict=True) if m is None]
+        if unknown:
+            raise ValuationError(
+                "blocks_unknown", f"market {market.code} has no block {', '.join(unknown)}"
+                f" (blocks: {', '.join(b.name for b in market.blocks)})",
+            )  # fmt: skip
+        candidates.append(tuple(str(m) for m in members))
+    for partition in PARTITIONS if not wanted else ():
         members = tuple(canonical(market, p) for p in partition)
         if None in members or len(set(members)) != len(members):
             continue

@@ -83,10 +83,7 @@ class InputReader:
         first = next(iter(by_block.values()))
         market = self._market(hub.calendar, first)
         quoted = {engine.canonical(market, b) or b: c for b, c in by_block.items()}
-        if hub.blocks:
-            wanted = {engine.canonical(market, b) for b in hub.blocks}
-            quoted = {b: c for b, c in quoted.items() if b in wanted}
-        choice = engine.choose_blocks(market, list(quoted))
+        choice = engine.choose_blocks(market, list(quoted), hub.blocks)
         months = engine.term_months(terms)
         asof = first.asof
         day = request.valuation_date or asof or date.today()
@@ -110,7 +107,10 @@ class InputReader:
                 engine.derive_block(market.code, months, choice, quoted_values)
                 if block == choice.derived else quoted_values[block]
             )  # fmt: skip
-        book = engine.Book(terms, market.code, months, choice.blocks, shape=request.shape)
+        try:
+            book = engine.Book(terms, market.code, months, choice.blocks, shape=request.shape)
+        except ValueError as exc:  # blocks that do not cover every hour once
+            raise ValuationError("blocks_incomplete", f"hub.blocks: {exc}") from None
         whole = engine.canonical(market, engine.WHOLE)
         residuals = {}
         if choice.derived is None:

@@ -82,7 +82,8 @@ class CurveRef(_Frozen):
 
 class Hub(CurveRef):
     """The hub's power curves: one per block (PEAK/OFF_PEAK, ON_PEAK/2X16/7X8 …); ``blocks``
-    narrows them (default: every block quoted for the identity)."""
+    are the disjoint blocks to shape (default: chosen from the blocks quoted for the identity;
+    one of them may be missing when BASE/ATC is quoted: it is derived by hours)."""
 
     product: Text | None = "power"
     blocks: tuple[Text, ...] | None = Field(default=None, min_length=1, max_length=6)
