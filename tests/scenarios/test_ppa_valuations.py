@@ -17,6 +17,7 @@ import numpy as np
 import openpyxl
 from fastapi.testclient import TestClient
 
+from aurum.auth.access import Access
 from aurum.client import Client
 from aurum.runs.worker import Worker
 
@@ -189,6 +190,7 @@ def test_valuations_on_a_scenario_run_and_its_ensemble(api):
     assert npv["var_95"] > 0 and npv["es_99"] >= npv["var_99"]
     assert "regenerated" in done["inputs"]["paths"]
     assert all(r["cashflow_p5"] <= r["cashflow_p95"] for r in done["cashflows"])
+    assert any("ensemble.streams" in w for w in done["summary"]["warnings"])
     # the same request again: the same paths, the same numbers
     again = valuate(acme, 202, terms=TERMS, curves={"scenario_run": run["id"], "ensemble": True})
     work(client)
@@ -224,3 +226,35 @@ def test_valuations_on_a_scenario_run_and_its_ensemble(api):
     assert valuate(bolt, 404, terms=TERMS, curves={"scenario_run": run["id"]})["code"] == (
         "scenario_run_unknown"
     )
+
+
+def test_market_streams_move_a_markets_blocks_together(api):
+    client, callers = api
+    acme = callers["acme"]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    spec = {"base": {"vendors": ["EUGP"]}, "seed": 5, "ensemble": {
+        "paths": 400, "horizon_days": 20, "calibration_days": 60,
+        "curves": {"location": "German"}}}  # fmt: skip
+    correlation = {}
+    for streams in ("curve", "market"):
+        made = acme.post("/v1/scenarios", json={
+            "name": f"streams {streams}",
+            "spec": {**spec, "ensemble": {**spec["ensemble"], "streams": streams}},
+        })  # fmt: skip
+        assert made.status_code == 201, made.text
+        run = acme.post(f"/v1/scenarios/{made.json()['data'][0]['id']}/run").json()["data"][0]
+        work(client)
+        rows = acme.get(f"/v1/scenarios/{made.json()['data'][0]['id']}/runs/{run['id']}/outputs",
+                        params={"limit": 1000}).json()["data"]  # fmt: skip
+        keys = {r["block"]: r["curve_key"] for r in rows}
+        found = services.scenarios.paths(Access("acme", actor="test"), run["id"],
+                                         [keys["BASE"], keys["PEAK"]])  # fmt: skip
+        base, peak = found.matrices[keys["BASE"]][:, 3], found.matrices[keys["PEAK"]][:, 3]
+        correlation[streams] = float(np.corrcoef(np.log(base), np.log(peak))[0, 1])
+        valued = valuate(acme, 202, terms=TERMS, curves={"scenario_run": run["id"],
+                                                          "ensemble": True})  # fmt: skip
+        work(client)
+        summary = acme.get(f"/v1/ppa/valuations/{valued['id']}").json()["data"][0]["summary"]
+        warned = any("ensemble.streams" in w for w in summary["warnings"])
+        assert warned == (streams == "curve")
+    assert abs(correlation["curve"]) < 0.3 < 0.9 < correlation["market"]

@@ -31,6 +31,7 @@ from aurum.ppa.valuation import Inputs
 from aurum.query.curves import CurveFilter, Curves
 from aurum.scenarios import ScenarioService
 from aurum.scenarios.bands import curve_name
+from aurum.scenarios.service import Paths
 
 __all__ = ["InputReader", "dump"]
 
@@ -155,10 +156,18 @@ class InputReader:
                 " (lognormal) ensemble",
             )  # fmt: skip
         path_forwards = None
+        warnings: list[str] = []
         if paths:
-            path_forwards, versions["paths"] = self._paths(
+            path_forwards, found = self._paths(
                 access, request, quoted, choice, market.code, months, rate
             )
+            versions["paths"] = found.origin
+            if choice.derived is not None and found.streams == "curve":
+                warnings.append(
+                    f"{choice.derived} is derived path by path from curves the run simulated"
+                    " independently (ensemble.streams 'curve'): its spread is overstated; run"
+                    " the scenario with ensemble.streams 'market'"
+                )
         versions.update({
             "market": market.code, "blocks": list(choice.blocks),
             "derived_block": choice.derived, "hub_curves": {
@@ -175,7 +184,7 @@ class InputReader:
             basis=basis, certificates=certificates, extrapolated=extrapolated,
             residuals=residuals, upfront=request.upfront, volatility=volatility,
             volatility_source=volatility_source if volatility is not None else None,
-            seed=request.seed,
+            seed=request.seed, warnings=tuple(warnings),
         )  # fmt: skip
         return inputs, versions
 
@@ -301,12 +310,11 @@ class InputReader:
     def _paths(
         self, access: Access, request: ValuationRequest, quoted: Mapping[str, _Curve],
         choice: engine.BlockChoice, market: str, months: Sequence[date], rate: float,
-    ) -> tuple[np.ndarray, str]:  # fmt: skip
+    ) -> tuple[np.ndarray, Paths]:  # fmt: skip
         assert request.curves.scenario_run is not None
         keys = {block: curve.keys[0] for block, curve in quoted.items()}
-        run_months, matrices, origin = self.scenarios.paths(
-            access, request.curves.scenario_run, list(keys.values())
-        )
+        found = self.scenarios.paths(access, request.curves.scenario_run, list(keys.values()))
+        matrices = found.matrices
         missing = [b for b, k in keys.items() if k not in matrices]
         if missing:
             raise ValuationError(
@@ -315,13 +323,10 @@ class InputReader:
             )  # fmt: skip
         on_months: dict[str, np.ndarray] = {}
         for block, key in keys.items():
-            matrix = matrices[key]
-            rows = []
-            for path in matrix:
-                curve = _Curve(run_months, path, "", "", (key,), None, "")
-                values, _ = _on_months(curve, months, request, f"the {block} paths")
-                rows.append(values)
-            on_months[block] = np.array(rows) * rate
+            matrix = matrices[key]  # every path has the same tenors: map the months once
+            cells = _Curve(found.months, matrix[0], "", "", (key,), None, "")
+            index, growth, _ = _month_map(cells, months, request, f"the {block} paths")
+            on_months[block] = matrix[:, index] * growth * rate
         count = next(iter(on_months.values())).shape[0]
         result = np.empty((count, len(months), len(choice.blocks)))
         for j, block in enumerate(choice.blocks):
@@ -329,7 +334,7 @@ class InputReader:
                 engine.derive_block(market, months, choice, on_months)
                 if block == choice.derived else on_months[block]
             )  # fmt: skip
-        return result, origin
+        return result, found
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -373,23 +378,36 @@ def _curve(rows: pa.Table) -> _Curve:
 def _on_months(
     curve: _Curve, months: Sequence[date], request: ValuationRequest, what: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The curve on the valued months, extrapolated beyond its end when asked (``flat``: the
-    same calendar month of its last twelve; ``escalate``: that, grown by ``escalate_pct`` a
-    year), and which months were."""
-    known = {m: v for m, v in zip(curve.months, curve.values, strict=True) if np.isfinite(v)}
-    if not known:
+    """The curve on the valued months, extrapolated beyond its end when asked, and which
+    months were (see :func:`_month_map`)."""
+    index, growth, beyond = _month_map(curve, months, request, what)
+    return curve.values[index] * growth, beyond
+
+
+def _month_map(
+    curve: _Curve, months: Sequence[date], request: ValuationRequest, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each valued month's price comes from in ``curve`` (an index into its months), the
+    factor it is grown by, and which months are beyond the curve: ``flat`` takes the same
+    calendar month of the curve's last twelve (the last value if it has fewer); ``escalate``
+    that, grown by ``escalate_pct`` a year. A month inside the curve without a value is
+    ``curve_gap``; beyond it without ``extrapolate``, ``term_beyond_curve``."""
+    position = {m: i for i, (m, v) in enumerate(zip(curve.months, curve.values, strict=True))
+                if np.isfinite(v)}  # fmt: skip
+    if not position:
         raise ValuationError("curve_missing", f"{what} has no value")
-    last = max(known)
-    values = np.empty(len(months))
+    last = max(position)
+    index = np.empty(len(months), dtype=np.int64)
+    growth = np.ones(len(months))
     beyond = np.zeros(len(months), dtype=bool)
     for i, month in enumerate(months):
-        if month in known:
-            values[i] = known[month]
+        if month in position:
+            index[i] = position[month]
             continue
         if month < last:
             raise ValuationError(
                 "curve_gap", f"{what} has no value for {month:%Y-%m} (it starts"
-                f" {min(known):%Y-%m}): value from a later month or fill the curve",
+                f" {min(position):%Y-%m}): value from a later month or fill the curve",
                 month=f"{month:%Y-%m}",
             )  # fmt: skip
         if request.extrapolate is None:
@@ -399,15 +417,12 @@ def _on_months(
                 " extrapolate='flat' or 'escalate' (extrapolated months are flagged)",
                 curve_end=f"{last:%Y-%m}", term_end=f"{months[-1]:%Y-%m}",
             )  # fmt: skip
-        # the same calendar month in the curve's last twelve (the last value if it has fewer)
         years = month.year - last.year + (1 if month.month > last.month else 0)
-        source = date(month.year - years, month.month, 1)
-        base = known.get(source, known[last])
-        escalate = request.extrapolate == "escalate"
-        growth = (1 + request.escalate_pct / 100) ** years if escalate else 1.0
-        values[i] = base * growth
+        index[i] = position.get(date(month.year - years, month.month, 1), position[last])
+        if request.extrapolate == "escalate":
+            growth[i] = (1 + request.escalate_pct / 100) ** years
         beyond[i] = True
-    return values, beyond
+    return index, growth, beyond
 
 
 def _fx(source: str, target: str, rates: Mapping[str, float]) -> float:

@@ -68,6 +68,7 @@ class Inputs:
     volatility: float | None = None
     volatility_source: str | None = None
     seed: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -124,7 +125,7 @@ def valuate(inputs: Inputs) -> Result:
             for name in ("settlement", "certificates", "balancing")
         },
         "conventions": CONVENTIONS,
-        "warnings": [],
+        "warnings": list(inputs.warnings),
     }
     if carried:
         summary["warnings"].append(

@@ -4,7 +4,8 @@ its scenario values, keep mean and P5/P50/P95 per tenor (and, on request, the pa
 The arithmetic is :mod:`aurum.domain.ensembles`; this module feeds it: it turns curve rows into
 each curve's history by relative tenor (:func:`histories`), checks the budgets before anything
 is simulated, seeds each curve's stream from the run's seed and the curve's key (so a curve's
-paths do not change when other curves join the run), and scores the calibrated model's bands
+paths do not change when other curves join the run) or, with ``streams: market``, its power
+market's (so that market's blocks move together), and scores the calibrated model's bands
 against the history it was fitted on (the band backtest, per curve family).
 """
 
@@ -20,7 +21,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from aurum.config import ScenarioLimits
-from aurum.domain import ensembles
+from aurum.domain import calendar, ensembles
 from aurum.errors import ScenarioError
 from aurum.scenarios.compute import CurveGrid, History, family_of, horizon_years, seed_for
 from aurum.scenarios.specs import Ensemble
@@ -31,6 +32,7 @@ __all__ = [
 
 Array = npt.NDArray[np.float64]
 MAX_RELATIVE_TENORS = 240
+_IDENTITY = ("asset_class", "iso", "region", "location", "market", "product", "block")
 
 
 @dataclass
@@ -125,7 +127,7 @@ def simulate_bands(
             )  # fmt: skip
         cells = quoted[row]
         forward = values[row, cells]
-        stream = seed_for(seed, key)
+        stream = seed_for(seed, _stream_key(curve, ensemble.streams))
         try:
             calibration = ensembles.calibrate(history.values, history.dates, forward=forward)
             if ensemble.model == "factor":
@@ -214,6 +216,16 @@ def check_budgets(
                 " (AURUM_SCENARIOS__MAX_STORED_PATHS): fewer paths or curves, or no store_paths",
                 values=total, limit=limits.max_stored_paths,
             )  # fmt: skip
+
+
+def _stream_key(curve: Mapping[str, Any], streams: str) -> str:
+    """Whose random stream a curve draws from: its own, or (``market``) its power market's, so
+    the blocks of one market share their draws; a curve of no market keeps its own."""
+    if streams == "market":
+        market = calendar.market_for({k: curve.get(k) for k in _IDENTITY})
+        if market is not None:
+            return f"market:{market.code}"
+    return str(curve["curve_key"])
 
 
 def _path_rows(

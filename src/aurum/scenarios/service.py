@@ -71,7 +71,7 @@ from aurum.scenarios.specs import (
 from aurum.store import Run, Store
 from aurum.store.documents import Assumption, Document, ScenarioVersion
 
-__all__ = ["Outputs", "Progress", "RunRequest", "ScenarioService"]
+__all__ = ["Outputs", "Paths", "Progress", "RunRequest", "ScenarioService"]
 
 Progress = Callable[[int, int, str], None]
 _SCHEME = CURVE_OBSERVATION.tags
@@ -89,6 +89,18 @@ _KEPT_RUNS = 16  # runs whose curves stay in memory for reads
 class RunRequest:
     run: Run
     reused: bool
+
+
+@dataclass(frozen=True)
+class Paths:
+    """A run's ensemble paths for some curves: each curve's (paths, months) matrix by curve key
+    (NaN where it has no tenor), where they came from, and how the curves' random streams
+    were drawn (``curve``: independently; ``market``: shared by a power market's curves)."""
+
+    months: tuple[date, ...]
+    matrices: dict[str, np.ndarray]
+    origin: str
+    streams: str
 
 
 @dataclass(frozen=True)
@@ -312,14 +324,11 @@ class ScenarioService:
                                         timeout_s=self.timeout_s)  # fmt: skip
         return curves, names
 
-    def paths(
-        self, access: Access, run_id: str, curve_keys: Sequence[str]
-    ) -> tuple[tuple[date, ...], dict[str, np.ndarray], str]:
-        """The ensemble paths of a published run's curves ``curve_keys``: the months, each
-        curve's (paths, months) matrix (NaN where it has no tenor), and where they came from —
-        read from ``scenario_path`` when the run kept them, else regenerated from the run's
-        calibration history and seed (each curve's stream depends only on the seed and its
-        key, so the same paths come back)."""
+    def paths(self, access: Access, run_id: str, curve_keys: Sequence[str]) -> Paths:
+        """The ensemble paths of a published run's curves ``curve_keys`` — read from
+        ``scenario_path`` when the run kept them, else regenerated from the run's calibration
+        history and seed (a curve's stream depends only on the seed and its key, or its
+        market's, so the same paths come back)."""
         run = self.readable_run(access, run_id)
         assert run.tag is not None
         found = self.version(access, run.params["scenario_id"], int(run.params["version"]))
@@ -356,7 +365,8 @@ class ScenarioService:
                 ):  # fmt: skip
                     matrices[key][path, labels[label]] = value
                 if set(matrices) >= {str(c["curve_key"]) for c in grid.curves}:
-                    return months, matrices, f"stored ({SCENARIO_PATH.name})"
+                    return Paths(months, matrices, f"stored ({SCENARIO_PATH.name})",
+                                 settings.ensemble.streams)  # fmt: skip
         chosen = np.arange(len(grid.curves))
         tags = dict(run.params["base_tags"])
         asof = max(
@@ -373,7 +383,8 @@ class ScenarioService:
             matrix = np.full((count, len(months)), np.nan)
             matrix[:, cells] = paths
             matrices[key] = matrix
-        return months, matrices, "regenerated from the run's calibration history and seed"
+        return Paths(months, matrices, "regenerated from the run's calibration history and seed",
+                     settings.ensemble.streams)  # fmt: skip
 
     def cancel(
         self, access: Access, scenario_id: str, run_id: str, *, request_id: str | None = None

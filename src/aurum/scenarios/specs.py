@@ -254,6 +254,12 @@ class Ensemble(_Frozen):
         None, description="Which curves get bands (default: every curve of the run)."
     )
     store_paths: bool = Field(False, description="Keep every path (within the size budget).")
+    streams: Literal["curve", "market"] = Field(
+        "curve",
+        description="curve: each curve its own random stream (independent curves); market: the"
+        " power curves of one market share theirs (their blocks move together, as a PPA on"
+        " several blocks needs).",
+    )
 
 
 class MarketOverride(_Frozen):
