@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -105,46 +106,6 @@ def shape_month(
     return ShapedMonth(market, days, endings, tuple(names[i] for i in owners), prices)
 
 
-def _market(code: str) -> calendar.Market:
-    known = {name.casefold(): found for name, found in calendar.markets().items()}
-    found = known.get(code.strip().casefold())
-    if found is None:
-        raise ValueError(f"unknown market {code!r} (known: {', '.join(calendar.markets())})")
-    return found
-
-
-@lru_cache(maxsize=4096)
-def _layout(
-    code: str, year: int, month: int, names: tuple[str, ...]
-) -> tuple[tuple[date, ...], tuple[int, ...], tuple[int, ...]]:
-    """A month's delivery hours in order (local day, hour-ending) and which of the ``names``
-    blocks each belongs to: worked out once per market, month and set of blocks."""
-    market = _market(code)
-    blocks = [market.block(name) for name in names]
-    days: list[date] = []
-    endings: list[int] = []
-    owners: list[int] = []
-    day = date(year, month, 1)
-    while day.month == month:
-        every = calendar.hour_endings(market, "BASE", day)
-        holiday = market.is_holiday(day)
-        sets = [block.hours_on(day.weekday(), holiday) for block in blocks]
-        for he in dict.fromkeys(every):
-            holders = [i for i, hours in enumerate(sets) if he in hours]
-            if len(holders) != 1:
-                held = [names[i] for i in holders]
-                what = "in no block" if not held else f"in {len(held)} blocks ({held})"
-                raise ValueError(
-                    f"{code} {day} HE{he:02d} is {what}: give blocks that cover every hour once"
-                )
-            for _ in range(every.count(he)):  # a repeated hour (DST) is delivered twice
-                days.append(day)
-                endings.append(he)
-                owners.append(holders[0])
-        day += timedelta(days=1)
-    return tuple(days), tuple(endings), tuple(owners)
-
-
 @dataclass(frozen=True)
 class MonthHours:
     """A month's delivery hours as arrays (read-only), for valuing many months at once:
@@ -182,6 +143,66 @@ def month_hours(market: str, year: int, month: int, blocks: tuple[str, ...]) -> 
     for array in (arrays.hour_endings, arrays.blocks, arrays.weekend, arrays.year_hours):
         array.setflags(write=False)
     return arrays
+
+
+@lru_cache(maxsize=256)
+def _market(code: str) -> calendar.Market:
+    known = {name.casefold(): found for name, found in calendar.markets().items()}
+    found = known.get(code.strip().casefold())
+    if found is None:
+        raise ValueError(f"unknown market {code!r} (known: {', '.join(calendar.markets())})")
+    return found
+
+
+_FULL_DAY = tuple(range(1, 25))
+
+
+@lru_cache(maxsize=4096)
+def _layout(
+    code: str, year: int, month: int, names: tuple[str, ...]
+) -> tuple[tuple[date, ...], tuple[int, ...], tuple[int, ...]]:
+    """A month's delivery hours in order (local day, hour-ending) and which of the ``names``
+    blocks each belongs to: worked out once per market, month and set of blocks. A day whose
+    UTC offset does not change has hour-endings 1–24; only DST days ask the calendar."""
+    market = _market(code)
+    blocks = [market.block(name) for name in names]
+    zone = ZoneInfo(market.timezone)
+    owners_by_day: dict[tuple[int, bool], tuple[int, ...]] = {}
+    days: list[date] = []
+    endings: list[int] = []
+    owners: list[int] = []
+    day = date(year, month, 1)
+    while day.month == month:
+        holiday = market.is_holiday(day)
+        kind = (day.weekday(), holiday)
+        if kind not in owners_by_day:
+            sets = [block.hours_on(*kind) for block in blocks]
+            owners_by_day[kind] = tuple(
+                next(iter(held)) if len(held := [i for i, h in enumerate(sets) if he in h]) == 1
+                else -1
+                for he in _FULL_DAY
+            )  # fmt: skip
+        row = owners_by_day[kind]
+        following = day + timedelta(days=1)
+        every = (
+            _FULL_DAY
+            if zone.utcoffset(datetime(day.year, day.month, day.day))
+            == zone.utcoffset(datetime(following.year, following.month, following.day))
+            else calendar.hour_endings(market, "BASE", day)
+        )  # fmt: skip
+        for he in every:  # a repeated hour (DST) comes twice, in delivery order
+            if row[he - 1] < 0:
+                sets = [block.hours_on(*kind) for block in blocks]
+                holders = [names[i] for i, h in enumerate(sets) if he in h]
+                what = "in no block" if not holders else f"in {len(holders)} blocks ({holders})"
+                raise ValueError(
+                    f"{code} {day} HE{he:02d} is {what}: give blocks that cover every hour once"
+                )
+            days.append(day)
+            endings.append(he)
+            owners.append(row[he - 1])
+        day = following
+    return tuple(days), tuple(endings), tuple(owners)
 
 
 def block_residual(shaped: ShapedMonth, block: str, quoted: float) -> float:
