@@ -122,10 +122,10 @@ class PpaService:
     ) -> Valuation:  # fmt: skip
         """Value now (deterministic) or queue (ensemble); see the module docstring."""
         request = body if isinstance(body, ValuationRequest) else validate_request(body)
-        request = self._pinned(access, request)
+        request, terms = self._pinned(access, request)
         params = {"request": dump(request), "code_version": code_version()}
         subject = request.contract_id or "inline"
-        resolved = self._read(access, request, paths=False)  # bad input fails here
+        resolved = self.inputs.read(access, request, terms, paths=False)  # bad input fails here
         if request.curves.ensemble:
             run = self.runs.enqueue(access, "valuation", subject=subject, params=params,
                                     request_id=request_id)  # fmt: skip
@@ -134,8 +134,8 @@ class PpaService:
                               request_id=request_id)  # fmt: skip
         try:
             with self.runs.held(run):
-                finished = self._execute(access, run, lambda done, total, stage: None,
-                                         resolved=resolved)  # fmt: skip
+                finished, rows = self._execute(access, run, lambda done, total, stage: None,
+                                               resolved=resolved)  # fmt: skip
         except Exception as exc:
             code = exc.code if isinstance(exc, AurumError) else "internal_error"
             self.runs.finish(
@@ -143,7 +143,7 @@ class PpaService:
                 error_code=code, error_message=str(exc)[:2000], branch=None,
             )  # fmt: skip
             raise
-        return Valuation(finished, self.rows(access, finished))
+        return Valuation(finished, rows)
 
     def execute(self, run: Run, progress: Progress) -> None:
         """The worker's handler for a queued valuation."""
@@ -194,14 +194,15 @@ class PpaService:
     def _execute(
         self, access: Access, run: Run, progress: Progress, *,
         resolved: tuple[Inputs, dict[str, Any]] | None = None,
-    ) -> Run:  # fmt: skip
+    ) -> tuple[Run, pa.Table]:  # fmt: skip
+        """Value, publish the rows and finish the run: the finished run and its rows."""
         request = validate_request(run.params["request"])
         with self.store.transaction(access) as tx:
             tx.update_run(run.run_id, dataset=PPA_VALUATION.name,
                           partition={"run_id": run.run_id})  # fmt: skip
         progress(0, 3, "reading curves")
-        inputs, versions = resolved or self._read(
-            access, request, paths=request.curves.ensemble
+        inputs, versions = resolved or self.inputs.read(
+            access, request, self._terms(access, request), paths=request.curves.ensemble
         )
         progress(1, 3, "valuing")
         result = valuate(inputs)
@@ -227,17 +228,20 @@ class PpaService:
         if "ensemble" in plain:
             summary["ensemble"] = {k: v for k, v in plain["ensemble"].items() if k != "npv_paths"}
             summary["ensemble"]["npv_histogram"] = _histogram(plain["ensemble"]["npv_paths"])
-        return self.runs.finish(
+        finished = self.runs.finish(
             run, "published", action="valuation.finish",
             details={"contract": request.contract_id, "tag": tag, "npv": summary["npv"]},
             snapshot_id=publication.snapshot_id, tag=tag, version=publication.version,
             result={"summary": summary, "inputs": versions},
             progress={"done": 3, "total": 3, "stage": "published"},
         )  # fmt: skip
+        return finished, rows
 
-    def _pinned(self, access: Access, request: ValuationRequest) -> ValuationRequest:
-        """The request with everything a re-run needs fixed: the contract's terms and version,
-        and (for base curves) the snapshot the curves are read at."""
+    def _pinned(
+        self, access: Access, request: ValuationRequest
+    ) -> tuple[ValuationRequest, ContractTerms]:
+        """The request with everything a re-run needs fixed — the contract's version and (for
+        base curves) the snapshot the curves are read at — and the terms it values."""
         changes: dict[str, Any] = {}
         if request.contract_id is not None:
             found = self.contract_version(access, request.contract_id, request.contract_version)
@@ -249,15 +253,7 @@ class PpaService:
         if request.curves.scenario_run is None and request.curves.as_at is None:
             snapshot = self.inputs.curves.pin(None)
             changes["curves"] = request.curves.model_copy(update={"as_at": str(snapshot)})
-        pinned = request.model_copy(update=changes)
-        return pinned.model_copy(update={"terms": terms}) if request.contract_id is None else (
-            pinned
-        )  # fmt: skip
-
-    def _read(
-        self, access: Access, request: ValuationRequest, *, paths: bool
-    ) -> tuple[Inputs, dict[str, Any]]:
-        return self.inputs.read(access, request, self._terms(access, request), paths=paths)
+        return request.model_copy(update=changes), terms
 
     def _terms(self, access: Access, request: ValuationRequest) -> ContractTerms:
         if request.terms is not None:
