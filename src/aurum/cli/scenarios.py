@@ -1,4 +1,4 @@
-"""``aurum scenario create|list|show|run`` and ``aurum worker``: scenarios from the shell.
+"""``aurum scenario create|list|show|run`` and ``aurum worker`` (it also runs valuations).
 
 Scenarios belong to a tenant: the commands act for ``--tenant`` (default: the dev tenant,
 ``AURUM_AUTH__DEV_TENANT``, created when missing, as the API's dev mode does), as
@@ -172,7 +172,7 @@ def worker(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run what is queued, then stop.")] = False,
 ) -> None:
-    """Execute queued scenario runs until stopped (Ctrl-C or SIGTERM)."""
+    """Execute queued scenario runs and PPA valuations until stopped (Ctrl-C or SIGTERM)."""
     import logging
 
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.WARNING)
