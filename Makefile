@@ -33,7 +33,7 @@ demo: $(STAMP)
 	AURUM_HOME=$(DEMO) $(BIN)/aurum ppa value "Solar DE 50 MW" --rate 0.07 --extrapolate flat \
 	  --report $(DEMO)/solar-de-valuation.xlsx
 	@echo "The lake, its catalog and the ingest log are in $(DEMO)/ (try: AURUM_HOME=$(DEMO) .venv/bin/aurum sql ...)"
-	@echo "A worker runs scenarios beside the API on http://127.0.0.1:8095 (OpenAPI: /openapi.json; Ctrl-C stops both). Try:"
+	@echo "A worker runs scenarios and valuations beside the API on http://127.0.0.1:8095 (OpenAPI: /openapi.json; Ctrl-C stops both). Try:"
 	@echo "  curl '127.0.0.1:8095/v1/curves?vendor=EUGP&location=German&product=power&block=BASE&asof=latest&limit=5'"
 	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
 	@echo "  curl '127.0.0.1:8095/v1/scenarios'   (then .../runs, and /v1/curves?scenario_run=RUN)"
