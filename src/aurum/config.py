@@ -25,19 +25,23 @@ from pydantic_settings import (
 from aurum.errors import ConfigError
 
 __all__ = [
+    "AlertSettings",
     "ApiSettings",
     "AuthSettings",
     "CacheSettings",
+    "EventSettings",
     "FileSettings",
     "GateSettings",
     "IngestSettings",
     "LakeSettings",
+    "LineageSettings",
     "QuerySettings",
     "RateLimitSettings",
     "RunSettings",
     "ScenarioLimits",
     "Settings",
     "StoreSettings",
+    "TelemetrySettings",
     "describe_settings",
 ]  # fmt: skip
 
@@ -337,6 +341,90 @@ class FileSettings(BaseModel):
     )
 
 
+class LineageSettings(BaseModel):
+    """OpenLineage events of every run (START, COMPLETE, FAIL)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = Field(
+        None,
+        description="OpenLineage HTTP endpoint (e.g. Marquez at http://host:5000); events are"
+        " POSTed to its /api/v1/lineage. Unset: only the JSONL file under AURUM_HOME/lineage/.",
+    )
+    api_key: SecretStr | None = Field(None, description="Bearer token for the HTTP endpoint.")
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one HTTP delivery.")
+    queue_size: int = Field(
+        1000, ge=1, description="Events waiting for HTTP delivery; beyond it they are dropped"
+        " (counted in aurum_lineage_dropped_total), never slowing a publish.",
+    )
+    retries: int = Field(3, ge=0, le=10, description="HTTP delivery attempts after the first.")
+
+
+class EventSettings(BaseModel):
+    """The outbox's consumers: webhooks, the Kafka relay."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one delivery.")
+    webhook_poll_s: float = Field(
+        1.0, ge=0, le=3600, description="How often `aurum serve` and `aurum worker` deliver due"
+        " webhooks (0: this process doesn't; several processes share the work safely).",
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=50, description="Deliveries of one event to a webhook before it is given up"
+        " (exponential backoff from 1 s, at most 10 min apart).",
+    )
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers for `aurum relay` (host:port,...).",
+    )
+    schema_registry_url: str | None = Field(
+        None,
+        description="Confluent schema registry for the relay's Avro schemas; unset: the ids in"
+        " the repository's local id table (aurum/events/avro/ids.json).",
+    )
+    relay_batch: int = Field(500, ge=1, le=100_000, description="Events the relay reads at once.")
+
+
+class AlertSettings(BaseModel):
+    """When the platform raises an alert."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quarantine_rate: float = Field(
+        0.01, ge=0, le=1,
+        description="Alert when an ingest quarantines more than this share of its price cells.",
+    )
+    stale_days: int = Field(
+        3, ge=1, description="Alert when a vendor's last published as-of is this many of its"
+        " business days old.",
+    )
+    webhook_url: str | None = Field(
+        None, description="Slack-compatible incoming webhook that each new alert is posted to.",
+    )
+    check_interval_s: float = Field(
+        60.0, gt=0, description="How often the server or worker checks cut-offs and staleness.",
+    )
+
+
+class TelemetrySettings(BaseModel):
+    """Logs and traces."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per line with request id, tenant and run id.",
+    )
+    log_level: str = Field("INFO", description="Level of Aurum's own loggers.")
+    access_log: bool = Field(True, description="Log each API request (method, path, status).")
+    traces: bool = Field(
+        False, description="OpenTelemetry spans across API, query and lake (needs the"
+        " OpenTelemetry SDK: Aurum's otel extra).",
+    )
+    traces_kept: int = Field(
+        200, ge=1, le=100_000, description="Recent finished spans /v1/observability/traces keeps.",
+    )
+
+
 class Settings(BaseSettings):
     """Aurum's configuration, built once by a composition root (the CLI, later the API)."""
 
@@ -372,6 +460,12 @@ class Settings(BaseSettings):
         default_factory=RateLimitSettings, description="Rate limits."
     )
     files: FileSettings = Field(default_factory=FileSettings, description="Files for people.")
+    lineage: LineageSettings = Field(default_factory=LineageSettings, description="Lineage.")
+    events: EventSettings = Field(default_factory=EventSettings, description="Events.")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alerts.")
+    telemetry: TelemetrySettings = Field(
+        default_factory=TelemetrySettings, description="Logs and traces."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ COMMANDS = [
     [], ["parse"], ["demo-data"], ["settings"], ["ingest"], ["backfill"], ["watch"], ["runs"],
     ["history"], ["sql"], ["maintenance"], ["export"], ["serve"], ["worker"], ["scenario"],
     ["scenario", "create"], ["scenario", "list"], ["scenario", "show"], ["scenario", "run"],
+    ["catalog"], ["relay"], ["lineage"],
 ]  # fmt: skip
 SUMMARY_KEYS = {
     "file", "vendor", "asof", "curves", "rows", "rows_with_bidask", "quarantined",
@@ -166,44 +168,35 @@ def test_tables_fit_80_columns_and_lines_never_wrap(capsys):
     assert fit([8, 9, 6, 10, 27, 6], 64) == [8, 9, 6, 10, 20, 6]
 
 
-def test_serve_logs_each_request_with_its_status_duration_and_request_id(caplog, monkeypatch):
+def test_serve_logs_each_request_with_its_status_duration_and_request_id(
+    caplog, monkeypatch, tmp_path
+):
     """F11: `aurum serve` ran uvicorn with access_log=False and no way to turn it on."""
-    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from aurum.cli import serve
-
-    api = FastAPI()
-
-    @api.get("/things/{name}")
-    def thing(name: str) -> dict[str, str]:
-        return {"name": name}
-
-    async def with_id(scope, receive, send):  # what the API's RequestContext adds
-        async def send_id(message):
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", b"abc123")]
-            await send(message)
-
-        await api(scope, receive, send_id)
+    from aurum.api.app import create_app
+    from aurum.config import Settings
 
     caplog.set_level("INFO", logger="aurum.access")
-    with TestClient(serve.AccessLog(with_id)) as client:
-        assert client.get("/things/x?secret=1").status_code == 200
-        assert client.get("/nothing").status_code == 404
+    with TestClient(create_app(Settings(home=tmp_path / "home"))) as client:
+        ok = client.get("/v1/metadata/vendors?format=json", headers={"X-Request-Id": "abc123"})
+        assert ok.status_code == 200
+        assert client.get("/nothing", headers={"X-Request-Id": "abc123"}).status_code == 404
     lines = [r.getMessage() for r in caplog.records if r.name == "aurum.access"]
-    assert [line.split()[:3] for line in lines] == [["GET", "/things/x", "200"],
+    assert [line.split()[:3] for line in lines] == [["GET", "/v1/metadata/vendors", "200"],
                                                    ["GET", "/nothing", "404"]]  # fmt: skip
-    assert all(" ms request_id=abc123" in line for line in lines) and "secret" not in lines[0]
+    assert all(" ms request_id=abc123" in line for line in lines) and "format" not in lines[0]
 
     started = {}
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: started.update(app=app, **kwargs))
-    for flag, factory in ((None, "aurum.cli.serve:create_logged_app"),
-                          ("--no-access-log", "aurum.api.app:create_app")):  # fmt: skip
+    # serve sets the variable for its workers: the first setenv makes the test's undo clear it
+    monkeypatch.setenv("AURUM_TELEMETRY__ACCESS_LOG", "true")
+    for flag, logged in ((None, None), ("--no-access-log", "false")):
+        monkeypatch.delenv("AURUM_TELEMETRY__ACCESS_LOG", raising=False)
         result = runner.invoke(app, ["serve", *([flag] if flag else [])])
         assert result.exit_code == 0, result.output
-        assert started["app"] == factory and started["factory"] is True
-        assert "aurum.access" in started["log_config"]["loggers"]
+        assert started["app"] == "aurum.cli.serve:create_served_app" and started["factory"]
+        assert os.environ.get("AURUM_TELEMETRY__ACCESS_LOG") == logged
 
 
 def test_settings_are_read_once_per_invocation(tmp_path, monkeypatch):

@@ -99,12 +99,13 @@ def test_open_migrates_an_empty_database_to_head(store_url):
     if store_url.startswith("sqlite"):
         assert not Path(database).parent.exists()  # Store.open creates the folder
     with Store.open(store_url) as store:
-        assert current_revision(store.engine) == head_revision() == "0007"
+        assert current_revision(store.engine) == head_revision() == "0008"
         tables = schema(store.engine)
     assert sorted(tables) == [
-        "alembic_version", "api_key", "assumption", "audit_log", "curve_def", "entitlement",
-        "instrument", "ppa_contract", "ppa_contract_version", "run", "scenario",
-        "scenario_version", "tenant",
+        "alembic_version", "alert", "api_key", "assumption", "audit_log", "curve_def",
+        "entitlement", "event_cursor", "instrument", "outbox_event", "ppa_contract",
+        "ppa_contract_version", "run", "scenario", "scenario_version", "tenant", "usage",
+        "webhook",
     ]  # fmt: skip
     columns, indexes, checks = tables["run"]
     required = {name for name, _, nullable in columns if not nullable}

@@ -12,15 +12,14 @@ import math
 import os
 import re
 import secrets
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -28,32 +27,50 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aurum import telemetry
 from aurum._version import __version__
 from aurum.api import problems
 from aurum.api.breaker import Breaker
 from aurum.api.cache import Cache, open_cache
-from aurum.api.deps import Metrics, Services
+from aurum.api.deps import Metrics, Services, housekeeping
 from aurum.api.params import reject_unknown
 from aurum.api.ratelimit import FailureLimiter, RateLimiter, open_rate_limiter
 from aurum.api.render import CursorCodec, Limits
-from aurum.api.routes import admin, exports, ingest, metadata, objects, ops
+from aurum.api.routes import (
+    admin,
+    exports,
+    ingest,
+    metadata,
+    objects,
+    observability,
+    operations,
+    ops,
+)
+from aurum.api.routes import catalog as catalog_routes
 from aurum.api.routes import curves as curve_routes
 from aurum.api.routes import datasets as dataset_routes
+from aurum.api.routes import events as events_routes
 from aurum.api.routes import ppa as ppa_routes
 from aurum.api.routes import scenarios as scenario_routes
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
 from aurum.auth.access import PLATFORM
 from aurum.auth.principal import ANALYST, OPS, Authenticator
+from aurum.catalog import Catalog
 from aurum.config import AuthSettings, Settings
 from aurum.datasets import Dataset
 from aurum.errors import ConfigError, Conflict, NotFound, PayloadTooLarge
+from aurum.events.webhooks import Deliveries, Webhooks
 from aurum.lake.catalog import Lake
+from aurum.lineage import shared_lineage
+from aurum.observability.metrics import lineage_families
+from aurum.observability.usage import UsageMeter, usage_kind
 from aurum.ppa import PpaService
 from aurum.query.curves import COLUMNS, Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
 from aurum.query.replica import Replicas
 from aurum.runs import Runs
+from aurum.runs.loop import Every
 from aurum.scenarios import ScenarioService
 from aurum.store import Store
 from aurum.store.keys import ApiKey
@@ -62,6 +79,7 @@ from aurum.store.tenants import Tenant
 __all__ = ["authenticator", "check_dev_mode", "create_app", "housekeeping"]
 
 log = logging.getLogger("aurum.api")
+access_log = logging.getLogger("aurum.access")
 DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc, served from the package
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -88,7 +106,8 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
     )
     cache, limiter, auth_failures = _redis_users(settings)
     scenarios = ScenarioService(
-        store, lake, Runs(store, lease=settings.runs.lease), limits=settings.scenarios,
+        store, lake, Runs(store, lease=settings.runs.lease, lineage=shared_lineage(settings)),
+        limits=settings.scenarios,
         timeout_s=settings.query.timeout_s,
     )  # fmt: skip
     services = Services(
@@ -109,7 +128,12 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         ),
         scenarios=scenarios,
         ppa=PpaService(store, lake, scenarios.runs, curves, scenarios),
+        webhooks=Webhooks(store),
+        usage=UsageMeter(store),
+        catalog=Catalog(lake),
     )
+    services.metrics.watch(store, extra=lineage_families(shared_lineage(settings)))
+    telemetry.configure_tracing(settings.telemetry.traces, kept=settings.telemetry.traces_kept)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -118,10 +142,20 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
             target=_keep_fresh, args=(services, stop), name="aurum-replica", daemon=True
         )
         refresher.start()
+        deliveries = Deliveries(store, settings.events)
+        loops = [Every(10.0, services.usage.flush, name="aurum-usage").start()]
+        if settings.events.webhook_poll_s > 0:
+            poll = settings.events.webhook_poll_s
+            loops.append(Every(poll, deliveries.run_once, name="aurum-webhooks").start())
         try:
             yield
         finally:
             stop.set()
+            for loop in loops:
+                loop.stop()
+            deliveries.close()
+            with contextlib.suppress(Exception):  # the store may be gone: counts are lost then
+                services.usage.flush()
             refresher.join(timeout=5)
             curves.replicas.close()
             store.close()
@@ -152,8 +186,9 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
     routers = (
         curve_routes.router, metadata.router, dataset_routes.router, ingest.router, exports.router,
         scenario_routes.router, *objects.DOCUMENT_ROUTES, ppa_routes.contract_versions,
-        ppa_routes.router, objects.model_runs, admin.me,
-        admin.router, ops.router,
+        ppa_routes.router, objects.model_runs, events_routes.router, events_routes.hooks,
+        operations.router, catalog_routes.router, observability.router, observability.usage,
+        admin.me, admin.router, ops.router,
     )  # fmt: skip
     check_routes(routers)
     for router in routers:
@@ -161,7 +196,8 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         RequestContext,
-        metrics=services.metrics,
+        services=services,
+        access_log=settings.telemetry.access_log,
         max_body=int(settings.api.max_upload_mb * 1024 * 1024) + 64 * 1024,
         credentials_required=settings.auth.mode == "on",
     )
@@ -307,27 +343,6 @@ def _keep_fresh(
             return
 
 
-# An upload's folder lives for the request that wrote it; older ones were left by a crash.
-_UPLOAD_LIFETIME = timedelta(hours=1)
-
-
-def housekeeping(services: Services) -> None:
-    """What a crash leaves behind, cleared by the server as by the CLI: runs whose lease expired
-    (recorded as published if the catalog has them, else failed), scratch files of a replica
-    build, and upload folders older than an upload may take."""
-    settings = services.settings
-    for run in Runs(services.store, lease=settings.runs.lease).recover(services.lake):
-        log.warning("recovered run %s, whose lease expired: %s", run.run_id, run.status)
-    for path in services.curves.replicas.sweep() if services.curves.replicas else ():
-        log.warning("removed %s, left by a replica build that died", path.name)
-    uploads = settings.home / "uploads"
-    cutoff = time.time() - _UPLOAD_LIFETIME.total_seconds()
-    for folder in uploads.iterdir() if uploads.is_dir() else ():
-        if folder.is_dir() and folder.stat().st_mtime < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
-            log.warning("removed the abandoned upload %s", folder.name)
-
-
 # JSON bodies (tenant objects, keys) are small documents; only uploads may be large.
 MAX_JSON_BODY = 1024 * 1024
 
@@ -337,10 +352,13 @@ class RequestContext:
     authentication on, a request with no credential at all is refused before its body is read."""
 
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, max_body: int, credentials_required: bool
-    ) -> None:
+        self, app: ASGIApp, *, services: Services, max_body: int, credentials_required: bool,
+        access_log: bool = True,
+    ) -> None:  # fmt: skip
         self.app = app
-        self.metrics = metrics
+        self.metrics = services.metrics
+        self.usage = services.usage
+        self.access_log = access_log
         self.max_body = max_body
         self.credentials_required = credentials_required
 
@@ -385,9 +403,8 @@ class RequestContext:
             return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, started_response
+            nonlocal status
             if message["type"] == "http.response.start":
-                started_response = True
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
@@ -395,25 +412,77 @@ class RequestContext:
                 ]  # fmt: skip
             await send(message)
 
+        response_headers: dict[bytes, bytes] = {}
+        with (
+            telemetry.context(request_id=request_id),
+            telemetry.span(f"HTTP {scope['method']}", path=scope["path"]) as opened,
+        ):
+            try:
+                await self._call(scope, bounded_receive, send_with_id, response_headers)
+            finally:
+                if opened is not None:
+                    opened.set_attribute("http.status_code", status)
+                    principal = scope["state"].get("principal")
+                    if principal is not None and principal.tenant_id is not None:
+                        opened.set_attribute("aurum.tenant", principal.tenant_id)
+                self._done(scope, status, started, response_headers)
+
+    async def _call(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> None:
+        """The app, with an unexpected error answered as a problem (500) here."""
         started_response = False
+
+        async def keep_headers(message: Message) -> None:
+            nonlocal started_response
+            if message["type"] == "http.response.start":
+                started_response = True
+                headers.update((k.lower(), v) for k, v in message.get("headers", ()))
+            await send(message)
+
         try:
-            await self.app(scope, bounded_receive, send_with_id)
+            await self.app(scope, receive, keep_headers)
         except Exception:
             # Answered here, not re-raised: the server would otherwise close the connection
             # and a keep-alive client's next request would fail too.
             if started_response:
                 raise
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            status = 500
             detail = "an unexpected error; it has been logged with the request id"
+            request_id = scope["state"]["request_id"]
             await _refuse(send, request_id, 500, "internal_error", detail)
-        finally:
-            self._observe(scope, str(status), started)
 
     def _observe(self, scope: Scope, status: str, started: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
         self.metrics.requests.labels(scope["method"], route, status).inc()
-        self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+        self.metrics.latency.labels(route, status).observe(time.perf_counter() - started)
+
+    def _done(self, scope: Scope, status: int, started: float, headers: dict[bytes, bytes]) -> None:
+        """Metrics, the access log line and the tenant's usage of one answered request."""
+        self._observe(scope, str(status), started)
+        cached = headers.get(b"x-aurum-cache")
+        if cached in (b"hit", b"miss"):
+            self.metrics.cache.labels(cached.decode()).inc()
+        route = getattr(scope.get("route"), "path", "unmatched")
+        principal = scope.get("state", {}).get("principal")
+        tenant = getattr(principal, "tenant_id", None)
+        if self.access_log:
+            access_log.info(
+                "%s %s %d %.1f ms request_id=%s", scope["method"], scope["path"], status,
+                (time.perf_counter() - started) * 1000, scope["state"]["request_id"],
+                extra={"fields": {
+                    "method": scope["method"], "path": scope["path"], "route": route,
+                    "status": status, "ms": round((time.perf_counter() - started) * 1000, 3),
+                    "tenant": tenant,
+                }},
+            )  # fmt: skip
+        media = headers.get(b"content-type", b"").decode("latin-1")
+        kind = usage_kind(scope["method"], scope["path"], media) if status < 300 else None
+        if kind is not None and tenant is not None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            vendors = [v for value in query.get("vendor", ()) for v in value.split(",") if v]
+            rows = headers.get(b"x-aurum-rows", b"0")
+            self.usage.count(tenant, kind, vendors, int(rows) if rows.isdigit() else 0)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

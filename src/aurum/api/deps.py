@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import Response
 
 from aurum.api.cache import Cache
@@ -26,18 +27,24 @@ from aurum.api.render import FORMATS, CursorCodec, Limits, Reader, answer
 from aurum.api.security import PrincipalDep
 from aurum.auth.access import Access
 from aurum.auth.principal import Authenticator, Principal
+from aurum.catalog import Catalog
 from aurum.config import Settings
+from aurum.events.webhooks import Webhooks
 from aurum.lake.catalog import Lake
+from aurum.lineage import shared_lineage
+from aurum.observability.metrics import Metrics
+from aurum.observability.usage import UsageMeter
 from aurum.ppa import PpaService
 from aurum.query.curves import Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
+from aurum.runs import Runs, drop_orphan_branches
 from aurum.scenarios import ScenarioService
 from aurum.store import Store
 
 __all__ = [
     "READ_RESPONSES", "AccessDep", "Metrics", "PrincipalDep", "Services", "ServicesDep", "audit",
-    "envelope", "objects", "read",
+    "envelope", "housekeeping", "objects", "read",
 ]  # fmt: skip
 
 log = logging.getLogger("aurum.api")
@@ -60,25 +67,9 @@ class Services:
     limits: Limits
     scenarios: ScenarioService
     ppa: PpaService
-
-
-class Metrics:
-    """Prometheus metrics of one app (its own registry, so tests can build many apps)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "aurum_http_requests", "HTTP requests answered.", ["method", "route", "status"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "aurum_http_request_seconds", "Time to answer, by route.", ["route"],
-            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=self.registry,
-        )  # fmt: skip
-        self.replica_builds = Counter(
-            "aurum_replica_builds", "Serving replicas built.", registry=self.registry
-        )
+    webhooks: Webhooks
+    usage: UsageMeter
+    catalog: Catalog
 
 
 async def _services(request: Request) -> Services:
@@ -200,3 +191,34 @@ def audit(
     services: Services = request.app.state.services
     with services.store.transaction(principal.access) as tx:
         tx.audit(action, target=target, request_id=request.state.request_id, details=details)
+
+
+# An upload's folder lives for the request that wrote it; older ones were left by a crash.
+_UPLOAD_LIFETIME = timedelta(hours=1)
+
+
+def housekeeping(services: Services) -> dict[str, list[str]]:
+    """What a crash leaves behind, cleared by the server as by the CLI: runs whose lease expired
+    (recorded as published if the catalog has them, else failed), write-audit-publish branches
+    no live run holds, scratch files of a replica build, and upload folders older than an upload
+    may take. What it cleared, by kind."""
+    settings = services.settings
+    done: dict[str, list[str]] = {"runs": [], "branches": [], "replica_files": [], "uploads": []}
+    runs = Runs(services.store, lease=settings.runs.lease, lineage=shared_lineage(settings))
+    for run in runs.recover(services.lake):
+        log.warning("recovered run %s, whose lease expired: %s", run.run_id, run.status)
+        done["runs"].append(f"{run.run_id}: {run.status}")
+    for branch in drop_orphan_branches(services.lake, services.store):
+        log.warning("dropped the branch %s, which no live run holds", branch)
+        done["branches"].append(branch)
+    for path in services.curves.replicas.sweep() if services.curves.replicas else ():
+        log.warning("removed %s, left by a replica build that died", path.name)
+        done["replica_files"].append(path.name)
+    uploads = settings.home / "uploads"
+    cutoff = time.time() - _UPLOAD_LIFETIME.total_seconds()
+    for folder in uploads.iterdir() if uploads.is_dir() else ():
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.warning("removed the abandoned upload %s", folder.name)
+            done["uploads"].append(folder.name)
+    return done

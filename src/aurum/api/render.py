@@ -258,6 +258,7 @@ def answer(
         headers["X-Aurum-Next-Cursor"] = page_meta["next_cursor"]
     cache.set(key, body)
     headers["X-Aurum-Cache"] = "miss"
+    headers["X-Aurum-Rows"] = str(page.rows)
     return Response(body, media_type=FORMATS[fmt], headers=headers)
 
 

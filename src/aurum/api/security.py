@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from aurum import telemetry
 from aurum.api.models import Problem
 from aurum.auth.principal import Principal
 from aurum.auth.roles import Role
@@ -56,6 +57,7 @@ class Require:
         if principal is None:
             principal = await _authenticate(request, services, token, tenant)
         request.state.principal = principal
+        telemetry.bind(tenant=principal.tenant_id)
         if principal.via == "dev" and not _arrived_on_loopback(request):
             raise Forbidden("dev_mode_exposed", "dev mode answers on a loopback address only")
         if principal.via != "dev":

@@ -7,8 +7,8 @@ and the store are opened once and closed when the command ends.
 Before either is opened, the home is checked: ``AURUM_HOME`` naming a file, or a folder that
 cannot be written, is one line and exit code 2. Only the commands that fill a lake (``ingest``,
 ``backfill``, ``watch``; ``demo-data`` writes into the home) create one; a command that needs one
-(:data:`NEEDS_LAKE`: ``sql``, ``history``, ``runs``, ``export``, ``maintenance``) where there is
-none says so, instead of creating an empty lake and answering from it.
+(:data:`NEEDS_LAKE`: ``sql``, ``history``, ``runs``, ``export``, ``maintenance``,
+``catalog``) where there is none says so, instead of creating an empty lake and answering from it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["NEEDS_LAKE", "Context"]
 
 # The commands that work on an existing lake or ingest log: they never create one.
-NEEDS_LAKE = frozenset({"sql", "history", "runs", "export", "maintenance"})
+NEEDS_LAKE = frozenset({"sql", "history", "runs", "export", "maintenance", "catalog"})
 
 
 class Context:
@@ -82,13 +82,15 @@ class Context:
 
     @cached_property
     def scenarios(self) -> ScenarioService:
+        from aurum.lineage import shared_lineage
         from aurum.runs import Runs
         from aurum.scenarios import ScenarioService
 
         settings = self.settings
+        runs = Runs(self.store, lease=settings.runs.lease, lineage=shared_lineage(settings))
         return ScenarioService(
-            self.store, self.lake, Runs(self.store, lease=settings.runs.lease),
-            limits=settings.scenarios, timeout_s=max(settings.query.timeout_s, 300.0),
+            self.store, self.lake, runs, limits=settings.scenarios,
+            timeout_s=max(settings.query.timeout_s, 300.0),
         )  # fmt: skip
 
     @cached_property
@@ -157,9 +159,12 @@ class Context:
     def recover(self, out: Output) -> None:
         """Settle the runs whose lease expired (a crash left them open): published if the
         catalog has their version, else failed."""
+        from aurum.lineage import shared_lineage
         from aurum.runs import Runs
 
-        recovered = Runs(self.store, lease=self.settings.runs.lease).recover(self.lake)
+        recovered = Runs(
+            self.store, lease=self.settings.runs.lease, lineage=shared_lineage(self.settings)
+        ).recover(self.lake)
         published = sum(r.status == "published" for r in recovered)
         if published:
             out.note(f"recorded {published} abandoned run(s) as published: the catalog has them")

@@ -19,7 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from aurum._version import __version__
-from aurum.cli import admin, files, ingest, lake, ppa, scenarios, serve
+from aurum.cli import admin, catalog, files, ingest, lake, lineage, ppa, relay, scenarios, serve
 from aurum.cli.context import Context
 from aurum.cli.output import errors
 from aurum.errors import AurumError
@@ -80,7 +80,8 @@ for name, command in (
     ("ingest", ingest.ingest), ("backfill", ingest.backfill), ("watch", ingest.watch),
     ("sql", lake.sql), ("history", lake.history), ("runs", lake.runs), ("export", lake.export),
     ("maintenance", lake.maintenance), ("serve", serve.serve), ("settings", admin.settings),
-    ("worker", scenarios.worker),
+    ("worker", scenarios.worker), ("catalog", catalog.catalog), ("relay", relay.relay),
+    ("lineage", lineage.lineage),
 ):  # fmt: skip
     app.command(name)(_one_line_errors(command))
 for group in (admin.tenants, admin.keys, scenarios.scenario, ppa.ppa):

@@ -172,12 +172,15 @@ def worker(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run what is queued, then stop.")] = False,
 ) -> None:
-    """Execute queued scenario runs and PPA valuations until stopped (Ctrl-C or SIGTERM)."""
-    import logging
+    """Execute queued scenario runs and PPA valuations until stopped (Ctrl-C or SIGTERM); meanwhile
+    deliver webhooks (AURUM_EVENTS__WEBHOOK_POLL_S)."""
+    from aurum import telemetry
+    from aurum.events.webhooks import Deliveries
+    from aurum.runs.loop import Every
 
-    logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.WARNING)
-    logging.getLogger("aurum.worker").setLevel(logging.INFO)
     context = ctx.obj
+    settings = context.settings
+    telemetry.configure_logging(settings.telemetry.log_format, settings.telemetry.log_level)
     worker_ = context.worker()
     if once:
         while worker_.run_once() is not None:
@@ -185,12 +188,19 @@ def worker(
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deliveries = Deliveries(context.store, settings.events)
+    poll = settings.events.webhook_poll_s
+    loops = [Every(poll, deliveries.run_once, name="aurum-webhooks").start()] if poll > 0 else []
     errors.print(f"aurum worker {worker_.runs.owner}: waiting for runs (Ctrl-C stops)",
                  highlight=False)  # fmt: skip
     try:
         worker_.serve(stop)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        for loop in loops:
+            loop.stop()
+        deliveries.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -1,79 +1,48 @@
-"""``aurum serve``: the REST API under uvicorn, with an access log.
+"""``aurum serve``: the REST API under uvicorn, logging as the settings say.
 
-The access log is one line per request on stderr, by the ``aurum.access`` logger: method, path
-(without the query: it may carry what a log should not), status, duration and the request id the
-API answered with (``X-Request-Id``), so a line finds its problem document and its audit entry::
+The API's middleware writes the access log: one line per request on stderr, by the
+``aurum.access`` logger — method, path (without the query: it may carry what a log should not),
+status, duration and the request id the API answered with (``X-Request-Id``), so a line finds its
+problem document and its audit entry::
 
-    INFO:     GET /v1/curves 200 12.4 ms request_id=3f2a9c1e...
+    INFO aurum.access: GET /v1/curves 200 12.4 ms request_id=3f2a9c1e...
 
-It is on by default (``--no-access-log`` turns it off); uvicorn's own access log, which has no
-duration and no request id, stays off.
+With ``AURUM_TELEMETRY__LOG_FORMAT=json`` every Aurum log line is a JSON object carrying the
+request id, tenant and run id. The access log is on by default (``--no-access-log`` or
+``AURUM_TELEMETRY__ACCESS_LOG=false`` turn it off); uvicorn's own, which has neither duration nor
+request id, stays off.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 import os
-import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp
 
-__all__ = ["AccessLog", "create_logged_app", "serve"]
-
-log = logging.getLogger("aurum.access")
+__all__ = ["create_served_app", "serve"]
 
 
-class AccessLog:
-    """ASGI middleware: one ``aurum.access`` line per HTTP request, once it is answered."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status, request_id = 500, "-"
-
-        async def send_seen(message: Message) -> None:
-            nonlocal status, request_id
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name.lower() == b"x-request-id":
-                        request_id = value.decode("latin-1")
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_seen)
-        finally:
-            log.info(
-                "%s %s %d %.1f ms request_id=%s", scope["method"], scope["path"], status,
-                (time.perf_counter() - started) * 1000, request_id,
-            )  # fmt: skip
-
-
-def create_logged_app() -> ASGIApp:
-    """The API (``create_app``) with the access log: the factory ``aurum serve`` runs."""
+def create_served_app() -> ASGIApp:
+    """The API with Aurum's logging configured: the factory each uvicorn worker runs."""
+    from aurum import telemetry
     from aurum.api.app import create_app
+    from aurum.config import Settings
 
-    return AccessLog(create_app())
+    settings = Settings()
+    telemetry.configure_logging(settings.telemetry.log_format, settings.telemetry.log_level)
+    return create_app(settings)
 
 
 def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus the ``aurum.access`` logger on its default (stderr) handler."""
+    """uvicorn's own logging (Aurum's loggers get their handler in ``create_served_app``)."""
     from uvicorn.config import LOGGING_CONFIG
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["aurum.access"] = {"handlers": ["default"], "level": "INFO",
-                                         "propagate": False}  # fmt: skip
-    return config
+    return copy.deepcopy(LOGGING_CONFIG)
 
 
 def serve(
@@ -87,7 +56,8 @@ def serve(
         bool,
         typer.Option(
             "--access-log/--no-access-log",
-            help="Log each request: method, path, status, duration, request id.",
+            help="Log each request: method, path, status, duration, request id (default"
+            " AURUM_TELEMETRY__ACCESS_LOG).",
         ),
     ] = True,
 ) -> None:
@@ -107,8 +77,10 @@ def serve(
             " POST /v1/ingest fills it"
         )
     os.environ["AURUM_API__HOST"] = host  # the workers' create_app checks the same address
+    if not access_log:
+        os.environ["AURUM_TELEMETRY__ACCESS_LOG"] = "false"
     uvicorn.run(
-        "aurum.cli.serve:create_logged_app" if access_log else "aurum.api.app:create_app",
+        "aurum.cli.serve:create_served_app",
         factory=True,
         host=host,
         port=port or settings.api.port,

@@ -5,7 +5,8 @@ one, a unit), how it is laid out (partition columns, sort order), how its versio
 and named (a :class:`TagScheme`; ``None`` for an appended log), who owns it, how long its rows
 and its time-travel snapshots are kept, and whether its rows belong to one tenant each. The lake
 creates and evolves tables from contracts, write-audit-publish tags by them, maintenance applies
-their retention, and ``/v1/metadata/datasets`` (later the catalog) serves them.
+their retention, ``/v1/datasets`` serves them and ``aurum.catalog`` describes them, with their
+lineage (``derived_from``).
 
 The built-in contracts are in :mod:`aurum.datasets.curves`; a feature that adds a table adds a
 contract (``scenario_output``, ``ppa_valuation``, ``iso_lmp`` ...), and a test may define its own.
@@ -118,6 +119,9 @@ class Dataset:
     # /v1/ingest, which applies the run log's visibility rules).
     serve_rows: bool = True
     served_by: str | None = None
+    # Lineage: the datasets this one's rows are computed from or, for a log, the dataset whose
+    # ingest writes it. The catalog reads these edges in both directions.
+    derived_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -136,6 +140,8 @@ class Dataset:
             problems.append("a tenant-owned dataset needs a tenant_id column")
         if self.retain_rows is not None and self.retain_rows.column not in names:
             problems.append(f"retain_rows names no column {self.retain_rows.column!r}")
+        if self.name in self.derived_from or not all(map(_NAME.match, self.derived_from)):
+            problems.append("derived_from must name other datasets")
         if problems:
             raise ValueError(f"dataset {self.name}: {'; '.join(problems)}")
 
@@ -185,6 +191,7 @@ class Dataset:
             "tenant_owned": self.tenant_owned,
             "rows_served": self.serve_rows,
             "served_by": self.served_by,
+            "derived_from": list(self.derived_from),
         }
 
 

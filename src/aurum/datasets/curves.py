@@ -108,6 +108,7 @@ QUARANTINE = Dataset(
     sort_by=("curve_key", "tenor_label"),
     serve_rows=False,
     served_by="/v1/ingest (runs, quality checks)",
+    derived_from=("curve_observation",),  # written by its ingest
 )
 # What a parse quarantines: the quarantine table's columns before a run id is given to them.
 QUARANTINE_ROWS = QUARANTINE.schema.remove(QUARANTINE.schema.get_field_index("run_id"))
@@ -129,6 +130,7 @@ DEAD_LETTER = Dataset(
     ),
     serve_rows=False,
     served_by="/v1/ingest (runs, quality checks)",
+    derived_from=("curve_observation",),  # written by its ingest
 )
 
 QA_CHECKS = Dataset(
@@ -154,6 +156,7 @@ QA_CHECKS = Dataset(
     ),
     serve_rows=False,
     served_by="/v1/ingest (runs, quality checks)",
+    derived_from=("curve_observation",),  # written by its ingest
 )
 
 BUILTIN: tuple[Dataset, ...] = (CURVE_OBSERVATION, QUARANTINE, DEAD_LETTER, QA_CHECKS)

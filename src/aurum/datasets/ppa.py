@@ -68,6 +68,7 @@ PPA_VALUATION = Dataset(
     sort_by=("month",),
     tags=TagScheme("ppa", ("run_id",)),
     tenant_owned=True,
+    derived_from=("curve_observation", "scenario_output", "scenario_path"),
 )  # fmt: skip
 
 PPA_DATASETS: tuple[Dataset, ...] = (PPA_VALUATION,)

@@ -83,6 +83,7 @@ SCENARIO_OUTPUT = Dataset(
     sort_by=("curve_key", "tenor_start", "tenor_label"),
     tags=TagScheme("scenario", ("run_id",)),
     tenant_owned=True,
+    derived_from=("curve_observation",),
 )  # fmt: skip
 
 SCENARIO_PATH = Dataset(
@@ -104,6 +105,7 @@ SCENARIO_PATH = Dataset(
     tenant_owned=True,
     serve_rows=False,  # millions of rows, and only a published run's are meaningful
     served_by="aurum.scenarios (a valuation reads a run's paths)",
+    derived_from=("curve_observation",),
 )
 
 SCENARIO_DATASETS: tuple[Dataset, ...] = (SCENARIO_OUTPUT, SCENARIO_PATH)

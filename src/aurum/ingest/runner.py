@@ -40,6 +40,7 @@ from aurum.lake.archive import archive_path, archive_raw
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import append_rows
 from aurum.lake.publish import Publication, Stage
+from aurum.lineage import shared_lineage
 from aurum.runs import Runs
 from aurum.store import Run, Store
 
@@ -231,7 +232,7 @@ def ingest_parsed(
     ``pause`` is called at each stage of the publish (``branched``, ``staged``, ``audited``,
     ``published``) and once the run's end is recorded but not yet committed
     (``run_recorded``): fault-injection tests stop a process there."""
-    runs = Runs(store, lease=settings.runs.lease)
+    runs = Runs(store, lease=settings.runs.lease, lineage=shared_lineage(settings))
     partition = day_partition(result.vendor, result.asof) if result.vendor and result.asof else None
     run = runs.start(
         access, "ingest", subject=result.file, request_id=request_id, sha256=result.sha256,

@@ -27,6 +27,7 @@ from aurum.datasets.curves import BUILTIN
 from aurum.datasets.ppa import PPA_DATASETS
 from aurum.datasets.scenarios import SCENARIO_DATASETS
 from aurum.errors import ConfigError, NotInstalledError, Unavailable, Unknown
+from aurum.telemetry import span
 
 __all__ = ["Lake"]
 
@@ -88,6 +89,10 @@ class Lake:
 
     def current(self, name: str) -> Table:
         """``name`` as it is now; loaded again only when a commit has moved its metadata."""
+        with span("lake.current", table=name):
+            return self._current(name)
+
+    def _current(self, name: str) -> Table:
         location = self.metadata_location(name)
         table = self._loaded.get(name)
         if table is None or table.metadata_location != location:
@@ -101,7 +106,7 @@ class Lake:
     def table(self, name: str) -> Table:
         identifier = f"{self.namespace}.{name}"
         try:
-            with self.reachable():
+            with self.reachable(), span("lake.load_table", table=name):
                 return self.catalog.load_table(identifier)
         except NoSuchTableError:
             raise Unknown("table_unknown", f"no table {identifier}") from None

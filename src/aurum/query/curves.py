@@ -47,6 +47,7 @@ from aurum.query.filters import (
 from aurum.query.page import Page, page_of
 from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas
 from aurum.query.served import ServedSlice
+from aurum.telemetry import span
 
 __all__ = [
     "COLUMNS", "FILTER_FIELDS", "IDENTITY", "CurveFilter", "Curves", "Page", "ServedSlice",
@@ -117,6 +118,10 @@ class Curves:
 
     def pin(self, as_at: AsAt = None, snapshot_id: int | None = None) -> int:
         """The snapshot an answer reads: a cursor's, what ``as_at`` resolves to, or main's."""
+        with span("query.pin"):
+            return self._pin(as_at, snapshot_id)
+
+    def _pin(self, as_at: AsAt, snapshot_id: int | None) -> int:
         table = self.table()
         if snapshot_id is not None:
             if snapshot_id not in readable_snapshots(table):
@@ -158,10 +163,11 @@ class Curves:
             session = Session(connection, timeout_s=self.timeout_s)
             index = _partition_index(table, snapshot_id)
             session.register("replica_partition", index)
-            rows = table.scan(
-                row_filter=iceberg_filter(pushdown, index),
-                snapshot_id=snapshot_id,
-            ).to_arrow()
+            with span("lake.scan", table=TABLE, snapshot_id=snapshot_id):
+                rows = table.scan(
+                    row_filter=iceberg_filter(pushdown, index),
+                    snapshot_id=snapshot_id,
+                ).to_arrow()
             session.register(TABLE, rows)
             session.run(f"CREATE VIEW curve AS {CURVE_SUMMARY}")
             yield session

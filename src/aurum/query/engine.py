@@ -50,6 +50,7 @@ from aurum.errors import Gone, QueryError, QueryTimeout, Unavailable, Unknown
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import partition_days
 from aurum.lake.expressions import all_of
+from aurum.telemetry import span
 
 __all__ = [
     "AsAt", "Connection", "Query", "QueryResult", "Session", "connect", "readable_snapshots",
@@ -214,11 +215,12 @@ class Session:
         deadline = self.deadline
         try:
             if deadline is None:
-                yield
+                with span("query.execute"):
+                    yield
                 return
             if time.monotonic() >= deadline:
                 raise self._timeout()
-            with _WATCHDOG.watch(self.connection, deadline):
+            with _WATCHDOG.watch(self.connection, deadline), span("query.execute"):
                 yield
         except duckdb.Error as exc:
             raise self._failed(exc) from None
@@ -334,9 +336,10 @@ class Query:
         row_filter = AlwaysTrue() if row_filter is None else row_filter
         snapshot = resolve_snapshot(table, as_at)
         try:
-            rows = table.scan(
-                row_filter=row_filter, selected_fields=columns, snapshot_id=snapshot
-            ).to_arrow()
+            with span("lake.scan", table=name, snapshot_id=snapshot):
+                rows = table.scan(
+                    row_filter=row_filter, selected_fields=columns, snapshot_id=snapshot
+                ).to_arrow()
         except (OSError, ValueError) as exc:
             raise Unavailable(
                 "lake_unreadable",

@@ -8,8 +8,9 @@ metrics hook into every run here (``start``, ``stage``, ``finish``)::
         ...                                   # the work; publishes call ``runs.stage``
         runs.finish(run, "published", action="ingest", details=..., snapshot_id=...)
 
-``finish`` commits the run's row and its audit entry (and, later, its outbox event) in **one**
-store transaction. The catalog commit of a publish is in another database, so the publish records
+``finish`` commits the run's row, its audit entry and its outbox events
+(:mod:`aurum.runs.events`) in **one** store transaction; ``enqueue`` announces a queued run the
+same way. The catalog commit of a publish is in another database, so the publish records
 the run id in its snapshot summary and :meth:`Runs.recover` reconciles from the catalog: a run
 whose lease expired is recorded ``published`` if the catalog holds a version it made, and
 ``failed`` otherwise (its branch dropped). Recovery claims each expired run atomically
@@ -49,13 +50,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aurum import telemetry
 from aurum.auth.access import Access
 from aurum.errors import Conflict
 from aurum.lake.catalog import Lake
 from aurum.lake.versions import published_by
-from aurum.store import Run, RunKind, RunStatus, Store
+from aurum.lineage import Lineage
+from aurum.runs.events import RunEvent, finished_events, queued_events
+from aurum.store import Run, RunKind, RunStatus, Store, Tx
 
-__all__ = ["QUEUED_KINDS", "Recovered", "Runs", "drop_branch", "worker_name"]
+__all__ = [
+    "QUEUED_KINDS", "Recovered", "Runs", "drop_branch", "drop_orphan_branches", "worker_name",
+]  # fmt: skip
 
 # Kinds that come from the queue: a worker death or a crash requeues them (with backoff).
 QUEUED_KINDS: tuple[RunKind, ...] = ("scenario_run", "valuation")
@@ -87,8 +93,10 @@ class Runs:
     def __init__(
         self, store: Store, *, lease: timedelta = timedelta(seconds=60), owner: str | None = None,
         max_attempts: int = 3, backoff: timedelta = timedelta(seconds=5),
+        lineage: Lineage | None = None,
     ) -> None:  # fmt: skip
         self.store = store
+        self.lineage = lineage  # told of each run's start and end, after they commit
         self.lease = lease
         self.owner = owner or worker_name()
         self.max_attempts = max_attempts
@@ -102,10 +110,13 @@ class Runs:
     ) -> Run:  # fmt: skip
         """A new run of ``access``'s tenant, ``running`` and leased to this process."""
         with self.store.transaction(access) as tx:
-            return tx.start_run(
+            run = tx.start_run(
                 kind, subject=subject, lease=(self.owner, self.lease), request_id=request_id,
                 **values,
             )  # fmt: skip
+        if self.lineage is not None:
+            self.lineage.started(run)
+        return run
 
     def stage(self, run: Run, **changes: Any) -> Run:
         """The run's output sits on a branch, not yet published."""
@@ -134,11 +145,15 @@ class Runs:
             if pause is not None:
                 pause("run_recorded")  # fault injection: the audit entry is not written yet
             tx.audit(action, target=run.run_id, request_id=run.request_id, details=details)
+            _emit(tx, ended, finished_events(ended))
+        if self.lineage is not None:
+            self.lineage.finished(ended)
         return ended
 
     @contextmanager
     def held(self, run: Run) -> Iterator[None]:
-        """Renew ``run``'s lease every third of its length while the block runs."""
+        """Renew ``run``'s lease every third of its length while the block runs (whose log
+        lines carry the run id)."""
         stop = threading.Event()
 
         def beat() -> None:
@@ -156,7 +171,8 @@ class Runs:
         thread = threading.Thread(target=beat, name=f"aurum-lease-{run.run_id[:8]}", daemon=True)
         thread.start()
         try:
-            yield
+            with telemetry.context(run_id=run.run_id):  # log lines of the work name the run
+                yield
         finally:
             stop.set()
             thread.join(timeout=5)
@@ -174,13 +190,17 @@ class Runs:
             )
             tx.audit(f"{kind}.enqueue", target=run.run_id, request_id=request_id,
                      details={"subject": subject})  # fmt: skip
+            _emit(tx, run, queued_events(run))
         return run
 
     def claim(self, kinds: Sequence[RunKind], *, run_id: str | None = None) -> Run | None:
         """The oldest queued run of ``kinds`` whose time has come (or run ``run_id``), now
         ``running`` and leased to this process."""
         with self.store.transaction(Access.platform()) as tx:
-            return tx.claim_queued(kinds, self.owner, self.lease, run_id=run_id)
+            claimed = tx.claim_queued(kinds, self.owner, self.lease, run_id=run_id)
+        if claimed is not None and self.lineage is not None:
+            self.lineage.started(claimed)
+        return claimed
 
     def checkpoint(self, run: Run, *, done: int, total: int, stage: str) -> bool:
         """Record the run's progress; whether a cancel was asked for (the worker then stops)."""
@@ -207,6 +227,8 @@ class Runs:
                 run = tx.update_run(run_id, cancel_requested=True)
             tx.audit("run.cancel", target=run_id, request_id=request_id,
                      details={"kind": run.kind, "status": run.status})  # fmt: skip
+        if run.status == "cancelled" and self.lineage is not None:  # it never started: ABORT
+            self.lineage.finished(run)
         return run
 
     def retry(
@@ -314,6 +336,35 @@ class Runs:
         return Recovered(run.run_id, "failed")
 
 
+def drop_orphan_branches(lake: Lake, store: Store) -> list[str]:
+    """Drop the write-audit-publish branches no live run holds (their run finished, or is not
+    known to this store): what a crash between staging and recording leaves in the catalog.
+    A branch of a running or staged run is kept, whatever its age."""
+    candidates: list[tuple[Any, str, str]] = []
+    for name, dataset in lake.datasets.items():
+        scheme = dataset.tags
+        if scheme is None:
+            continue
+        table = lake.table(name)
+        for branch, ref in table.metadata.refs.items():
+            run_id = branch.rsplit("_", 1)[-1]
+            if ref.snapshot_ref_type == "branch" and branch.startswith(f"{scheme.prefix}_") and (
+                len(run_id) == 32
+            ):  # fmt: skip
+                candidates.append((table, branch, run_id))
+    if not candidates:
+        return []
+    with store.transaction(Access.platform(), write=False) as tx:
+        live = {r.run_id for r in tx.runs(status="running", limit=10_000)}
+        live |= {r.run_id for r in tx.runs(status="staged", limit=10_000)}
+    dropped = []
+    for table, branch, run_id in candidates:
+        if run_id not in live:
+            table.manage_snapshots().remove_branch(branch).commit()
+            dropped.append(branch)
+    return dropped
+
+
 def drop_branch(lake: Lake, run: Run) -> None:
     """Drop the write-audit-publish branch a run may have staged."""
     dataset = lake.datasets.get(run.dataset or "")
@@ -324,6 +375,15 @@ def drop_branch(lake: Lake, run: Run) -> None:
     table = lake.table(run.dataset or "")
     if branch in table.metadata.refs:
         table.manage_snapshots().remove_branch(branch).commit()
+
+
+def _emit(tx: Tx, run: Run, events: Sequence[RunEvent]) -> None:
+    """Write ``run``'s events to the outbox in ``tx``, as the run's tenant's."""
+    for event in events:
+        tx.emit(
+            event.type, key=event.key, payload=event.payload, vendor=event.vendor or run.vendor,
+            run_id=run.run_id, tenant_id=run.tenant_id,
+        )  # fmt: skip
 
 
 def _access_of(run: Run, actor: str | None = None) -> Access:

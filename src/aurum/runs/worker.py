@@ -80,7 +80,8 @@ class Worker:
         # The same store, lease and holder with this worker's retry policy: the caller's
         # ``runs`` (an API's, a service's) keeps its own.
         self.runs = Runs(runs.store, lease=runs.lease, owner=runs.owner,
-                         max_attempts=max_attempts, backoff=backoff)  # fmt: skip
+                         max_attempts=max_attempts, backoff=backoff,
+                         lineage=runs.lineage)  # fmt: skip
         self.lake = lake
         self.handlers = dict(handlers)
         self.poll_s = poll_s

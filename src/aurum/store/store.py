@@ -28,7 +28,20 @@ from aurum.auth.access import Access
 from aurum.auth.keys import key_prefix
 from aurum.config import Settings
 from aurum.errors import Conflict, NotFound, StoreError, Unavailable
-from aurum.store import audit, documents, instruments, keys, runs, tenants
+from aurum.store import (
+    alerts,
+    audit,
+    documents,
+    instruments,
+    keys,
+    outbox,
+    runs,
+    stats,
+    tenants,
+    usage,
+    webhooks,
+)
+from aurum.store.alerts import Alert
 from aurum.store.audit import AuditEntry
 from aurum.store.documents import (
     Assumption,
@@ -39,8 +52,12 @@ from aurum.store.documents import (
 )
 from aurum.store.engine import create_engine, migrate, writer
 from aurum.store.keys import ApiKey, IssuedKey
+from aurum.store.outbox import Event
 from aurum.store.runs import Run, RunKind
+from aurum.store.stats import StoreStats
 from aurum.store.tenants import Tenant
+from aurum.store.usage import UsageKey, UsageRow
+from aurum.store.webhooks import Webhook
 
 __all__ = ["Store", "Tx"]
 
@@ -396,6 +413,99 @@ class Tx:
 
     def sync_instruments(self, rows: list[dict[str, Any]]) -> int:
         return instruments.sync_instruments(self.session, rows)
+
+    # -- events, webhooks, alerts, usage ---------------------------------------------------------
+
+    def emit(
+        self, type_: str, *, key: str, payload: Mapping[str, Any], vendor: str | None = None,
+        run_id: str | None = None, tenant_id: str | None = None,
+    ) -> Event:  # fmt: skip
+        """Add an event to the outbox; it commits with this transaction (see ``store.outbox``)."""
+        if tenant_id is not None and not self.access.acts_for(tenant_id):
+            raise StoreError("tenant_forbidden", "a tenant emits its own events only")
+        return outbox.emit(
+            self.session, self.access, type_, key=key, payload=payload, vendor=vendor,
+            run_id=run_id, tenant_id=tenant_id,
+        )  # fmt: skip
+
+    def events(
+        self, *, after: int = 0, types: Sequence[str] | None = None, limit: int = 100
+    ) -> list[Event]:
+        """The events after position ``after`` that ``access`` sees, oldest first."""
+        return outbox.list_events(self.session, self.access, after=after, types=types, limit=limit)
+
+    def newest_event(self) -> int:
+        """The position of the newest event ``access`` sees (0: none)."""
+        return outbox.newest_position(self.session, self.access)
+
+    def cursor(self, name: str) -> int:
+        self._platform_only("cursor")
+        return outbox.cursor_position(self.session, name)
+
+    def move_cursor(self, name: str, position: int) -> None:
+        self._platform_only("move_cursor")
+        outbox.move_cursor(self.session, name, position)
+
+    def create_webhook(self, *, name: str, url: str, types: Sequence[str], start: int) -> Webhook:
+        return webhooks.create_webhook(
+            self.session, self.access, name=name, url=url, types=types, start=start
+        )
+
+    def webhook(self, webhook_id: str) -> Webhook:
+        return webhooks.get_webhook(self.session, self.access, webhook_id)
+
+    def webhooks(self) -> list[Webhook]:
+        return webhooks.list_webhooks(self.session, self.access)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        webhooks.delete_webhook(self.session, self.access, webhook_id)
+
+    def due_webhooks(self, now: datetime) -> list[Webhook]:
+        self._platform_only("due_webhooks")
+        return webhooks.due_webhooks(self.session, now)
+
+    def claim_webhook(self, webhook_id: str, now: datetime, until: datetime) -> bool:
+        self._platform_only("claim_webhook")
+        return webhooks.claim_webhook(self.session, webhook_id, now, until)
+
+    def record_delivery(self, webhook_id: str, **outcome: Any) -> Webhook:
+        self._platform_only("record_delivery")
+        return webhooks.record_attempt(self.session, webhook_id, **outcome)
+
+    def raise_alert(self, **alert_: Any) -> tuple[Alert, bool]:
+        """The unresolved alert of a condition and whether it is new (see ``store.alerts``)."""
+        self._platform_only("raise_alert")
+        return alerts.raise_alert(self.session, **alert_)
+
+    def alert(self, alert_id: str) -> Alert:
+        return alerts.get_alert(self.session, self.access, alert_id)
+
+    def alerts(
+        self, *, state: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[Alert]:
+        return alerts.list_alerts(self.session, self.access, state=state, kind=kind, limit=limit)
+
+    def acknowledge_alert(self, alert_id: str) -> Alert:
+        return alerts.acknowledge_alert(self.session, self.access, alert_id)
+
+    def resolve_alert(self, alert_id: str) -> Alert:
+        return alerts.resolve_alert(self.session, self.access, alert_id)
+
+    def add_usage(self, counts: Mapping[UsageKey, tuple[int, int]]) -> None:
+        self._platform_only("add_usage")
+        usage.add_usage(self.session, counts)
+
+    def usage(
+        self, *, tenant_id: str | None = None, since: str | None = None, until: str | None = None
+    ) -> list[UsageRow]:
+        return usage.usage_report(
+            self.session, self.access, tenant_id=tenant_id, since=since, until=until
+        )
+
+    def stats(self) -> StoreStats:
+        """Run outcomes, ingest counts, queue depth, freshness, lag: what ``/metrics`` shows
+        (of the records ``access`` sees)."""
+        return stats.store_stats(self.session, self.access)
 
     # -- scope checks ----------------------------------------------------------------------------
 
