@@ -38,6 +38,8 @@ demo: $(STAMP)
 	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
 	@echo "  curl '127.0.0.1:8095/v1/scenarios'   (then .../runs, and /v1/curves?scenario_run=RUN)"
 	@echo "  curl '127.0.0.1:8095/v1/ppa/valuations'   (then .../{id}/cashflows?format=csv, .../report.xlsx)"
+	@echo "  curl '127.0.0.1:8095/v1/events?after=0&limit=5'   (or -N .../v1/events/stream for a live feed)"
+	@echo "  curl '127.0.0.1:8095/v1/catalog/datasets?q=quarantine'; AURUM_HOME=$(DEMO) .venv/bin/aurum lineage curve_observation"
 	AURUM_HOME=$(DEMO) $(BIN)/aurum worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  AURUM_HOME=$(DEMO) $(BIN)/aurum scenario run "gas and carbon" --queue --wait && \
 	  AURUM_HOME=$(DEMO) $(BIN)/aurum serve --host 127.0.0.1 --port 8095
@@ -71,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/ppa.py
 	$(BIN)/python bench/ppa_service.py
+	$(BIN)/python bench/governance.py
 
 clean:
 	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache

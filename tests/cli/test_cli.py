@@ -24,7 +24,7 @@ COMMANDS = [
     [], ["parse"], ["demo-data"], ["settings"], ["ingest"], ["backfill"], ["watch"], ["runs"],
     ["history"], ["sql"], ["maintenance"], ["export"], ["serve"], ["worker"], ["scenario"],
     ["scenario", "create"], ["scenario", "list"], ["scenario", "show"], ["scenario", "run"],
-    ["catalog"], ["relay"], ["lineage"],
+    ["catalog"], ["relay"], ["lineage"], ["alerts"], ["alerts", "check"],
 ]  # fmt: skip
 SUMMARY_KEYS = {
     "file", "vendor", "asof", "curves", "rows", "rows_with_bidask", "quarantined",

@@ -266,3 +266,37 @@ def test_the_grafana_dashboard_charts_only_series_the_api_exports(app):
         for name in re.findall(r"\b(aurum_[a-z_]+)\b", target["expr"])
     }
     assert queried and queried <= exported, sorted(queried - exported)
+
+
+def test_admins_list_and_acknowledge_alerts_of_their_vendors(app):
+    from aurum.alerts import Alerts
+    from aurum.config import AlertSettings
+
+    client, settings, tokens = app
+    with Store.connect(settings) as store:
+        moment = datetime(2025, 9, 18, 15, 0, tzinfo=UTC)  # EUGP's 18th is past its cut-off
+        Alerts(store, AlertSettings(), clock=lambda: moment).check()
+
+    def call(who: str, method: str, path: str, **params: Any) -> Any:
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        return client.request(method, path, params=params, headers=headers)
+
+    listed = call("acme-admin", "GET", "/v1/observability/alerts", kind="file_missing").json()
+    mine = [a for a in listed["data"] if a["key"] == "file_missing|EUGP|2025-09-18"]
+    assert len(mine) == 1 and mine[0]["state"] == "open"
+    alert_id = mine[0]["id"]
+    bolt = call("bolt-admin", "GET", "/v1/observability/alerts").json()["data"]
+    assert all(a["vendor"] != "EUGP" for a in bolt)  # not entitled to EUGP
+    assert (
+        call("bolt-admin", "POST", f"/v1/observability/alerts/{alert_id}/acknowledge").status_code
+        == 404
+    )
+    acked = call("acme-admin", "POST", f"/v1/observability/alerts/{alert_id}/acknowledge")
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["data"][0]["state"] == "acknowledged"
+    assert call("acme-analyst", "GET", "/v1/observability/alerts").status_code == 403
+    assert call("acme-admin", "GET", "/v1/observability/alerts", state="nope").status_code == 400
+    resolved = call("acme-admin", "POST", f"/v1/observability/alerts/{alert_id}/resolve")
+    assert resolved.json()["data"][0]["state"] == "resolved"
+    again = call("acme-admin", "POST", f"/v1/observability/alerts/{alert_id}/acknowledge")
+    assert again.status_code == 409 and again.json()["code"] == "alert_resolved"

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aurum import telemetry
 from aurum._version import __version__
+from aurum.alerts import Alerts
 from aurum.api import problems
 from aurum.api.breaker import Breaker
 from aurum.api.cache import Cache, open_cache
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         webhooks=Webhooks(store),
         usage=UsageMeter(store),
         catalog=Catalog(lake),
+        alerts=Alerts(store, settings.alerts),
     )
     services.metrics.watch(store, extra=lineage_families(shared_lineage(settings)))
     telemetry.configure_tracing(settings.telemetry.traces, kept=settings.telemetry.traces_kept)
@@ -143,7 +145,11 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         )
         refresher.start()
         deliveries = Deliveries(store, settings.events)
-        loops = [Every(10.0, services.usage.flush, name="aurum-usage").start()]
+        loops = [
+            Every(10.0, services.usage.flush, name="aurum-usage").start(),
+            Every(settings.alerts.check_interval_s, services.alerts.run_once,
+                  name="aurum-alerts").start(),
+        ]  # fmt: skip
         if settings.events.webhook_poll_s > 0:
             poll = settings.events.webhook_poll_s
             loops.append(Every(poll, deliveries.run_once, name="aurum-webhooks").start())
@@ -154,6 +160,7 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
             for loop in loops:
                 loop.stop()
             deliveries.close()
+            services.alerts.close()
             with contextlib.suppress(Exception):  # the store may be gone: counts are lost then
                 services.usage.flush()
             refresher.join(timeout=5)

@@ -20,6 +20,7 @@ import orjson
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from aurum.alerts import Alerts
 from aurum.api.cache import Cache
 from aurum.api.models import Problem
 from aurum.api.ratelimit import FailureLimiter, RateLimiter
@@ -70,6 +71,7 @@ class Services:
     webhooks: Webhooks
     usage: UsageMeter
     catalog: Catalog
+    alerts: Alerts
 
 
 async def _services(request: Request) -> Services:

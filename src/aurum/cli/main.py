@@ -19,7 +19,19 @@ import typer
 from pydantic import ValidationError
 
 from aurum._version import __version__
-from aurum.cli import admin, catalog, files, ingest, lake, lineage, ppa, relay, scenarios, serve
+from aurum.cli import (
+    admin,
+    alerts,
+    catalog,
+    files,
+    ingest,
+    lake,
+    lineage,
+    ppa,
+    relay,
+    scenarios,
+    serve,
+)
 from aurum.cli.context import Context
 from aurum.cli.output import errors
 from aurum.errors import AurumError
@@ -84,7 +96,7 @@ for name, command in (
     ("lineage", lineage.lineage),
 ):  # fmt: skip
     app.command(name)(_one_line_errors(command))
-for group in (admin.tenants, admin.keys, scenarios.scenario, ppa.ppa):
+for group in (admin.tenants, admin.keys, scenarios.scenario, ppa.ppa, alerts.alerts):
     for registered in group.registered_commands:
         assert registered.callback is not None
         registered.callback = _one_line_errors(registered.callback)
@@ -92,6 +104,7 @@ app.add_typer(admin.tenants, name="tenants")
 app.add_typer(admin.keys, name="keys")
 app.add_typer(scenarios.scenario, name="scenario")
 app.add_typer(ppa.ppa, name="ppa")
+app.add_typer(alerts.alerts, name="alerts")
 
 
 def main() -> None:

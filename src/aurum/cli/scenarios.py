@@ -173,8 +173,9 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Run what is queued, then stop.")] = False,
 ) -> None:
     """Execute queued scenario runs and PPA valuations until stopped (Ctrl-C or SIGTERM); meanwhile
-    deliver webhooks (AURUM_EVENTS__WEBHOOK_POLL_S)."""
+    deliver webhooks (AURUM_EVENTS__WEBHOOK_POLL_S) and check alerts."""
     from aurum import telemetry
+    from aurum.alerts import Alerts
     from aurum.events.webhooks import Deliveries
     from aurum.runs.loop import Every
 
@@ -190,7 +191,10 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     deliveries = Deliveries(context.store, settings.events)
     poll = settings.events.webhook_poll_s
-    loops = [Every(poll, deliveries.run_once, name="aurum-webhooks").start()] if poll > 0 else []
+    checks = Alerts(context.store, settings.alerts)
+    loops = [Every(settings.alerts.check_interval_s, checks.run_once, name="aurum-alerts").start()]
+    if poll > 0:
+        loops.append(Every(poll, deliveries.run_once, name="aurum-webhooks").start())
     errors.print(f"aurum worker {worker_.runs.owner}: waiting for runs (Ctrl-C stops)",
                  highlight=False)  # fmt: skip
     try:
@@ -201,6 +205,7 @@ def worker(
         for loop in loops:
             loop.stop()
         deliveries.close()
+        checks.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------------

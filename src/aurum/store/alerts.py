@@ -22,7 +22,7 @@ from aurum.store.base import Base, UTCDateTime
 
 __all__ = [
     "Alert", "AlertRecord", "AlertState", "acknowledge_alert", "get_alert", "list_alerts",
-    "raise_alert", "resolve_alert",
+    "open_alert", "raise_alert", "resolve_alert",
 ]  # fmt: skip
 
 AlertState = Literal["open", "acknowledged", "resolved"]
@@ -105,6 +105,13 @@ def raise_alert(
     session.add(record)
     session.flush()
     return _alert(record), True
+
+
+def open_alert(session: Session, key: str) -> Alert | None:
+    """The unresolved alert of condition ``key``, if there is one."""
+    found = session.scalars(sa.select(AlertRecord).where(AlertRecord.open_key == key[:255]))
+    record = found.first()
+    return _alert(record) if record is not None else None
 
 
 def get_alert(session: Session, access: Access, alert_id: str) -> Alert:

@@ -477,6 +477,11 @@ class Tx:
         self._platform_only("raise_alert")
         return alerts.raise_alert(self.session, **alert_)
 
+    def open_alert(self, key: str) -> Alert | None:
+        """The unresolved alert of condition ``key`` (the platform's check)."""
+        self._platform_only("open_alert")
+        return alerts.open_alert(self.session, key)
+
     def alert(self, alert_id: str) -> Alert:
         return alerts.get_alert(self.session, self.access, alert_id)
 

@@ -1,6 +1,6 @@
-"""``/v1/observability/…`` (admins): the figures of ``/metrics`` as JSON, recent traces, a
-clean-up of what crashed runs left; ``/v1/usage``: the tenant's reads, exports and uploads by
-vendor and month (for vendors' licences).
+"""``/v1/observability/…`` (admins): alerts (list, acknowledge, resolve), the figures of
+``/metrics`` as JSON, recent traces, a clean-up of what crashed runs left; ``/v1/usage``: the
+tenant's reads, exports and uploads by vendor and month (for vendors' licences).
 
 Each answers for the caller's tenant: its own runs and the platform's ingests of the vendors it
 is entitled to, its webhooks, its spans.
@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from aurum import telemetry
@@ -103,6 +103,42 @@ def cleanup(request: Request, services: ServicesDep, principal: PrincipalDep) ->
     audit(request, principal, "observability.cleanup", None,
           **{k: len(v) for k, v in done.items()})  # fmt: skip
     return envelope([done])
+
+
+_ALERT_ID = Annotated[str, Path(min_length=32, max_length=32, pattern="^[0-9a-f]{32}$")]
+_STATES = ("open", "acknowledged", "resolved")
+_KINDS = ("gate_failure", "quarantine_rate", "layout_drift", "file_missing", "stale_curve")
+
+
+@router.get("/alerts", summary="Alerts, newest first")
+def alerts(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    state: Annotated[str | None, Query(description=f"One of {', '.join(_STATES)}.")] = None,
+    kind: Annotated[str | None, Query(description=f"One of {', '.join(_KINDS)}.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Gate failures, quarantine spikes, layout drift, missing files and stale vendors about
+    the vendors you are entitled to, one per condition (``count``: its sightings)."""
+    for name, value, known in (("state", state, _STATES), ("kind", kind, _KINDS)):
+        if value is not None and value not in known:
+            raise RequestError("parameter_invalid", f"{name} must be one of {', '.join(known)}")
+    found = services.alerts.list(principal.access, state=state, kind=kind, limit=limit)
+    return envelope([dataclasses.asdict(a) for a in found])
+
+
+@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert")
+def acknowledge(services: ServicesDep, principal: PrincipalDep, alert_id: _ALERT_ID) -> Response:
+    """Someone is on it: the alert stays until resolved (its condition seen again only counts);
+    409 ``alert_resolved`` if it is resolved already."""
+    return envelope([dataclasses.asdict(services.alerts.acknowledge(principal.access, alert_id))])
+
+
+@router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert")
+def resolve(services: ServicesDep, principal: PrincipalDep, alert_id: _ALERT_ID) -> Response:
+    """Close it (a missing file's arrival and a newer published day resolve theirs by
+    themselves); the same condition later raises a new alert."""
+    return envelope([dataclasses.asdict(services.alerts.resolve(principal.access, alert_id))])
 
 
 usage = APIRouter(tags=["observability"], dependencies=[requires(ADMIN)], responses=RESPONSES)
