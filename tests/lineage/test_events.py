@@ -425,3 +425,38 @@ def test_real_scenario_runs_and_valuations_read_the_versions_they_used(
     assert [r.run_id for r in published.written_by] == [day_run.run_id]
     assert published.written_by[0].inputs[0].sha256 == day_run.sha256
     assert [r.run_id for r in published.read_by] == [scenario_run.run_id]
+
+
+def test_an_export_reads_the_day_at_its_snapshot_and_writes_a_file(
+    home, lineage, ingest, pw_day, journal, tmp_path: Path, monkeypatch
+):
+    """`aurum export` and `GET /v1/exports/...` each record an `export` job: the day's curves at
+    the snapshot the file was made from, the file, its rows."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from aurum.api.app import create_app
+    from aurum.cli.main import app as cli
+
+    settings = home[0]
+    _, run = ingest(pw_day)
+    monkeypatch.setenv("AURUM_HOME", str(settings.home))
+    made = CliRunner().invoke(cli, ["export", "--asof", "2025-09-16", "--format", "csv",
+                                    "--out", str(tmp_path / "out")])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    start, end = journal(settings)[-2:]
+    assert (start["eventType"], end["eventType"]) == ("START", "COMPLETE")
+    assert end["job"]["name"] == "export" and start["run"]["runId"] == end["run"]["runId"]
+    (read,) = end["inputs"]
+    assert read["name"] == "curve_observation"
+    assert read["facets"]["version"]["datasetVersion"] == str(run.snapshot_id)
+    (wrote,) = end["outputs"]
+    assert wrote["namespace"] == "file" and wrote["name"].endswith(".csv")
+    assert wrote["outputFacets"]["outputStatistics"]["rowCount"] == run.result["rows"]
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/v1/exports/curve_observation",
+                            params={"asof": "2025-09-16", "format": "parquet"})  # fmt: skip
+    assert answer.status_code == 200
+    last = journal(settings)[-1]
+    assert last["job"]["name"] == "export" and last["outputs"][0]["name"].endswith(".parquet")
+    assert last["run"]["facets"]["aurum_run"]["tenantId"] == "default"

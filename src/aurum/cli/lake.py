@@ -239,6 +239,7 @@ def export(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from aurum.cli.output import errors
+    from aurum.lineage import shared_lineage
     from aurum.query.curves import Curves
     from aurum.query.exports import export_day
     from aurum.query.replica import Replicas
@@ -260,6 +261,10 @@ def export(
             max_rows=settings.query.max_file_rows,
             progress=lambda step: progress.update(task, description=step.capitalize()),
         )  # fmt: skip
+    shared_lineage(settings).exported(
+        file=path.name, snapshot_id=snapshot, asof=day, vendor=vendor, rows=rows,
+        tenant_id=None, actor=context.access.actor,
+    )  # fmt: skip
     context.output().line(f"{rows:,} rows (snapshot {snapshot}) -> {path}")
 
 

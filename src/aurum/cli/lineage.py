@@ -116,8 +116,9 @@ def _version(verb: str, version: Version) -> Iterator[str]:
         yield _label("", ", ".join(detail))
     if version.sha256:
         yield _label("", f"sha256 {version.sha256}")
-    if version.raw_archive:
-        yield _label("", f"archived at {version.raw_archive}")
+    if version.raw_archive:  # a path pastes whole: on a line of its own
+        yield _label("", "archived at")
+        yield _label("", version.raw_archive)
 
 
 def _label(label: str, text: str) -> str:

@@ -156,6 +156,14 @@ class RunEvents:
     # -- outputs --------------------------------------------------------------------------------
 
     def _outputs(self, run: AurumRun, *, ended: bool) -> Iterable[OutputDataset]:
+        if run.kind == "export":  # a file for people, not a dataset of the lake
+            rows = run.result.get("rows")
+            yield OutputDataset(
+                namespace=FILE_NAMESPACE, name=run.subject,
+                outputFacets={"outputStatistics": facets.statistics_facet(rows)}
+                if ended and isinstance(rows, int) else {},
+            )  # fmt: skip
+            return
         if run.dataset is None:
             return
         contract = self.contracts.get(run.dataset)
@@ -293,6 +301,14 @@ def _valuation_curves(namespace: str, run: AurumRun) -> list[InputDataset]:
     return [_read_at(namespace, CURVE_OBSERVATION, as_at=text)]
 
 
+def _exported(namespace: str, run: AurumRun) -> list[InputDataset]:
+    """An export reads one as-of day of the curves at the snapshot it pinned."""
+    snapshot = run.snapshot_id
+    partition = {"vendor": run.vendor, "asof_date": run.asof.isoformat() if run.asof else None}
+    return [_read_at(namespace, CURVE_OBSERVATION, snapshot_id=snapshot, partition=partition)]
+
+
 _INPUTS: Mapping[str, Callable[[str, AurumRun], list[InputDataset]]] = {
     "ingest": _file, "scenario_run": _base_tags, "valuation": _valuation_curves,
+    "export": _exported,
 }  # fmt: skip

@@ -13,6 +13,7 @@ from aurum.api.deps import READ_RESPONSES, ServicesDep, audit
 from aurum.api.params import AsAtParam, entitled, parse_date
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST, OPS
+from aurum.lineage import shared_lineage
 from aurum.query.exports import export_day, export_path
 
 __all__ = ["router"]
@@ -105,12 +106,17 @@ def curve_observation(
     )  # fmt: skip
     tenant = principal.tenant_id
     path = export_path(out, day, vendor, format.value, tenant, layout.value)
+    rows = None
     if not path.exists():
-        path, _, _ = export_day(
+        path, rows, _ = export_day(
             curves, day, out=out, fmt=format.value, layout=layout.value, vendor=vendor,
             tenant=tenant, access=access, snapshot_id=snapshot, neutralised=neutralised,
             max_rows=services.settings.query.max_file_rows,
         )  # fmt: skip
+    shared_lineage(services.settings).exported(
+        file=path.name, snapshot_id=snapshot, asof=day, vendor=vendor, rows=rows,
+        tenant_id=tenant, actor=principal.actor, request_id=request.state.request_id,
+    )  # fmt: skip
     audit(
         request, principal, "export", path.name,
         asof=day.isoformat(), vendor=vendor, format=format.value, layout=layout.value,
