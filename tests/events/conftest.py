@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from aurum.config import Settings
 from aurum.events.schemas import check_backward
 from aurum.runs.events import RunEvent, finished_events, queued_events
 from aurum.store import Run
@@ -295,3 +296,38 @@ def run_event_case(request: pytest.FixtureRequest) -> list[RunEvent]:
 def all_run_events() -> list[RunEvent]:
     """Every case's events, in one list."""
     return [event for events in CASES.values() for event in events]
+
+
+# -- an app with two tenants, authentication on ----------------------------------------------
+
+
+def tenant_app_settings(
+    request: pytest.FixtureRequest, home: Path, **overrides: Any
+) -> Settings:
+    """Settings of a home whose store is SQLite, or PostgreSQL as a role row-level security
+    binds (``request.param``), with authentication on and webhooks delivered by the tests."""
+    store: dict[str, Any] = {"url": f"sqlite:///{home / 's.db'}"}
+    if request.param == "postgresql":
+        store = request.getfixturevalue("postgres_app_store")
+    return Settings(
+        home=home, store=store, auth={"mode": "on", "cache_s": 0},
+        rate_limit={"per_s": 1000, "burst": 1000}, events={"webhook_poll_s": 0}, **overrides,
+    )  # fmt: skip
+
+
+def issue_tokens(settings: Settings, tenants: dict[str, list[str]]) -> dict[str, str]:
+    """Each tenant (entitled to its vendors) with an admin and an analyst key: tokens by
+    ``{tenant}-admin`` and ``{tenant}-analyst``."""
+    from aurum import tenancy
+    from aurum.auth.access import PLATFORM
+    from aurum.store import Store
+
+    tokens = {}
+    with Store.connect(settings) as opened:
+        for tenant, vendors in tenants.items():
+            tenancy.create_tenant(opened, PLATFORM, tenant, tenant.title(), vendors)
+            for role in ("aurum-admin", "aurum-analyst"):
+                issued = tenancy.issue_key(opened, PLATFORM, tenant_id=tenant, role=role,
+                                           name=role)  # fmt: skip
+                tokens[f"{tenant}-{role.removeprefix('aurum-')}"] = issued.token
+    return tokens

@@ -20,15 +20,15 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from aurum import tenancy
 from aurum.api.app import create_app
-from aurum.auth.access import PLATFORM
 from aurum.config import EventSettings, Settings
 from aurum.events.webhooks import Deliveries, verify
 from aurum.ingest.runner import ingest_file
 from aurum.lake.catalog import Lake
 from aurum.store import Store
 from aurum.synthetic import workbook_name, write_workbook
+
+from .conftest import issue_tokens, tenant_app_settings
 
 DAY = date(2025, 9, 16)
 
@@ -59,23 +59,8 @@ class Api:
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """Tenants acme (EUGP; an analyst and an admin key) and bolt (PW), authentication on."""
     home = tmp_path_factory.mktemp("events-api")
-    store: dict[str, Any] = {"url": f"sqlite:///{home / 's.db'}"}
-    if request.param == "postgresql":
-        store = request.getfixturevalue("postgres_app_store")
-    settings = Settings(
-        home=home,
-        store=store,
-        auth={"mode": "on", "cache_s": 0},
-        rate_limit={"per_s": 1000, "burst": 1000},
-        events={"webhook_poll_s": 0},  # the tests deliver, with their own clock
-    )
-    tokens = {}
-    with Store.connect(settings) as opened:
-        for tenant, vendor in (("acme", "EUGP"), ("bolt", "PW")):
-            tenancy.create_tenant(opened, PLATFORM, tenant, tenant.title(), [vendor])
-            for role in ("aurum-analyst", "aurum-admin"):
-                issued = tenancy.issue_key(opened, PLATFORM, tenant_id=tenant, role=role, name=role)
-                tokens[f"{tenant}-{role.removeprefix('aurum-')}"] = issued.token
+    settings = tenant_app_settings(request, home)
+    tokens = issue_tokens(settings, {"acme": ["EUGP"], "bolt": ["PW"]})
     with TestClient(create_app(settings)) as client:
         yield Api(client, settings, tokens)
 

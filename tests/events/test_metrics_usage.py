@@ -13,15 +13,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from aurum import telemetry, tenancy
+from aurum import telemetry
 from aurum.api.app import create_app
-from aurum.auth.access import PLATFORM
 from aurum.config import Settings
 from aurum.errors import NotInstalledError
 from aurum.ingest.runner import ingest_file
 from aurum.lake.catalog import Lake
 from aurum.store import Store
 from aurum.synthetic import workbook_name, write_workbook
+
+from .conftest import issue_tokens, tenant_app_settings
 
 STORE_TTL_S = 1.05
 
@@ -42,24 +43,8 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     home = tmp_path_factory.mktemp("metrics")
-    store: dict[str, Any] = {"url": f"sqlite:///{home / 's.db'}"}
-    if request.param == "postgresql":
-        store = request.getfixturevalue("postgres_app_store")
-    settings = Settings(
-        home=home,
-        store=store,
-        auth={"mode": "on", "cache_s": 0},
-        rate_limit={"per_s": 1000, "burst": 1000},
-        events={"webhook_poll_s": 0},
-        api={"freshness_s": 0},
-    )
-    tokens = {}
-    with Store.connect(settings) as opened:
-        for tenant, vendors in (("acme", ["EUGP", "PW"]), ("bolt", ["RP"])):
-            tenancy.create_tenant(opened, PLATFORM, tenant, tenant.title(), vendors)
-            for role in ("aurum-admin", "aurum-analyst"):
-                issued = tenancy.issue_key(opened, PLATFORM, tenant_id=tenant, role=role, name=role)
-                tokens[f"{tenant}-{role.removeprefix('aurum-')}"] = issued.token
+    settings = tenant_app_settings(request, home, api={"freshness_s": 0})
+    tokens = issue_tokens(settings, {"acme": ["EUGP", "PW"], "bolt": ["RP"]})
     first = date(2025, 9, 15)  # every test reads this day (each may run on another xdist worker)
     path = home / "inbox" / workbook_name("EUGP", first)
     assert _ingest(settings, write_workbook(path, vendor="EUGP", asof=first)).status == "published"

@@ -82,9 +82,10 @@ class LogEnvelope(BaseModel, Generic[T]):
     data: list[T]
 
 
-class _Identity(BaseModel):
-    vendor: str | None = None
-    curve_key: str
+class IdentityFields(BaseModel):
+    """A curve's identity as answers show it (each part may be empty)."""
+
+    curve_key: str | None = None
     asset_class: str | None = None
     iso: str | None = None
     region: str | None = None
@@ -93,6 +94,11 @@ class _Identity(BaseModel):
     product: str | None = None
     block: str | None = None
     spark_location: str | None = None
+
+
+class _Identity(IdentityFields):
+    vendor: str | None = None
+    curve_key: str
 
 
 class CurveRow(_Identity):

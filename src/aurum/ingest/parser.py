@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aurum.domain.identity import curve_key, normalise
+from aurum.domain.layout import KEY_DIGITS
 from aurum.domain.prices import parse_bidask
 from aurum.domain.tenors import Tenor, TenorType, classify_tenor
 from aurum.domain.units import parse_units
@@ -39,6 +40,7 @@ from aurum.ingest.reference import load_reference
 
 __all__ = [
     "CurveInfo",
+    "Fingerprint",
     "Issue",
     "Notice",
     "ParsedWorkbook",
@@ -50,6 +52,9 @@ __all__ = [
 _BIDASK_RE2 = r"^\s*(?P<bid>-?\d+(?:\.\d+)?)\s*/\s*(?P<ask>-?\d+(?:\.\d+)?)\s*$"
 _EXCEL_EPOCH = date(1899, 12, 30)
 _DATE_FORMATS = ("%m-%d-%y", "%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d", "%d.%m.%Y")
+
+# A workbook's layout: per sheet, its curves as (column index, curve key's first hex digits).
+Fingerprint = dict[str, list[tuple[int, str]]]
 
 
 class Status(IntEnum):
@@ -161,6 +166,7 @@ class ParsedWorkbook:
     copy_cells: int
     notices: list[Notice]
     sheets: dict[str, Sheet]
+    layout: Fingerprint = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------- as-of
@@ -934,7 +940,26 @@ def parse_grids(workbook: Workbook, layout: Layout, *, asof: date | None = None)
         copy_cells=copy_cells,
         notices=notices,
         sheets={s.name: s for s in known},
+        layout=_fingerprint(workbook, located),
     )
+
+
+def _fingerprint(workbook: Workbook, located: dict[str, _Located]) -> Fingerprint:
+    """The workbook's layout as the identity rows locate it, before any value is read: every
+    sheet in the workbook's order (one the layout does not know, with no curves) and, per
+    sheet, its curve columns in order, each as (0-based column, first :data:`KEY_DIGITS` hex
+    digits of its curve key), a repeated curve once. Layout drift alerts compare it with the
+    vendor's previous file's (:func:`aurum.domain.layout.drift`); taken from the identity rows,
+    a curve left blank or quarantined for a day is still where it was."""
+    found: Fingerprint = {}
+    for sheet in workbook.sheets:
+        loc = located.get(sheet.name)
+        curves: dict[str, int] = {}
+        if loc is not None:
+            for column, key in zip(loc.columns, loc.keys, strict=True):
+                curves.setdefault(key[:KEY_DIGITS], column)
+        found[sheet.name] = [(column, key) for key, column in curves.items()]
+    return found
 
 
 def _check_sheets(layout: Layout, present: set[str], notices: list[Notice]) -> None:

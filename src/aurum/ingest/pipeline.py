@@ -29,7 +29,7 @@ from aurum.domain.tenors import TenorType
 from aurum.errors import IngestError
 from aurum.ingest.grid import Workbook, column_letter, read_workbook
 from aurum.ingest.layouts import Layout, detect_layout
-from aurum.ingest.parser import Issue, Notice, ParsedWorkbook, parse_grids
+from aurum.ingest.parser import Fingerprint, Issue, Notice, ParsedWorkbook, parse_grids
 from aurum.ingest.rules import RuleReport, apply_rules, rule_view, rules_for
 
 __all__ = [
@@ -103,6 +103,9 @@ class ParseResult:
     dead_letter: DeadLetter | None = None
     notices: list[Notice] = field(default_factory=list)
     outcomes: list[CheckOutcome] = field(default_factory=list)
+    # sheets and their curve columns in order (``aurum.ingest.parser.Fingerprint``); None for a
+    # dead letter. Runs keep it so layout drift alerts can compare a vendor's files.
+    layout: Fingerprint | None = None
 
     def summary(self) -> dict[str, Any]:
         obs = self.observations
@@ -296,6 +299,7 @@ def _finish(
         seconds=time.perf_counter() - started,
         notices=parsed.notices,
         outcomes=_outcomes(parsed, rows, clean, report, broken),
+        layout=parsed.layout,
     )
 
 

@@ -32,7 +32,6 @@ from aurum._version import __version__
 from aurum.auth.access import PLATFORM, Access
 from aurum.config import Settings
 from aurum.datasets.curves import CURVE_OBSERVATION, DEAD_LETTER, QA_CHECKS, QUARANTINE
-from aurum.domain.layout import fingerprint
 from aurum.domain.quality import CheckOutcome
 from aurum.errors import AurumError, Unavailable
 from aurum.ingest.days import DayVersion, day_history, day_partition, publish_day
@@ -47,7 +46,7 @@ from aurum.store import Run, Store
 
 __all__ = [
     "IngestReport", "IngestRun", "backfill", "fired_gates", "ingest_file", "ingest_fingerprint",
-    "ingest_parsed", "layout_of", "published_version",
+    "ingest_parsed", "published_version",
 ]  # fmt: skip
 
 # What an ingest run keeps in its ``result``: the parse's counts and the timings.
@@ -253,8 +252,8 @@ def ingest_parsed(
         "rows": result.observations.num_rows, "quarantined": result.quarantine.num_rows,
         "parse_seconds": result.seconds, **vars(result.conservation),
     }  # fmt: skip
-    if result.dead_letter is None:  # what layout drift alerts compare with the next file
-        counts["layout"] = layout_of(result)
+    if result.layout is not None:  # what layout drift alerts compare with the next file
+        counts["layout"] = result.layout
     runs.finish(
         run, report.status, action="ingest", details=details, pause=pause,  # type: ignore[arg-type]
         result={**counts, "raw_path": report.raw_path, **changes.pop("result", {})}, **changes,
@@ -364,16 +363,6 @@ def _ingest(
         "gate_failures": list(publication.gate_failures),
         "result": kept,
     }
-
-
-def layout_of(result: ParseResult) -> dict[str, list[str]]:
-    """The file's layout fingerprint (``aurum.domain.layout``): its curves per sheet, in the
-    order read, published and quarantined rows alike."""
-    pairs = []
-    for table in (result.observations, result.quarantine):
-        pairs += zip(table.column("sheet_name").to_pylist(), table.column("curve_key").to_pylist(),
-                     strict=True)  # fmt: skip
-    return fingerprint((sheet, key) for sheet, key in pairs if sheet and key)
 
 
 def _since(started: float) -> float:

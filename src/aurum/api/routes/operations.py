@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, Services, ServicesDep, envelope, objects, read
-from aurum.api.models import Envelope, LogEnvelope
+from aurum.api.models import Envelope, IdentityFields, LogEnvelope
 from aurum.api.params import PagingDep, entitled, parse_asof, parse_date
 from aurum.api.security import requires
 from aurum.auth.principal import OPS
@@ -44,19 +44,7 @@ router = APIRouter(
 # -- documented shapes --------------------------------------------------------------------------
 
 
-class _Identity(BaseModel):
-    curve_key: str | None = None
-    asset_class: str | None = None
-    iso: str | None = None
-    region: str | None = None
-    location: str | None = None
-    market: str | None = None
-    product: str | None = None
-    block: str | None = None
-    spark_location: str | None = None
-
-
-class QuarantineRow(_Identity):
+class QuarantineRow(IdentityFields):
     """A row held back at ingest: the cell it came from, as read, and why."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -125,7 +113,7 @@ class DayVersionOut(BaseModel):
     current: bool = Field(description="The newest version: what the curves show now.")
 
 
-class VersionDiffRow(_Identity):
+class VersionDiffRow(IdentityFields):
     """One tenor of a day in two of its versions."""
 
     curve_key: str
