@@ -85,9 +85,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class _TextFormatter(logging.Formatter):
+    """The line, then the context it does not already name: ``[tenant=acme run_id=…]``."""
+
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        found = current()
+        found = {k: v for k, v in current().items() if f"{k}={v}" not in text}
         return f"{text} [{' '.join(f'{k}={v}' for k, v in found.items())}]" if found else text
 
 

@@ -8,6 +8,7 @@ outbox's new events, then the vendor schedule) here and prints what it raised.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import closing
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -44,7 +45,8 @@ def list_(
     if ctx.invoked_subcommand is not None:
         return
     context = ctx.obj
-    found = _service(context).list(context.access, state=state, kind=kind, limit=limit)
+    with closing(_service(context)) as service:
+        found = service.list(context.access, state=state, kind=kind, limit=limit)
     if state is None:
         found = [a for a in found if a.state != "resolved"]
     _show(context, found, as_json)
@@ -57,9 +59,9 @@ def acknowledge(
 ) -> None:  # fmt: skip
     """Acknowledge an alert: someone is on it."""
     context = ctx.obj
-    service = _service(context)
-    _show(context, [service.acknowledge(context.access, _full_id(service, context, alert_id))],
-          as_json)  # fmt: skip
+    with closing(_service(context)) as service:
+        done = service.acknowledge(context.access, _full_id(service, context, alert_id))
+    _show(context, [done], as_json)
 
 
 @alerts.command("resolve")
@@ -69,20 +71,17 @@ def resolve(
 ) -> None:  # fmt: skip
     """Resolve an alert (the same condition later raises a new one)."""
     context = ctx.obj
-    service = _service(context)
-    _show(context, [service.resolve(context.access, _full_id(service, context, alert_id))],
-          as_json)  # fmt: skip
+    with closing(_service(context)) as service:
+        done = service.resolve(context.access, _full_id(service, context, alert_id))
+    _show(context, [done], as_json)
 
 
 @alerts.command("check")
 def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Evaluate the outbox's new events and the vendor schedule now; print what was raised."""
     context = ctx.obj
-    service = _service(context)
-    try:
+    with closing(_service(context)) as service:
         done = service.run_once()
-    finally:
-        service.close()
     output = context.output(as_json)
     output.note(
         f"{len(done.raised)} raised, {done.seen} seen again, {done.resolved} resolved"
@@ -102,16 +101,16 @@ def _full_id(service: Alerts, context: Context, ref: str) -> str:
         raise RequestError("alert_id_invalid", "give the alert's id, or its first 8+ characters")
     found = [a.id for a in service.list(context.access, limit=1000) if a.id.startswith(ref)]
     if len(found) != 1:
-        raise NotFound("alert_unknown" if not found else "alert_ambiguous",
-                       f"{len(found) or 'no'} alert(s) start with {ref!r}: see `aurum alerts`")
+        raise NotFound(
+            "alert_unknown" if not found else "alert_ambiguous",
+            f"{len(found) or 'no'} alert(s) start with {ref!r}: see `aurum alerts`",
+        )
     return found[0]
 
 
 def _show(context: Context, found: list[Alert], as_json: bool) -> None:
     output = context.output(as_json)
-    rows = [
-        (a.id[:8], a.state, a.kind, a.vendor or "", a.count, escape(a.summary)) for a in found
-    ]
+    rows = [(a.id[:8], a.state, a.kind, a.vendor or "", a.count, escape(a.summary)) for a in found]
     output.rows(
         ("id", "state", "kind", "vendor", "seen", "summary"), rows,
         data=[dataclasses.asdict(a) for a in found],

@@ -1,14 +1,12 @@
-"""A workbook's layout as a fingerprint, and how two of a vendor's files differ (layout drift).
+"""How two of a vendor's files differ in layout (layout drift).
 
 A vendor's file changes shape without notice: a sheet renamed or dropped, a curve added, one
 withdrawn, columns reordered. Each is worth an operator's look before the numbers are trusted,
-even when every cell parses. The fingerprint keeps, per sheet, the curves in the order the parser
-met them (their position in the sheet), each by the first 16 hex digits of its curve key::
-
-    {"Fixed Prices - Mid": ["3f2a…", "9c1e…", …], "Strips - Mid": […]}
-
-:func:`drift` compares two: sheets added or removed, curves new or missing (by sheet), and curves
-**moved** — those whose order among the curves both files share changed. Moves are found as the
+even when every cell parses. The parser fingerprints each file (``aurum.ingest.parser``: per
+sheet, the curves in column order, each by the first :data:`KEY_DIGITS` hex digits of its curve
+key); :func:`drift` compares two such orders, sheet by sheet: sheets added or removed, curves
+new or missing (by sheet), and curves **moved** — those whose order among the curves both files
+share changed. Moves are found as the
 complement of the longest run both files keep in the same order (a patience-sorting LIS), so one
 inserted column counts as one new curve, not as every curve after it moving.
 """
@@ -16,10 +14,10 @@ inserted column counts as one new curve, not as every curve after it moving.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["KEY_DIGITS", "Drift", "drift", "fingerprint"]
+__all__ = ["KEY_DIGITS", "Drift", "drift"]
 
 KEY_DIGITS = 16
 
@@ -55,19 +53,6 @@ class Drift:
                             ("moved", self.moved)):  # fmt: skip
             parts += [f"{len(keys)} {what} curve(s) in {sheet!r}" for sheet, keys in found.items()]
         return "; ".join(parts) or "no change"
-
-
-def fingerprint(rows: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    """Per sheet, the curve keys (shortened) in the order first met in ``(sheet, curve_key)``
-    rows.
-
-    >>> fingerprint([("A", "k1" * 20), ("A", "k2" * 20), ("A", "k1" * 20), ("B", "k3" * 20)])
-    {'A': ['k1k1k1k1k1k1k1k1', 'k2k2k2k2k2k2k2k2'], 'B': ['k3k3k3k3k3k3k3k3']}
-    """
-    sheets: dict[str, dict[str, None]] = {}
-    for sheet, key in rows:
-        sheets.setdefault(sheet, {}).setdefault(key[:KEY_DIGITS], None)
-    return {sheet: list(keys) for sheet, keys in sheets.items()}
 
 
 def drift(before: Mapping[str, Sequence[str]], after: Mapping[str, Sequence[str]]) -> Drift:

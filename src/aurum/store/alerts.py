@@ -22,7 +22,7 @@ from aurum.store.base import Base, UTCDateTime
 
 __all__ = [
     "Alert", "AlertRecord", "AlertState", "acknowledge_alert", "get_alert", "list_alerts",
-    "open_alert", "raise_alert", "resolve_alert",
+    "lock_alert", "open_alert", "raise_alert", "resolve_alert",
 ]  # fmt: skip
 
 AlertState = Literal["open", "acknowledged", "resolved"]
@@ -132,8 +132,17 @@ def list_alerts(
     return [_alert(r) for r in session.scalars(query)]
 
 
+def lock_alert(session: Session, alert_id: str) -> Alert:
+    """The alert as it is now, its row locked until the transaction ends (PostgreSQL), so two
+    processes never both change it."""
+    record = session.get(AlertRecord, alert_id, with_for_update=True, populate_existing=True)
+    if record is None:
+        raise NotFound("alert_unknown", f"no alert {alert_id}")
+    return _alert(record)
+
+
 def acknowledge_alert(session: Session, access: Access, alert_id: str) -> Alert:
-    record = _record(session, access, alert_id)
+    record = _record(session, access, alert_id, lock=True)
     if record.state == "resolved":
         raise Conflict("alert_resolved", f"alert {alert_id} is resolved already")
     if record.state == "open":
@@ -144,15 +153,19 @@ def acknowledge_alert(session: Session, access: Access, alert_id: str) -> Alert:
 
 
 def resolve_alert(session: Session, access: Access, alert_id: str) -> Alert:
-    record = _record(session, access, alert_id)
-    if record.state != "resolved":
-        record.state, record.open_key, record.resolved_at = "resolved", None, datetime.now(UTC)
+    """Close it; 409 ``alert_resolved`` if it was closed already (by someone else, meanwhile)."""
+    record = _record(session, access, alert_id, lock=True)
+    if record.state == "resolved":
+        raise Conflict("alert_resolved", f"alert {alert_id} is resolved already")
+    record.state, record.open_key, record.resolved_at = "resolved", None, datetime.now(UTC)
     session.flush()
     return _alert(record)
 
 
-def _record(session: Session, access: Access, alert_id: str) -> AlertRecord:
-    record = session.get(AlertRecord, alert_id)
+def _record(
+    session: Session, access: Access, alert_id: str, *, lock: bool = False
+) -> AlertRecord:
+    record = session.get(AlertRecord, alert_id, with_for_update=lock, populate_existing=lock)
     if record is None or not access.sees_entry(record.tenant_id, record.vendor):
         raise NotFound("alert_unknown", f"no alert {alert_id}")
     return record

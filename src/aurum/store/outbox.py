@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from aurum.auth.access import Access
@@ -162,14 +163,25 @@ def cursor_position(session: Session, name: str) -> int:
 
 
 def move_cursor(session: Session, name: str, position: int) -> None:
-    """Record that ``name`` has handled every event up to ``position``."""
-    record = session.get(EventCursorRecord, name, with_for_update=True)
-    now = datetime.now(UTC)
-    if record is None:
-        session.add(EventCursorRecord(name=name, position=position, updated_at=now))
-    else:
-        record.position, record.updated_at = max(record.position, position), now
-    session.flush()
+    """Record that ``name`` has handled every event up to ``position`` (never backwards; one
+    upsert, so two consumers creating the cursor at once both succeed)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(EventCursorRecord).values(
+        name=name, position=position, updated_at=datetime.now(UTC)
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "position": sa.case(
+                    (statement.excluded.position > EventCursorRecord.position,
+                     statement.excluded.position),
+                    else_=EventCursorRecord.position,
+                ),
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    )  # fmt: skip
 
 
 def _event(r: OutboxRecord) -> Event:

@@ -482,6 +482,11 @@ class Tx:
         self._platform_only("open_alert")
         return alerts.open_alert(self.session, key)
 
+    def lock_alert(self, alert_id: str) -> Alert:
+        """The alert as it is now, locked for this transaction (the platform's passes)."""
+        self._platform_only("lock_alert")
+        return alerts.lock_alert(self.session, alert_id)
+
     def alert(self, alert_id: str) -> Alert:
         return alerts.get_alert(self.session, self.access, alert_id)
 
