@@ -305,13 +305,16 @@ def tenant_app_settings(
     request: pytest.FixtureRequest, home: Path, **overrides: Any
 ) -> Settings:
     """Settings of a home whose store is SQLite, or PostgreSQL as a role row-level security
-    binds (``request.param``), with authentication on and webhooks delivered by the tests."""
+    binds (``request.param``), with authentication on, webhooks delivered and alerts checked by
+    the tests themselves."""
     store: dict[str, Any] = {"url": f"sqlite:///{home / 's.db'}"}
     if request.param == "postgresql":
         store = request.getfixturevalue("postgres_app_store")
     return Settings(
         home=home, store=store, auth={"mode": "on", "cache_s": 0},
-        rate_limit={"per_s": 1000, "burst": 1000}, events={"webhook_poll_s": 0}, **overrides,
+        rate_limit={"per_s": 1000, "burst": 1000}, events={"webhook_poll_s": 0},
+        alerts={"check_interval_s": 3600},  # the tests count events: no alert of the server's
+        **overrides,
     )  # fmt: skip
 
 
