@@ -261,18 +261,38 @@ def ec_key() -> Any:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], **state: Any) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 running ``handler`` (its server carries ``state`` as
+    attributes, which the handler reads as ``self.server.<name>``): its base URL, for the
+    block. A client that hung up is not an error; the server stops with the block."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+    for name, value in state.items():
+        setattr(httpd, name, value)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def loopback() -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """``with loopback(Handler, state=...) as url``: see :func:`serving` (for test modules,
+    which cannot import this file)."""
+    return serving
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[Jwks]:
     """A JWKS endpoint on loopback (what an OIDC provider serves), for the auth tests."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-    state = Jwks(url=f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json")
-    httpd.jwks = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    state = Jwks()
+    with serving(_Handler, jwks=state) as url:
+        state.url = f"{url}/jwks.json"
+        yield state
 
 
 # -- a TCP proxy that can be cut (a dependency going away) -----------------------------------

@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -373,40 +374,39 @@ def test_a_stale_vendor_raises_an_alert_until_a_newer_day_is_published(home, sto
 # -- the webhook ---------------------------------------------------------------------------------
 
 
+@dataclass
 class Receiver:
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.delay_s = 0.0
-        receiver = self
+    """A Slack-compatible incoming webhook: what it was posted; answers after ``delay_s``."""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(receiver.delay_s)
-                receiver.posts.append(json.loads(body))
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                except OSError:  # the client gave up waiting: that is the point
-                    pass
+    url: str = ""
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    delay_s: float = 0.0
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/slack"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+class _Slack(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        receiver: Receiver = self.server.receiver  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(receiver.delay_s)
+        receiver.posts.append(json.loads(body))
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except OSError:  # the client gave up waiting: that is the point
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 @pytest.fixture
-def slack() -> Iterator[Receiver]:
+def slack(loopback: Any) -> Iterator[Receiver]:
     served = Receiver()
-    yield served
-    served.httpd.shutdown()
-    served.httpd.server_close()
+    with loopback(_Slack, receiver=served) as url:
+        served.url = f"{url}/hooks/slack"
+        yield served
 
 
 def test_each_new_alert_is_posted_once(home, store, tmp_path, slack):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -196,20 +196,14 @@ class _RegistryHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def registry_stub() -> Iterator[RegistryStub]:
+def registry_stub(loopback: Any) -> Iterator[RegistryStub]:
     """A schema registry on loopback speaking the Confluent REST subset the relay uses."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RegistryHandler)
-    httpd.daemon_threads = True
-    httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-    stub = RegistryStub(url=f"http://127.0.0.1:{httpd.server_address[1]}")
-    httpd.stub = stub  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield stub
-    if stub.gate is not None:
-        stub.gate.set()
-    httpd.shutdown()
-    httpd.server_close()
+    stub = RegistryStub()
+    with loopback(_RegistryHandler, stub=stub) as url:
+        stub.url = url
+        yield stub
+        if stub.gate is not None:
+            stub.gate.set()
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -175,38 +176,36 @@ def test_a_stream_sees_a_publish_within_a_second(api, served, tmp_path):
 # -- webhooks --------------------------------------------------------------------------------
 
 
+@dataclass
 class Receiver:
     """A webhook endpoint: answers ``statuses`` in turn (then 200), records what it got."""
 
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.delay_s = 0.0
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)
+    delay_s: float = 0.0
+    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.got.append((dict(self.headers), body))
-                time.sleep(receiver.delay_s)
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        receiver: Receiver = self.server.receiver  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        receiver.got.append((dict(self.headers), body))
+        time.sleep(receiver.delay_s)
+        self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 @pytest.fixture
-def receiver(api: Api) -> Iterator[Receiver]:
+def receiver(api: Api, loopback: Any) -> Iterator[Receiver]:
     served = Receiver()
-    yield served
-    served.httpd.shutdown()
+    with loopback(_Hook, receiver=served) as url:
+        served.url = f"{url}/hook"
+        yield served
     for who in ("acme-admin", "bolt-admin"):  # each test's webhooks go with it
         for hook in api.get(who, "/v1/webhooks").json()["data"]:
             api.client.delete(f"/v1/webhooks/{hook['id']}", headers=api.auth(who))

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -232,20 +232,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(loopback: Any) -> Iterator[Receiver]:
     """An OpenLineage endpoint (``POST /api/v1/lineage``) on 127.0.0.1, stopped after."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-    state = Receiver(url=f"http://127.0.0.1:{httpd.server_address[1]}")
-    httpd.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    if state.gate is not None:
-        state.gate.set()
-    httpd.shutdown()
-    httpd.server_close()
+    state = Receiver()
+    with loopback(_Handler, state=state) as url:
+        state.url = url
+        yield state
+        if state.gate is not None:
+            state.gate.set()
 
 
 @pytest.fixture

@@ -52,27 +52,25 @@ def list_(
     _show(context, found, as_json)
 
 
+AlertId = Annotated[str, typer.Argument(help="The alert's id, or its first 8+ characters.")]
+
+
 @alerts.command("ack")
-def acknowledge(
-    ctx: typer.Context, alert_id: Annotated[str, typer.Argument(help="The alert's id.")],
-    as_json: JsonOption = False,
-) -> None:  # fmt: skip
+def acknowledge(ctx: typer.Context, alert_id: AlertId, as_json: JsonOption = False) -> None:
     """Acknowledge an alert: someone is on it."""
-    context = ctx.obj
-    with closing(_service(context)) as service:
-        done = service.acknowledge(context.access, _full_id(service, context, alert_id))
-    _show(context, [done], as_json)
+    _change(ctx.obj, alert_id, "acknowledge", as_json)
 
 
 @alerts.command("resolve")
-def resolve(
-    ctx: typer.Context, alert_id: Annotated[str, typer.Argument(help="The alert's id.")],
-    as_json: JsonOption = False,
-) -> None:  # fmt: skip
+def resolve(ctx: typer.Context, alert_id: AlertId, as_json: JsonOption = False) -> None:
     """Resolve an alert (the same condition later raises a new one)."""
-    context = ctx.obj
+    _change(ctx.obj, alert_id, "resolve", as_json)
+
+
+def _change(context: Context, alert_id: str, action: str, as_json: bool) -> None:
     with closing(_service(context)) as service:
-        done = service.resolve(context.access, _full_id(service, context, alert_id))
+        change = service.acknowledge if action == "acknowledge" else service.resolve
+        done = change(context.access, _full_id(service, context, alert_id))
     _show(context, [done], as_json)
 
 
