@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -262,6 +263,14 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path) -> None:
         out.freeze_panes(len(labels), sheet.frozen_columns)
         out.autofilter(top, 0, top + cells.num_rows, max(cells.num_columns - 1, 0))
     book.close(str(path))
+
+
+def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """``sheets`` as the bytes of one ``.xlsx`` file (an API answer with ``format=xlsx``)."""
+    with tempfile.TemporaryDirectory(prefix="aurum-xlsx-") as scratch:
+        path = Path(scratch) / "answer.xlsx"
+        write_xlsx(sheets, path)
+        return path.read_bytes()
 
 
 def _number_formats(cells: pa.Table, formats: Mapping[str, str]) -> list[str | None]:

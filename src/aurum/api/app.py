@@ -27,7 +27,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aurum import telemetry
+from aurum import telemetry, ui
 from aurum._version import __version__
 from aurum.alerts import Alerts
 from aurum.api import problems
@@ -200,6 +200,9 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
     check_routes(routers)
     for router in routers:
         app.include_router(router)
+    # the dashboard: public static files (they hold no data; each call they make carries the
+    # user's credential), under /ui with its own Content-Security-Policy
+    app.router.routes.extend(ui.routes())
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         RequestContext,

@@ -92,8 +92,8 @@ AccessDep = Annotated[Access, Depends(_access)]
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "content": {FORMATS["csv"].split(";")[0]: {}, FORMATS["parquet"]: {}},
-        "description": "A page of rows (JSON `{meta, data}`, CSV or Parquet).",
+        "content": {FORMATS["csv"].split(";")[0]: {}, FORMATS["parquet"]: {}, FORMATS["xlsx"]: {}},
+        "description": "A page of rows (JSON `{meta, data}`, CSV, Parquet or XLSX).",
     },
     304: {"description": "Not modified: the `If-None-Match` ETag still holds."},
     400: {**_PROBLEM, "description": "A parameter is unknown, invalid or contradicts another."},

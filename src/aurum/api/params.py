@@ -47,6 +47,7 @@ class FormatName(StrEnum):
     json = "json"
     csv = "csv"
     parquet = "parquet"
+    xlsx = "xlsx"
 
 
 def parse_date(value: str, name: str) -> date:
@@ -109,7 +110,9 @@ FormatParam = Annotated[
     FormatName | None,
     Query(
         description="Answer format; overrides `Accept` (application/json, text/csv, "
-        "application/vnd.apache.parquet)."
+        "application/vnd.apache.parquet, and for a spreadsheet"
+        " application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: every matching"
+        " row on a `data` sheet, the answer's facts on `about`)."
     ),
 ]
 

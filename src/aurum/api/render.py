@@ -1,10 +1,10 @@
-"""Answers as HTTP: ``{meta, data}`` JSON, CSV or Parquet; cursors; ETags; the cache.
+"""Answers as HTTP: ``{meta, data}`` JSON, CSV, Parquet or XLSX; cursors; ETags; the cache.
 
 A read answer is a pure function of (route, query, snapshot, format), so that tuple is the cache
 key and its digest the ETag: ``If-None-Match`` is answered with 304 before any data is read, and
 a publish changes every key by changing the snapshot.
 
-Pages are for JSON. A file answer (CSV, Parquet) holds every row that matches, up to
+Pages are for JSON. A file answer (CSV, Parquet, XLSX) holds every row that matches, up to
 ``AURUM_QUERY__MAX_FILE_ROWS``; one that would hold more is refused (``answer_too_large``),
 never cut short. Only a request's own ``limit`` pages a file (with ``Link`` and
 ``X-Aurum-Next-Cursor`` to the next one).
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import Request
 from starlette.responses import Response
@@ -34,7 +35,7 @@ from starlette.responses import Response
 from aurum._version import __version__
 from aurum.api.cache import Cache
 from aurum.errors import AnswerTooLarge, NotAcceptable, RequestError
-from aurum.formats import csv_bytes
+from aurum.formats import Sheet, csv_bytes, xlsx_bytes
 from aurum.query.curves import Page, ServedSlice
 
 __all__ = ["FORMATS", "Cursor", "CursorCodec", "Limits", "Reader", "answer"]
@@ -43,12 +44,14 @@ FORMATS = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 _ACCEPT = {
     "application/json": "json",
     "text/csv": "csv",
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
 # The layout of cache keys; a new one never reads entries written under an older layout (such as
 # CSV bodies made before formula-like text was neutralised, still in a shared Redis).
@@ -276,6 +279,11 @@ def render(
         return orjson.dumps({"meta": meta, "data": table.to_pylist()}, option=_JSON)
     if fmt == "csv":
         return csv_bytes(table, neutralised=neutralised)
+    if fmt == "xlsx":  # the rows, then what they are: the snapshot and the page's facts
+        about = pa.table({
+            "field": list(meta), "value": [_about(value) for value in meta.values()]
+        })  # fmt: skip
+        return xlsx_bytes([Sheet("data", table), Sheet("about", about)])
     sink = io.BytesIO()
     schema = table.schema.with_metadata({b"aurum.meta": orjson.dumps(meta, option=_JSON)})
     pq.write_table(table.cast(schema), sink, compression="zstd")
@@ -283,6 +291,10 @@ def render(
 
 
 _JSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _about(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, option=_JSON).decode()
 
 
 def _etags(header: str) -> set[str]:

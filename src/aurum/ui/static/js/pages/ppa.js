@@ -1,0 +1,8 @@
+// Placeholder until this page lands.
+import { notice } from '../dom.js';
+
+export const TITLE = 'ppa';
+
+export async function render(main) {
+  main.append(notice('empty', 'This page is being built.'));
+}
