@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO   ?= .aurum/demo
 DAYS   ?= 5
 
-.PHONY: install browser demo test lint bench clean
+.PHONY: install browser demo test lint bench clean ui-vendor
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Aurum needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -19,7 +19,8 @@ install: $(STAMP)
 
 ## demo: generate sample workbooks with Aurum's own generator, ingest them into the embedded
 ## lake (write-audit-publish on Iceberg), show what landed, value an example solar PPA, run an
-## example driver scenario on a worker, then serve the API on 127.0.0.1:8095 with the worker beside it
+## example driver scenario on a worker, then serve the API and the dashboard on 127.0.0.1:8095 with
+## the worker beside it
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/aurum demo-data --days $(DAYS) --out $(DEMO)/inbox
@@ -33,6 +34,7 @@ demo: $(STAMP)
 	AURUM_HOME=$(DEMO) $(BIN)/aurum ppa value "Solar DE 50 MW" --rate 0.07 --extrapolate flat \
 	  --report $(DEMO)/solar-de-valuation.xlsx
 	@echo "The lake, its catalog and the ingest log are in $(DEMO)/ (try: AURUM_HOME=$(DEMO) .venv/bin/aurum sql ...)"
+	@echo "The dashboard: http://127.0.0.1:8095/ui/  (curves, changes, ingest and quality, scenarios, PPA)"
 	@echo "A worker runs scenarios and valuations beside the API on http://127.0.0.1:8095 (OpenAPI: /openapi.json; Ctrl-C stops both). Try:"
 	@echo "  curl '127.0.0.1:8095/v1/curves?vendor=EUGP&location=German&product=power&block=BASE&asof=latest&limit=5'"
 	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
@@ -74,6 +76,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/ppa.py
 	$(BIN)/python bench/ppa_service.py
 	$(BIN)/python bench/governance.py
+	command -v chromium >/dev/null || $(MAKE) browser
+	$(BIN)/python bench/ui.py
+
+## ui-vendor: re-fetch the dashboard's vendored chart library from the npm registry and check it
+## against the pins in src/aurum/ui/static/vendor/VENDOR.json (UPGRADE=6.2.0 moves to a release)
+ui-vendor: $(STAMP)
+	$(BIN)/python -m aurum.ui.vendor $(if $(UPGRADE),--upgrade $(UPGRADE))
 
 clean:
-	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache test-artifacts

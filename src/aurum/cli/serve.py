@@ -61,7 +61,7 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs) with uvicorn."""
+    """Serve the REST API (OpenAPI at /docs) and the dashboard (/ui) with uvicorn."""
     import uvicorn
 
     from aurum.api.app import check_dev_mode
@@ -77,6 +77,11 @@ def serve(
             " POST /v1/ingest fills it"
         )
     os.environ["AURUM_API__HOST"] = host  # the workers' create_app checks the same address
+    shown = f"\\[{host}]" if ":" in host else host  # (IPv6; rich prints \\[ as [)
+    context.output().note(
+        f"the dashboard: http://{shown}:{port or settings.api.port}/ui/"
+        + (" (sign in with an API key or a bearer token)" if settings.auth.mode == "on" else "")
+    )
     if not access_log:
         os.environ["AURUM_TELEMETRY__ACCESS_LOG"] = "false"
     uvicorn.run(

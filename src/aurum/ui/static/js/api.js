@@ -17,6 +17,7 @@ export function setCredential(token, remember = false) {
 }
 
 export function signOut() {
+  memo.clear();
   sessionStorage.removeItem(KEY);
   localStorage.removeItem(KEY);
   whoami.cached = null;
@@ -74,13 +75,37 @@ export async function get(path, params = {}, options = {}) {
   return (await request(path, { ...options, params })).json();
 }
 
-/** Every row of a paged read (following `next_cursor`), at most `most`; `meta` of the first page. */
-export async function all(path, params = {}, most = 20000) {
-  let page = await get(path, { ...params, limit: params.limit || 5000 });
+const memo = new Map();
+const MEMO_MS = 60000;
+const MEMO_MOST = 300;
+
+/**
+ * `get`, remembered for a minute (per credential): for reads a page repeats when only part of its
+ * state changed (another overlay, another strip source). Identical calls in flight share one
+ * request. Not for anything polled (a run's progress): use `get`.
+ */
+export function cachedGet(path, params = {}) {
+  const key = `${credential()}|${url(path, params)}`;
+  const hit = memo.get(key);
+  if (hit && performance.now() - hit.at < MEMO_MS) return hit.value;
+  const value = get(path, params);
+  memo.set(key, { at: performance.now(), value });
+  value.catch(() => memo.delete(key));
+  if (memo.size > MEMO_MOST) memo.delete(memo.keys().next().value);
+  return value;
+}
+
+/**
+ * Every row of a paged read (following `next_cursor`), at most `most`; `meta` of the first page.
+ * `cached`: through `cachedGet`.
+ */
+export async function all(path, params = {}, most = 20000, { cached = false } = {}) {
+  const read = cached ? cachedGet : get;
+  let page = await read(path, { ...params, limit: params.limit || 5000 });
   const rows = [...page.data];
   const meta = page.meta;
   while (page.meta.next_cursor && rows.length < most) {
-    page = await get(path, { ...params, limit: params.limit || 5000, cursor: page.meta.next_cursor });
+    page = await read(path, { ...params, limit: params.limit || 5000, cursor: page.meta.next_cursor });
     rows.push(...page.data);
   }
   return { meta, data: rows.slice(0, most), truncated: Boolean(page.meta.next_cursor) || rows.length > most };

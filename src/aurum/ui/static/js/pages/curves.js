@@ -5,7 +5,7 @@
 // URL state: vendor, asset_class, q (search); curve (curve_key), asof, overlay (as-of dates,
 // comma separated), run (a scenario run id), strips (derived | vendor | both | none).
 
-import { all, download, get } from '../api.js';
+import { all, cachedGet, download, get } from '../api.js';
 import { band, chart, PALETTE, tooltip, zoom } from '../charts.js';
 import { field, fill, fmt, h, loading, notice, problem, select, table } from '../dom.js';
 import { link, update } from '../state.js';
@@ -66,7 +66,7 @@ function searchForm(params) {
 }
 
 async function findCurves(params) {
-  const answer = await get('/v1/metadata/curves', {
+  const answer = await cachedGet('/v1/metadata/curves', {
     q: params.q, vendor: params.vendor, asset_class: params.asset_class, limit: 200,
   });
   return answer.data;
@@ -102,7 +102,7 @@ async function drawCurve(view, params, ctx) {
   let main;
   try {
     [identity, main] = await Promise.all([
-      get('/v1/metadata/curves', { curve_key: key, limit: 1 }).then((a) => a.data[0]),
+      cachedGet('/v1/metadata/curves', { curve_key: key, limit: 1 }).then((a) => a.data[0]),
       rowsAt(key, params.asof || 'latest'),
     ]);
   } catch (error) {
@@ -119,10 +119,10 @@ async function drawCurve(view, params, ctx) {
   }
   const asof = main.length ? main[0].asof_date : (params.asof || identity.last_asof);
   const [dates, others, scenario, strips] = await Promise.all([
-    get('/v1/metadata/asof-dates', { vendor: identity.vendor }).then((a) => a.data.map((d) => d.asof_date)),
+    cachedGet('/v1/metadata/asof-dates', { vendor: identity.vendor }).then((a) => a.data.map((d) => d.asof_date)),
     Promise.all(overlays.map((d) => rowsAt(key, d).then((rows) => ({ asof: d, rows })))),
-    params.run ? all('/v1/curves', { curve_key: key, scenario_run: params.run, fields: FIELDS }).then((a) => a.data) : Promise.resolve(null),
-    stripSource === 'none' ? Promise.resolve([]) : all('/v1/curves/strips', { curve_key: key, asof, source: stripSource }).then((a) => a.data),
+    params.run ? all('/v1/curves', { curve_key: key, scenario_run: params.run, fields: FIELDS }, 20000, { cached: true }).then((a) => a.data) : Promise.resolve(null),
+    stripSource === 'none' ? Promise.resolve([]) : all('/v1/curves/strips', { curve_key: key, asof, source: stripSource }, 20000, { cached: true }).then((a) => a.data),
   ]);
   if (!ctx.current()) return;
   const panel = h('div', { class: 'panel' });
@@ -207,7 +207,9 @@ async function drawCurve(view, params, ctx) {
 }
 
 async function rowsAt(key, asof) {
-  return (await all('/v1/curves', { curve_key: key, asof, fields: FIELDS })).data;
+  // a dated as-of's rows change only when a new version of that day is published: remembered
+  // for a minute; 'latest' is always asked afresh
+  return (await all('/v1/curves', { curve_key: key, asof, fields: FIELDS }, 20000, { cached: asof !== 'latest' })).data;
 }
 
 /** Strips as flat segments over their months, one series per source (labelled in the tooltip). */
