@@ -5,7 +5,7 @@ built from the shared real workbooks and the synthetic generator.
 Every page a test opens is watched: a request to any host but 127.0.0.1 fails the test (the
 browser also cannot resolve any other host), and so does a console error or a page error (a
 Content-Security-Policy violation is one). Each test leaves a screenshot in
-``$AURUM_TEST_ARTIFACTS`` (default ``test-artifacts/``; CI keeps the folder).
+``$AURUM_TEST_ARTIFACTS`` (default ``test-artifacts/`` in the checkout, ignored by git).
 
 Without Chromium or Playwright the browser tests skip with a message, unless ``CI`` is set:
 then they fail.
@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager

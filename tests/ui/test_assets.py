@@ -37,6 +37,21 @@ def test_the_vendored_files_are_the_pinned_ones():
             assert digest == facts["sha256"], f"{name} differs from VENDOR.json: run make ui-vendor"
 
 
+def test_every_asset_is_in_the_package_data():
+    """A file the globs of pyproject.toml miss would be absent from a wheel (pip install users)."""
+    import fnmatch
+    import tomllib
+
+    root = STATIC.parents[2]  # src/
+    project = tomllib.loads((root.parent / "pyproject.toml").read_text())
+    globs = project["tool"]["setuptools"]["package-data"]["aurum"]
+    for path in _assets():
+        name = path.relative_to(root / "aurum").as_posix()
+        assert any(fnmatch.fnmatch(name, g) and name.count("/") == g.count("/") for g in globs), (
+            name
+        )
+
+
 def test_no_asset_names_another_host_or_runs_inline_script():
     for path in _assets():
         if path.suffix not in (".html", ".js", ".css") or path.parent.name == "vendor":
