@@ -11,7 +11,7 @@ from typing import Any
 
 import openpyxl
 
-from .conftest import Watched, get_json
+from .conftest import Watched, get_json, serving
 
 GERMAN_BASE = {"vendor": "EUGP", "location": "German", "product": "power", "block": "BASE"}
 
@@ -153,3 +153,10 @@ def test_an_unknown_curve_says_what_to_do(dashboard: str, watched: Watched):
     watched.allowed.append("status of 404")  # the browser logs the API's 404
     page = watched.goto(f"{dashboard}/ui/curves?curve={'0' * 64}")
     assert "No such curve here." in page.inner_text("#curve-view")
+
+
+def test_an_empty_lake_says_how_to_fill_it(watched: Watched, tmp_path: Path):
+    with serving(tmp_path / "empty") as base:
+        page = watched.goto(base + "/ui/curves")
+        text = page.inner_text("#curve-view")
+    assert "No curves to show yet." in text and "aurum ingest FOLDER" in text

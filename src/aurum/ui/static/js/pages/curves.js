@@ -44,7 +44,11 @@ export async function render(main, params, ctx) {
   if (!ctx.current()) return;
   fill(results, resultTable(rows, params));
   if (!rows.length) {
-    fill(view, notice('empty', 'No curve matches.', 'Clear a filter or search for fewer words (a location, a product, an ISO).'));
+    const filtered = params.q || params.vendor || params.asset_class;
+    fill(view, filtered
+      ? notice('empty', 'No curve matches.', 'Clear a filter or search for fewer words (a location, a product, an ISO).')
+      : notice('empty', 'No curves to show yet.', 'Nothing is published that you may read. Ingest vendor workbooks (',
+        h('code', {}, 'aurum ingest FOLDER'), ' or POST /v1/ingest), or ask an administrator for a vendor entitlement.'));
     return;
   }
   // nothing chosen yet: show the first match, and say so in the URL
