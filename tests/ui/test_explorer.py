@@ -160,3 +160,15 @@ def test_an_empty_lake_says_how_to_fill_it(watched: Watched, tmp_path: Path):
         page = watched.goto(base + "/ui/curves")
         text = page.inner_text("#curve-view")
     assert "No curves to show yet." in text and "aurum ingest FOLDER" in text
+
+
+def test_any_identity_field_narrows_the_search(dashboard: str, watched: Watched):
+    page = watched.goto(f"{dashboard}/ui/curves")
+    page.click("details summary")
+    page.fill("#f-iso", "PJM")
+    page.fill("#f-block", "ON_PEAK")
+    watched.after(lambda: page.press("#f-block", "Enter"))
+    assert "iso=PJM" in page.url and "block=ON_PEAK" in page.url
+    expected = get_json(f"{dashboard}/v1/metadata/curves?iso=PJM&block=ON_PEAK")["data"]
+    names = page.locator("#curve-list tbody tr td:nth-child(2)").all_text_contents()
+    assert len(names) == len(expected) > 0 and all("PJM" in n and "ON_PEAK" in n for n in names)

@@ -44,7 +44,7 @@ export async function render(main, params, ctx) {
   if (!ctx.current()) return;
   fill(results, resultTable(rows, params));
   if (!rows.length) {
-    const filtered = params.q || params.vendor || params.asset_class;
+    const filtered = params.q || params.vendor || params.asset_class || MORE.some((name) => params[name]);
     fill(view, filtered
       ? notice('empty', 'No curve matches.', 'Clear a filter or search for fewer words (a location, a product, an ISO).')
       : notice('empty', 'No curves to show yet.', 'Nothing is published that you may read. Ingest vendor workbooks (',
@@ -55,23 +55,32 @@ export async function render(main, params, ctx) {
   update({ curve: rows[0].curve_key }, { replace: true });
 }
 
+// identity fields the search form offers beyond vendor and asset class (all filter /v1/metadata/curves)
+const MORE = ['iso', 'region', 'location', 'product', 'block', 'market', 'currency'];
+
 function searchForm(params) {
   const q = h('input', { type: 'search', id: 'q', name: 'q', value: params.q || '', placeholder: 'German base, PJM West on-peak, EUA…', size: 28 });
   const vendor = h('input', { type: 'text', id: 'f-vendor', name: 'vendor', value: params.vendor || '', size: 6, placeholder: 'any' });
   const assetClass = select('asset_class', ASSET_CLASSES.map((a) => [a, a || 'any']), params.asset_class, () => {});
+  const more = Object.fromEntries(MORE.map((name) => [name, h('input', { type: 'text', id: `f-${name}`, name, value: params[name] || '', size: 10, placeholder: 'any' })]));
+  const details = h('details', { open: MORE.some((name) => params[name]) },
+    h('summary', {}, 'More fields'),
+    h('div', { class: 'controls' }, MORE.map((name) => field(name.replace('_', ' '), more[name]))));
   const form = h('form', { class: 'controls', role: 'search', id: 'curve-search' },
     field('Search', q), field('Vendor', vendor), field('Asset class', assetClass),
-    h('button', { type: 'submit' }, 'Find'));
+    h('button', { type: 'submit' }, 'Find'), details);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    update({ q: q.value.trim(), vendor: vendor.value.trim().toUpperCase(), asset_class: assetClass.value, curve: null, asof: null, overlay: null, run: null });
+    const fields = Object.fromEntries(MORE.map((name) => [name, more[name].value.trim()]));
+    update({ q: q.value.trim(), vendor: vendor.value.trim().toUpperCase(), asset_class: assetClass.value, ...fields, curve: null, asof: null, overlay: null, run: null });
   });
   return form;
 }
 
 async function findCurves(params) {
+  const fields = Object.fromEntries(MORE.map((name) => [name, params[name]]));
   const answer = await cachedGet('/v1/metadata/curves', {
-    q: params.q, vendor: params.vendor, asset_class: params.asset_class, limit: 200,
+    q: params.q, vendor: params.vendor, asset_class: params.asset_class, ...fields, limit: 200,
   });
   return answer.data;
 }
