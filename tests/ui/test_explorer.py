@@ -172,3 +172,21 @@ def test_any_identity_field_narrows_the_search(dashboard: str, watched: Watched)
     expected = get_json(f"{dashboard}/v1/metadata/curves?iso=PJM&block=ON_PEAK")["data"]
     names = page.locator("#curve-list tbody tr td:nth-child(2)").all_text_contents()
     assert len(names) == len(expected) > 0 and all("PJM" in n and "ON_PEAK" in n for n in names)
+
+
+def test_with_an_overlay_the_download_holds_every_as_of_shown(
+    dashboard: str, watched: Watched, tmp_path: Path
+):
+    curve = _curve(dashboard, **GERMAN_BASE)
+    key = curve["curve_key"]
+    page = watched.goto(f"{dashboard}/ui/curves?curve={key}&asof=2025-09-17&overlay=2025-09-12")
+    assert "2025-09-12 to 2025-09-17" in page.inner_text("#download-csv")
+    with page.expect_download() as got:
+        page.click("#download-csv")
+    path = tmp_path / "both.csv"
+    got.value.save_as(path)
+    read = list(csv.DictReader(io.StringIO(path.read_text())))
+    both = _rows(dashboard, key, "2025-09-12") + _rows(dashboard, key, "2025-09-17")
+    assert sorted((r["asof_date"], r["tenor_label"]) for r in read) == sorted(
+        (r["asof_date"], r["tenor_label"]) for r in both
+    )

@@ -211,11 +211,15 @@ async function drawCurve(view, params, ctx) {
       ],
     }));
   }
-  const downloads = { curve_key: key, asof };
-  const name = `${identity.vendor}-${curveName(identity).replace(/[^A-Za-z0-9]+/g, '-')}-${asof}`;
+  // the rows shown: this as-of's, or with overlays every as-of from the earliest shown to this one
+  const shown = [asof, ...overlays].sort();
+  const span = shown.length > 1 ? `${shown[0]}..${shown[shown.length - 1]}` : asof;
+  const downloads = { curve_key: key, asof: span };
+  const name = `${identity.vendor}-${curveName(identity).replace(/[^A-Za-z0-9]+/g, '-')}-${span.replace('..', '-to-')}`;
+  const what = shown.length > 1 ? `as of ${shown[0]} to ${shown[shown.length - 1]}` : `as of ${asof}`;
   panel.append(h('div', { class: 'controls' },
-    h('button', { type: 'button', class: 'quiet', id: 'download-csv', onclick: () => download('/v1/curves', downloads, `${name}.csv`, 'csv') }, 'Download CSV'),
-    h('button', { type: 'button', class: 'quiet', id: 'download-xlsx', onclick: () => download('/v1/curves', downloads, `${name}.xlsx`, 'xlsx') }, 'Download XLSX')));
+    h('button', { type: 'button', class: 'quiet', id: 'download-csv', onclick: () => download('/v1/curves', downloads, `${name}.csv`, 'csv') }, `Download CSV (${what})`),
+    h('button', { type: 'button', class: 'quiet', id: 'download-xlsx', onclick: () => download('/v1/curves', downloads, `${name}.xlsx`, 'xlsx') }, `Download XLSX (${what})`)));
   if (ctx.current()) fillRuns(params);
 }
 
