@@ -142,6 +142,23 @@ class DiffRow(_Identity):
     )
 
 
+class DiffCell(BaseModel):
+    family: str = Field(description="The curve family: asset class, product and units.")
+    asset_class: str | None = None
+    product: str | None = None
+    currency: str | None = None
+    per_unit: str | None = None
+    year: int = Field(description="Delivery year (of each tenor's first month).")
+    tenors: int = Field(description="Tenors compared (added and removed ones included).")
+    changed: int
+    mean_change: float | None = None
+    mean_change_pct: float | None = None
+    max_abs_change_pct: float | None = None
+    top_curve_key: str | None = Field(None, description="The curve of the largest |% change|.")
+    top_tenor_label: str | None = None
+    top_change_pct: float | None = None
+
+
 class StripRow(_Identity):
     asof_date: date
     currency: str | None = None

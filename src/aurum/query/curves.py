@@ -336,54 +336,7 @@ class Curves:
         pushdown = replace(where, asof=(min(first, second), max(first, second)))
         with self.source(pinned, pushdown) as session:
             clause = self._where(session, replace(where, asof=None))
-            session.register("curve_family", self._families(session, clause, (first, second)))
-            side = (
-                f"SELECT *, {_DECIMALS} AS decimals FROM ("
-                "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
-                + ", ".join(f" any_value({c}) AS {c}" for c in (*IDENTITY, *_UNITS))
-                + ", any_value(tenor_type) AS tenor_type, any_value(tenor_start) AS tenor_start,"
-                " any_value(value) AS value, CAST(any_value(value) AS VARCHAR) AS text"
-                f" FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
-                " GROUP BY curve_key, tenor_label)"
-            )
-            pick = ", ".join(
-                f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS)
-            )
-            statement = f"""
-                WITH a AS ({side}), b AS ({side}),
-                paired AS (
-                    SELECT coalesce(b.curve_key, a.curve_key) AS curve_key,
-                           coalesce(b.tenor_label, a.tenor_label) AS tenor_label, {pick},
-                           coalesce(b.tenor_type, a.tenor_type) AS tenor_type,
-                           coalesce(b.tenor_start, a.tenor_start) AS tenor_start,
-                           a.value AS value_from, b.value AS value_to,
-                           round(b.value - a.value,
-                                 CAST(greatest(a.decimals, b.decimals) AS INTEGER)) AS change,
-                           CASE WHEN a.value <> 0
-                                THEN (b.value - a.value) / abs(a.value) * 100 END AS change_pct,
-                           CASE WHEN a.curve_key IS NULL THEN 'added'
-                                WHEN b.curve_key IS NULL THEN 'removed'
-                                WHEN a.value IS NOT DISTINCT FROM b.value THEN 'unchanged'
-                                ELSE 'changed' END AS status
-                    FROM a FULL OUTER JOIN b USING (curve_key, tenor_label)
-                ),
-                families AS (
-                    SELECT p.change, f.family
-                    FROM paired p JOIN curve_family f USING (curve_key)
-                    WHERE p.change IS NOT NULL
-                ),
-                centre AS (SELECT family, median(change) AS med FROM families GROUP BY family),
-                spread AS (
-                    SELECT family, any_value(med) AS med,
-                           {_MAD_TO_SIGMA} * median(abs(change - med)) AS scale
-                    FROM families JOIN centre USING (family) GROUP BY family
-                ),
-                joined AS (
-                    SELECT p.*, CASE WHEN s.scale > 0 THEN (p.change - s.med) / s.scale END AS z
-                    FROM paired p JOIN curve_family f USING (curve_key)
-                    LEFT JOIN spread s USING (family)
-                )
-            """
+            statement = self._diff_sql(session, clause, (first, second))
             params = [first, *clause.params, second, *clause.params]
             order = "vendor, curve_key, tenor_start, tenor_label"
             if sort is not None:
@@ -421,6 +374,112 @@ class Curves:
             tenors_changed=summary[2],
             tenors_total=summary[3],
         )
+
+    def diff_heatmap(
+        self,
+        where: CurveFilter,
+        first: date,
+        second: date,
+        *,
+        as_at: AsAt = None,
+        snapshot_id: int | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> Page:
+        """The diff of ``first`` against ``second`` summed up per (curve family, delivery year):
+        tenors compared and changed, mean change and mean % change, the largest |% change| and
+        the curve and tenor that made it. A family is
+        :func:`aurum.domain.identity.curve_family` (asset class, product, units), the same one
+        the diff's z-scores use; the year is the tenor's first delivery month's. Tenors added or
+        removed count in ``tenors`` but have no change."""
+        started = time.perf_counter()
+        if where.asof is not None:
+            raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
+        if first == second:
+            raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
+        pinned = self.pin(as_at, snapshot_id)
+        pushdown = replace(where, asof=(min(first, second), max(first, second)))
+        with self.source(pinned, pushdown) as session:
+            clause = self._where(session, replace(where, asof=None))
+            statement = self._diff_sql(session, clause, (first, second))
+            rows = session.arrow(
+                statement
+                + """
+                SELECT f.family, any_value(j.asset_class) AS asset_class,
+                       any_value(j.product) AS product, any_value(j.currency) AS currency,
+                       any_value(j.per_unit) AS per_unit,
+                       CAST(year(j.tenor_start) AS INTEGER) AS year,
+                       count(*) AS tenors,
+                       count(*) FILTER (WHERE j.status = 'changed') AS changed,
+                       avg(j.change) AS mean_change, avg(j.change_pct) AS mean_change_pct,
+                       max(abs(j.change_pct)) AS max_abs_change_pct,
+                       arg_max(j.curve_key, abs(j.change_pct)) AS top_curve_key,
+                       arg_max(j.tenor_label, abs(j.change_pct)) AS top_tenor_label,
+                       arg_max(j.change_pct, abs(j.change_pct)) AS top_change_pct
+                FROM joined j JOIN curve_family f USING (curve_key)
+                WHERE j.tenor_start IS NOT NULL
+                GROUP BY f.family, year
+                ORDER BY f.family, year LIMIT ? OFFSET ?""",
+                [first, *clause.params, second, *clause.params, limit + 1, offset],
+            )
+            session.unregister("curve_family")
+        return page_of(
+            rows, pinned, limit, started, asof_from=first.isoformat(), asof_to=second.isoformat()
+        )
+
+    def _diff_sql(self, session: Session, clause: Where, days: tuple[date, date]) -> str:
+        """The diff's common table expressions (``paired``, ``joined`` with z-scores) over the
+        two as-of dates (parameters: day A, the filter's, day B, the filter's); registers each
+        curve's family as ``curve_family`` (the caller unregisters it)."""
+        session.register("curve_family", self._families(session, clause, days))
+        side = (
+            f"SELECT *, {_DECIMALS} AS decimals FROM ("
+            "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
+            + ", ".join(f" any_value({c}) AS {c}" for c in (*IDENTITY, *_UNITS))
+            + ", any_value(tenor_type) AS tenor_type, any_value(tenor_start) AS tenor_start,"
+            " any_value(value) AS value, CAST(any_value(value) AS VARCHAR) AS text"
+            f" FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
+            " GROUP BY curve_key, tenor_label)"
+        )
+        pick = ", ".join(
+            f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS)
+        )
+        statement = f"""
+            WITH a AS ({side}), b AS ({side}),
+            paired AS (
+                SELECT coalesce(b.curve_key, a.curve_key) AS curve_key,
+                       coalesce(b.tenor_label, a.tenor_label) AS tenor_label, {pick},
+                       coalesce(b.tenor_type, a.tenor_type) AS tenor_type,
+                       coalesce(b.tenor_start, a.tenor_start) AS tenor_start,
+                       a.value AS value_from, b.value AS value_to,
+                       round(b.value - a.value,
+                             CAST(greatest(a.decimals, b.decimals) AS INTEGER)) AS change,
+                       CASE WHEN a.value <> 0
+                            THEN (b.value - a.value) / abs(a.value) * 100 END AS change_pct,
+                       CASE WHEN a.curve_key IS NULL THEN 'added'
+                            WHEN b.curve_key IS NULL THEN 'removed'
+                            WHEN a.value IS NOT DISTINCT FROM b.value THEN 'unchanged'
+                            ELSE 'changed' END AS status
+                FROM a FULL OUTER JOIN b USING (curve_key, tenor_label)
+            ),
+            families AS (
+                SELECT p.change, f.family
+                FROM paired p JOIN curve_family f USING (curve_key)
+                WHERE p.change IS NOT NULL
+            ),
+            centre AS (SELECT family, median(change) AS med FROM families GROUP BY family),
+            spread AS (
+                SELECT family, any_value(med) AS med,
+                       {_MAD_TO_SIGMA} * median(abs(change - med)) AS scale
+                FROM families JOIN centre USING (family) GROUP BY family
+            ),
+            joined AS (
+                SELECT p.*, CASE WHEN s.scale > 0 THEN (p.change - s.med) / s.scale END AS z
+                FROM paired p JOIN curve_family f USING (curve_key)
+                LEFT JOIN spread s USING (family)
+            )
+        """
+        return statement
 
     @staticmethod
     def _families(session: Session, clause: Where, days: tuple[date, date]) -> pa.Table:

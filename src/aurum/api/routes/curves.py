@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, Services, ServicesDep, read
-from aurum.api.models import CurveRow, DiffRow, Envelope, LatestRow, StripRow
+from aurum.api.models import CurveRow, DiffCell, DiffRow, Envelope, LatestRow, StripRow
 from aurum.api.params import (
     ASOF_DOC,
     AsAtParam,
@@ -212,6 +212,36 @@ def diff(
         lambda snapshot, limit, offset, fmt: services.curves.diff(
             where, first, second, snapshot_id=snapshot, limit=limit, offset=offset,
             **ordering,  # type: ignore[arg-type]
+        ),
+        as_at=as_at, limit=paging.limit,
+    )  # fmt: skip
+
+
+@router.get(
+    "/diff/heatmap",
+    response_model=Envelope[DiffCell],
+    summary="As-of A against B, per family and year",
+)
+def diff_heatmap(
+    request: Request,
+    services: ServicesDep,
+    identity: IdentityDep,
+    tenors: TenorsDep,
+    paging: PagingDep,
+    asof_from: Annotated[str, Query(description="As-of A, YYYY-MM-DD.", max_length=10)],
+    asof_to: Annotated[str, Query(description="As-of B, YYYY-MM-DD.", max_length=10)],
+    as_at: AsAtParam = None,
+) -> Response:
+    """The diff of `asof_from` against `asof_to` summed up per curve family (asset class,
+    product, units: the families of the diff's z-scores) and delivery year: tenors compared and
+    changed, mean change and mean % change, the largest |% change| with its curve and tenor.
+    A heat map of what moved, without reading every tenor."""
+    where = _filter(identity, tenors)
+    first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
+    return read(
+        request, services,
+        lambda snapshot, limit, offset, fmt: services.curves.diff_heatmap(
+            where, first, second, snapshot_id=snapshot, limit=limit, offset=offset
         ),
         as_at=as_at, limit=paging.limit,
     )  # fmt: skip
