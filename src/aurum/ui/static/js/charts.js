@@ -39,7 +39,7 @@ export function zoom(xIndex = 0) {
   ];
 }
 
-function escape(text) {
+export function escape(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
