@@ -201,3 +201,105 @@ def watched(browser: Any, request: pytest.FixtureRequest) -> Iterator[Watched]:
     assert not remote, f"requests left 127.0.0.1: {remote}"
     unexpected = [e for e in seen.errors if not any(x in e for x in seen.allowed)]
     assert not unexpected, unexpected
+
+
+def post_json(url: str, body: Any, token: str | None = None) -> Any:
+    """POST ``body`` as JSON; the answer's JSON (the test fails on an error status)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.load(answer)
+
+
+def wait_for(url: str, done: Callable[[Any], bool], timeout_s: float = 180) -> Any:
+    """GET ``url`` until ``done(answer)``; the answer."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = get_json(url)
+        if done(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
+# Seventy as-of days of EUGP German power (BASE, PEAK), TTF and EUA: the history an ensemble
+# calibrates on (the scenario tests' lake, built by their own module).
+ENSEMBLE_SPEC = {
+    "base": {"vendors": ["EUGP"]}, "seed": 11,
+    "ensemble": {"paths": 200, "horizon_days": 20, "calibration_days": 60,
+                 "curves": {"location": "German"}},
+}  # fmt: skip
+SHOCK = {"type": "shock", "filter": {"location": "German"}, "mode": "relative", "value": 10}
+SOLAR = [[0.0] * 6 + [0.1, 0.3, 0.5, 0.65, 0.75, 0.8, 0.8, 0.75, 0.65, 0.5, 0.3, 0.1] + [0.0] * 6
+         for _ in range(12)]  # fmt: skip
+PPA_TERMS: dict[str, Any] = {
+    "hub": {"vendor": "EUGP", "location": "German"},
+    "volume": {"type": "pay_as_produced", "capacity_mw": 40, "month_hour": SOLAR,
+               "energy_uncertainty_pct": 7},
+    "strike": {"type": "escalating", "price": 80, "escalation_pct": 2},
+    "term": {"start": "2025-11", "end": "2027-08"},
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Ensembles:
+    base: str  # the server's URL
+    scenario: str  # an ensemble scenario's id
+    run: str  # its published run
+    contract: str
+    valuation: str  # on base curves
+    on_run: str  # on the scenario run
+    ensemble: str  # on the run's ensemble
+
+
+@pytest.fixture(scope="session")
+def ensembles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ensembles]:
+    """A server (with a worker) on seventy days of history, an ensemble scenario run on it, a
+    solar PPA valued on base curves, on the run and on its ensemble."""
+    import hashlib
+    import importlib.util
+
+    from aurum.datasets.curves import CURVE_OBSERVATION
+    from aurum.lake.catalog import Lake
+    from aurum.lake.publish import publish
+
+    source = ROOT / "tests" / "scenarios" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("scenario_lake", source)
+    assert spec and spec.loader
+    history = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("scenario_lake", history)  # (its dataclasses look themselves up)
+    spec.loader.exec_module(history)
+    home = tmp_path_factory.mktemp("ensembles")
+    lake = Lake(Settings(home=home))
+    days, levels = history.simulate_history()
+    for asof, day_levels in zip(days, levels, strict=True):
+        run_id = hashlib.sha256(str(asof).encode()).hexdigest()[:32]
+        rows = history.day_rows(asof, day_levels)
+        partition = {"vendor": "EUGP", "asof_date": asof}
+        publish(lake, CURVE_OBSERVATION, partition, rows, run_id=run_id, content_sha256=run_id)
+    with serving(home, worker=True) as base:
+        made = post_json(f"{base}/v1/scenarios", {
+            "name": "German +10 % with bands", "spec": ENSEMBLE_SPEC,
+            "assumptions": [{"name": "german up", "value": SHOCK}],
+        })["data"][0]  # fmt: skip
+        run = post_json(f"{base}/v1/scenarios/{made['id']}/run", {})["data"][0]
+        runs = f"{base}/v1/scenarios/{made['id']}/runs/{run['id']}"
+        finished = wait_for(runs, lambda a: a["data"][0]["status"] in ("published", "failed"))
+        assert finished["data"][0]["status"] == "published", finished
+        contract = post_json(
+            f"{base}/v1/ppa-contracts", {"name": "Solar DE 40 MW", "spec": PPA_TERMS}
+        )
+        contract_id = contract["data"][0]["id"]
+        request = {"contract_id": contract_id, "discount": {"rate": 0.07}}
+        plain = post_json(f"{base}/v1/ppa/valuate", request)["data"][0]
+        on_run_curves = {"scenario_run": run["id"]}
+        on_run = post_json(f"{base}/v1/ppa/valuate", {**request, "curves": on_run_curves})
+        paths = {**on_run_curves, "ensemble": True}
+        queued = post_json(f"{base}/v1/ppa/valuate", {**request, "curves": paths})
+        ensemble = queued["data"][0]["id"]
+        valued = wait_for(f"{base}/v1/ppa/valuations/{ensemble}",
+                          lambda a: a["data"][0]["status"] in ("published", "failed"))  # fmt: skip
+        assert valued["data"][0]["status"] == "published", valued
+        yield Ensembles(base, made["id"], run["id"], contract_id, plain["id"],
+                        on_run["data"][0]["id"], ensemble)  # fmt: skip

@@ -247,11 +247,13 @@ class ScenarioService:
         """One run of the scenario (404 ``scenario_run_unknown`` for anything else)."""
         return self._scenario_run(access, run_id, scenario_id)
 
-    def outputs(self, access: Access, run: Run) -> Outputs:
-        """Every output row of a published run that ``access`` may read, in curve and tenor
-        order."""
+    def outputs(self, access: Access, run: Run, curve_key: str | None = None) -> Outputs:
+        """Every output row of a published run that ``access`` may read (of one curve, when
+        ``curve_key`` is given), in curve and tenor order."""
         assert run.tag is not None
         rows, snapshot = run_rows(self.lake, access, run.run_id, run.tag)
+        if curve_key is not None:
+            rows = rows.filter(pc.field("curve_key") == curve_key)
         order = [(c, "ascending") for c in ("vendor", "curve_key", "tenor_start", "tenor_label")]
         return Outputs(rows.sort_by(order), snapshot)
 

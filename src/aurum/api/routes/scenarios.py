@@ -263,11 +263,14 @@ def cancel_run(
 def outputs(
     request: Request, services: ServicesDep, principal: PrincipalDep, scenario_id: IdPath,
     run_id: RunPath, paging: PagingDep,
+    curve_key: Annotated[
+        str | None, Query(max_length=64, description="Only this curve's rows.")
+    ] = None,
 ) -> Response:  # fmt: skip
-    """Every row of the run's ``scenario_output``, in curve and tenor order; ``attribution`` is
-    a JSON object: each assumption's share of ``value − base_value``."""
+    """Every row of the run's ``scenario_output`` (or one curve's), in curve and tenor order;
+    ``attribution`` is a JSON object: each assumption's share of ``value − base_value``."""
     run = services.scenarios.readable_run(principal.access, run_id, scenario_id)
-    outputs = services.scenarios.outputs(principal.access, run)
+    outputs = services.scenarios.outputs(principal.access, run, curve_key)
     return read(
         request, services, lambda snapshot, limit_, offset, fmt: outputs.page(limit_, offset),
         as_at=None, limit=paging.limit, pin=lambda snapshot: outputs.snapshot_id, tenant_owned=True,
