@@ -106,3 +106,13 @@ def test_signing_out_forgets_the_key(secured, watched: Watched):
     assert page.evaluate("() => sessionStorage.getItem('aurum.credential')") is None
     watched.goto(base + "/ui/changes")
     assert page.url.startswith(base + "/ui/sign-in?next=%2Fui%2Fchanges")
+
+
+def test_an_analyst_sees_the_operator_views_need_a_role(secured, watched: Watched):
+    base, tokens = secured
+    watched.allowed += ["status of 401", "status of 403"]
+    page = _sign_in(watched, base, tokens["acme"])
+    watched.goto(base + "/ui/ingest")
+    for section in ("#files", "#runs", "#gates", "#quarantine", "#dead-letters"):
+        text = page.inner_text(section)
+        assert "not allowed" in text and "aurum-ops. Ask an administrator" in text, text

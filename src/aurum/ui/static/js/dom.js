@@ -102,7 +102,8 @@ export function problem(error, what = 'This view') {
       h('a', { href: link('sign-in', { next: location.pathname + location.search }) }, 'Sign in'), '.');
   }
   if (error.status === 403) {
-    return notice('warn', 'Your credential is not allowed to see this.', error.message,
+    const said = /[.!?]$/.test(error.message) ? error.message : `${error.message}.`;
+    return notice('warn', 'Your credential is not allowed to see this.', said,
       ' Ask an administrator for the role or the vendor entitlement.');
   }
   if (error.status === 0) return notice('error', 'No answer from the server.', error.message);
