@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import date
@@ -23,6 +22,8 @@ from fastapi.testclient import TestClient
 
 from aurum.api.app import DOCS_ASSETS, create_app
 from aurum.config import Settings
+
+from .conftest import serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = ("/docs", "/redoc")
@@ -47,33 +48,8 @@ def test_doc_pages_load_nothing_from_another_host(settings: Settings):
 
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[str]:
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    aurum = Path(sys.executable).parent / "aurum"
-    env = {**os.environ, "AURUM_HOME": str(settings.home)}
-    process = subprocess.Popen(
-        [str(aurum), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.25)
-        else:
-            raise AssertionError("aurum serve did not answer /health within 60 s")
+    with serving(Path(settings.home)) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def rendered(url: str) -> str:
