@@ -1,0 +1,1 @@
+"""One module per source: ``parse(payload: bytes, ...) -> FeedRows``, pure (no I/O)."""
