@@ -20,6 +20,8 @@ SERIES_SCHEMA = pa.schema([
     pa.field("source", pa.string(), nullable=False),
     pa.field("series_id", pa.string(), nullable=False),
     pa.field("period", pa.date32(), nullable=False),
+    pa.field("interval_start_utc", pa.timestamp("s", tz="UTC")),  # sub-daily series only
+    pa.field("interval_end_utc", pa.timestamp("s", tz="UTC")),
     pa.field("value", pa.float64()),
     pa.field("units", pa.string()),
     pa.field("realtime_start", pa.date32()),

@@ -35,6 +35,41 @@ def classify(payload: bytes) -> str | None:
     return None
 
 
+def parse_report_xml(payload: bytes) -> FeedRows:
+    """An OASIS XML report that is not prices (``SLD_FCST``: the load forecast) as series
+    observations: one series per (data item, resource), the interval from its GMT times."""
+    from xml.etree import ElementTree
+
+    from aurum.feeds.series import series_table
+
+    if b"<!DOCTYPE" in payload[:2000] or b"<!ENTITY" in payload[:2000]:
+        raise PayloadError("xml_entities", f"{SOURCE}: XML with a DTD is refused")
+    try:
+        root = ElementTree.fromstring(payload)
+    except ElementTree.ParseError as error:
+        raise PayloadError(
+            "payload_truncated", f"{SOURCE}: not well-formed XML ({error})"
+        ) from None
+    ns = "{http://www.caiso.com/soa/OASISReport_v1.xsd}"
+    report = root.findtext(f".//{ns}REPORT") or "?"
+    units = root.findtext(f".//{ns}UOM")
+    records = []
+    for item in root.iter(f"{ns}REPORT_DATA"):
+        fields = {child.tag.removeprefix(ns): (child.text or "") for child in item}
+        text = fields.get
+        start = datetime.fromisoformat(text("INTERVAL_START_GMT", ""))
+        series = f"{report}:{text('DATA_ITEM', '')}:{text('RESOURCE_NAME', '')}"
+        records.append({
+            "source": "CAISO", "series_id": series,
+            "period": date.fromisoformat(text("OPR_DATE", "")), "interval_start_utc": start,
+            "interval_end_utc": datetime.fromisoformat(text("INTERVAL_END_GMT", "")),
+            "value": float(text("VALUE", "")), "units": units,
+        })  # fmt: skip
+    return FeedRows(
+        "load_forecast" if report == "SLD_FCST" else report.lower(), series_table(records)
+    )
+
+
 def parse(payload: bytes) -> FeedRows:
     kind = classify(payload)
     if kind is not None:
