@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/governance.py
 	command -v chromium >/dev/null || $(MAKE) browser
 	$(BIN)/python bench/ui.py
+	$(BIN)/python bench/feeds.py
 
 ## ui-vendor: re-fetch the dashboard's vendored chart library from the npm registry and check it
 ## against the pins in src/aurum/ui/static/vendor/VENDOR.json (UPGRADE=6.2.0 moves to a release)
