@@ -9,6 +9,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+
 from .conftest import Ensembles, Watched, get_json
 
 
@@ -77,6 +79,11 @@ def test_an_ensembles_npv_distribution(ensembles: Ensembles, watched: Watched, t
     got.value.save_as(path)
     read = list(csv.DictReader(io.StringIO(path.read_text())))
     assert [float(r["cashflow_p5"]) for r in read] == [c["cashflow_p5"] for c in done["cashflows"]]
+    with page.expect_download() as got:
+        page.click("#download-report")
+    report = tmp_path / "report.xlsx"
+    got.value.save_as(report)
+    assert len(openpyxl.load_workbook(report).sheetnames) >= 3  # the committee's workbook
 
 
 def test_no_valuations_says_how_to_make_one(watched: Watched, tmp_path: Path):

@@ -120,9 +120,13 @@ const MEDIA = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 };
 
-/** Fetch `path` as a file (with the credential, so it works with authentication on) and save it. */
+/**
+ * Fetch `path` as a file (with the credential, so it works with authentication on) and save it.
+ * `format` is sent as `format=` (reads take it); null for a route that is a file already.
+ */
 export async function download(path, params, filename, format = 'csv') {
-  const response = await request(path, { params: { ...params, format }, accept: MEDIA[format] || '*/*' });
+  const query = format ? { ...params, format } : params;
+  const response = await request(path, { params: query, accept: MEDIA[format] || '*/*' });
   const blob = await response.blob();
   const link = document.createElement('a');
   link.href = URL.createObjectURL(blob);

@@ -83,7 +83,7 @@ function show(view, one, two, peers, names) {
     figures,
     h('div', { class: 'controls' }, field('Compare with', compare),
       h('button', { type: 'button', class: 'quiet', id: 'download-cashflows', onclick: () => download(`/v1/ppa/valuations/${one.id}/cashflows`, {}, `valuation-${one.id.slice(0, 8)}-cashflows.csv`, 'csv') }, 'Cashflows CSV'),
-      h('button', { type: 'button', class: 'quiet', id: 'download-report', onclick: () => download(`/v1/ppa/valuations/${one.id}/report.xlsx`, {}, `valuation-${one.id.slice(0, 8)}.xlsx`, 'xlsx') }, 'Report XLSX'))));
+      h('button', { type: 'button', class: 'quiet', id: 'download-report', onclick: () => download(`/v1/ppa/valuations/${one.id}/report.xlsx`, {}, `valuation-${one.id.slice(0, 8)}.xlsx`, null) }, 'Report XLSX'))));
   if (two) view.append(comparison(one, two));
   const bars = h('div', { class: 'chart', id: 'cashflow-chart', role: 'img', 'aria-label': 'Monthly cashflows by leg' });
   view.append(h('div', { class: 'panel' }, h('h3', {}, `Monthly cashflows (${s.currency})${two ? ', beside the compared valuation' : ''}`), bars));
