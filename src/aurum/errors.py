@@ -12,7 +12,8 @@ maps an error to HTTP by its class alone (``http_status``)::
     ├── IngestError            422  a file that cannot be ingested at all (→ one dead letter)
     │   ├── WorkbookError           not a readable .xlsx: empty, truncated, encrypted, .xls(b), huge
     │   ├── LayoutError             readable, but not the vendor layout: sheets, labels, headers
-    │   └── AsOfError               as-of date missing, unreadable, or contradicting the file name
+    │   ├── AsOfError               as-of date missing, unreadable, or contradicting the file name
+    │   └── PayloadError            a feed payload that cannot be read as its source's format
     ├── ValidationFailed       422  a quality gate failed (the run publishes nothing)
     ├── StoreError             400  operational store problems
     │   ├── NotFound           404  no such row (another tenant's row is answered the same)
@@ -56,6 +57,7 @@ __all__ = [
     "NotAcceptable",
     "NotFound",
     "NotInstalledError",
+    "PayloadError",
     "PayloadTooLarge",
     "QueryError",
     "QueryTimeout",
@@ -114,6 +116,10 @@ class LayoutError(IngestError):
 
 class AsOfError(IngestError):
     default_code = "asof_invalid"
+
+
+class PayloadError(IngestError):
+    default_code = "payload_invalid"
 
 
 class ValidationFailed(AurumError):

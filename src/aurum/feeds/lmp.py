@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from aurum.errors import RequestError
+from aurum.errors import PayloadError
 
 __all__ = [
     "LMP_SCHEMA", "FeedRows", "PayloadError", "check_identity", "local_hours", "table",
@@ -44,10 +44,6 @@ LMP_SCHEMA = pa.schema([
     pa.field("units", pa.string(), nullable=False),
 ])  # fmt: skip
 COLUMNS = LMP_SCHEMA.names
-
-
-class PayloadError(RequestError):
-    """A payload that cannot be read as its source's format: what is wrong and where."""
 
 
 @dataclass
