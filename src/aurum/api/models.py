@@ -143,20 +143,23 @@ class DiffRow(_Identity):
 
 
 class DiffCell(BaseModel):
-    family: str = Field(description="The curve family: asset class, product and units.")
+    family: str = Field(
+        description="The curve family: asset class, product and units, normalised"
+        " (`power|power|EUR/MWh`), as the diff's z-scores use it."
+    )
     asset_class: str | None = None
     product: str | None = None
     currency: str | None = None
     per_unit: str | None = None
-    year: int = Field(description="Delivery year (of each tenor's first month).")
+    year: int = Field(description="Delivery year: of each tenor's first delivery day.")
     tenors: int = Field(description="Tenors compared (added and removed ones included).")
-    changed: int
-    mean_change: float | None = None
-    mean_change_pct: float | None = None
-    max_abs_change_pct: float | None = None
+    changed: int = Field(description="Tenors whose value changed.")
+    mean_change: float | None = Field(None, description="Mean of the tenors' changes.")
+    mean_change_pct: float | None = Field(None, description="Mean of the tenors' % changes.")
+    max_abs_change_pct: float | None = Field(None, description="The largest |% change|.")
     top_curve_key: str | None = Field(None, description="The curve of the largest |% change|.")
-    top_tenor_label: str | None = None
-    top_change_pct: float | None = None
+    top_tenor_label: str | None = Field(None, description="Its tenor.")
+    top_change_pct: float | None = Field(None, description="Its % change (signed).")
 
 
 class StripRow(_Identity):

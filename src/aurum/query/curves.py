@@ -388,10 +388,14 @@ class Curves:
     ) -> Page:
         """The diff of ``first`` against ``second`` summed up per (curve family, delivery year):
         tenors compared and changed, mean change and mean % change, the largest |% change| and
-        the curve and tenor that made it. A family is
+        the curve and tenor that made it (of equal moves, the greatest curve key and tenor
+        label: the same answer every time). A family is
         :func:`aurum.domain.identity.curve_family` (asset class, product, units), the same one
-        the diff's z-scores use; the year is the tenor's first delivery month's. Tenors added or
-        removed count in ``tenors`` but have no change."""
+        the diff's z-scores use; the year is that of the tenor's first delivery day, for every
+        tenor type (a month, a quarter, a season, a calendar year); tenors without a delivery
+        start are left out. Tenors added or removed count in ``tenors`` but have no change.
+        Means are compensated sums rounded to 10 decimals, so equal requests answer equal
+        bytes (and ETags) however DuckDB splits the work."""
         started = time.perf_counter()
         if where.asof is not None:
             raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
@@ -405,21 +409,28 @@ class Curves:
             rows = session.arrow(
                 statement
                 + """
-                SELECT f.family, any_value(j.asset_class) AS asset_class,
-                       any_value(j.product) AS product, any_value(j.currency) AS currency,
-                       any_value(j.per_unit) AS per_unit,
+                SELECT * EXCLUDE (top), top.curve_key AS top_curve_key,
+                       top.tenor_label AS top_tenor_label, top.change_pct AS top_change_pct
+                FROM (
+                SELECT f.family, min(j.asset_class) AS asset_class,
+                       min(j.product) AS product, min(j.currency) AS currency,
+                       min(j.per_unit) AS per_unit,
                        CAST(year(j.tenor_start) AS INTEGER) AS year,
                        count(*) AS tenors,
                        count(*) FILTER (WHERE j.status = 'changed') AS changed,
-                       avg(j.change) AS mean_change, avg(j.change_pct) AS mean_change_pct,
+                       round(fsum(j.change) / count(j.change), 10) AS mean_change,
+                       round(fsum(j.change_pct) / count(j.change_pct), 10) AS mean_change_pct,
                        max(abs(j.change_pct)) AS max_abs_change_pct,
-                       arg_max(j.curve_key, abs(j.change_pct)) AS top_curve_key,
-                       arg_max(j.tenor_label, abs(j.change_pct)) AS top_tenor_label,
-                       arg_max(j.change_pct, abs(j.change_pct)) AS top_change_pct
+                       arg_max({'curve_key': j.curve_key, 'tenor_label': j.tenor_label,
+                                'change_pct': j.change_pct},
+                               CASE WHEN j.change_pct IS NOT NULL
+                                    THEN {'size': abs(j.change_pct), 'curve_key': j.curve_key,
+                                          'tenor_label': j.tenor_label} END) AS top
                 FROM joined j JOIN curve_family f USING (curve_key)
                 WHERE j.tenor_start IS NOT NULL
                 GROUP BY f.family, year
-                ORDER BY f.family, year LIMIT ? OFFSET ?""",
+                )
+                ORDER BY family, year LIMIT ? OFFSET ?""",
                 [first, *clause.params, second, *clause.params, limit + 1, offset],
             )
             session.unregister("curve_family")
@@ -441,9 +452,7 @@ class Curves:
             f" FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
             " GROUP BY curve_key, tenor_label)"
         )
-        pick = ", ".join(
-            f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS)
-        )
+        pick = ", ".join(f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS))
         statement = f"""
             WITH a AS ({side}), b AS ({side}),
             paired AS (

@@ -232,10 +232,21 @@ def diff_heatmap(
     asof_to: Annotated[str, Query(description="As-of B, YYYY-MM-DD.", max_length=10)],
     as_at: AsAtParam = None,
 ) -> Response:
-    """The diff of `asof_from` against `asof_to` summed up per curve family (asset class,
-    product, units: the families of the diff's z-scores) and delivery year: tenors compared and
-    changed, mean change and mean % change, the largest |% change| with its curve and tenor.
-    A heat map of what moved, without reading every tenor."""
+    """The diff of `asof_from` against `asof_to` summed up per cell of (curve family, delivery
+    year), with the same identity and tenor filters as `/v1/curves/diff`: a heat map of what
+    moved without reading every tenor.
+
+    - **family**: asset class, product and units, normalised (`power|power|EUR/MWh`): the
+      families the diff's `z` is computed within.
+    - **year**: the year of each tenor's first delivery day, whatever its type (a month, a
+      quarter, a season, a calendar year: `Winter 2027` is 2027); tenors without a delivery
+      start are left out.
+    - Per cell: `tenors` compared (added and removed ones included), `changed`, `mean_change`
+      and `mean_change_pct` (over the tenors that have one; rounded to 10 decimals),
+      `max_abs_change_pct`, and the tenor that made it (`top_curve_key`, `top_tenor_label`,
+      `top_change_pct`; of equal moves, the greatest curve key and tenor label).
+
+    Cells come ordered by family and year, paged like every read."""
     where = _filter(identity, tenors)
     first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
     return read(

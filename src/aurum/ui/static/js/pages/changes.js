@@ -9,14 +9,16 @@
 import { all, cachedGet, get } from '../api.js';
 import { chart, escape } from '../charts.js';
 import { field, fill, fmt, h, kpi, loading, notice, problem, select, table } from '../dom.js';
-import { link, update } from '../state.js';
+import { go, link, update } from '../state.js';
 import { curveName } from './curves.js';
 
 export const TITLE = 'Changes';
 
 const SORTS = [['pct_change', 'largest % change'], ['abs_change', 'largest change'], ['z', 'most unusual (z within family)']];
 const TOP = 10;
-const MOST_NAMED = 60;
+const MOST_NAMED = 40;
+const MOST_CELLS = 25;
+const MANY_FAMILIES = 40;
 
 export async function render(main, params, ctx) {
   main.append(h('h1', {}, 'Changes between as-of dates'));
@@ -26,7 +28,8 @@ export async function render(main, params, ctx) {
     main.append(notice('empty', 'Nothing published that you may read.', 'Ingest vendor workbooks (aurum ingest FOLDER), or ask an administrator for a vendor entitlement.'));
     return;
   }
-  const vendor = vendors.includes(params.vendor) ? params.vendor : vendors[0];
+  const asked = (params.vendor || '').toUpperCase();
+  const vendor = vendors.includes(asked) ? asked : vendors[0];
   const dates = (await cachedGet('/v1/metadata/asof-dates', { vendor })).data.map((d) => d.asof_date);
   if (!ctx.current()) return;
   const to = dates.includes(params.to) ? params.to : dates[dates.length - 1];
@@ -34,6 +37,14 @@ export async function render(main, params, ctx) {
   const from = earlier.includes(params.from) ? params.from : earlier[earlier.length - 1];
   const sort = SORTS.some(([s]) => s === params.sort) ? params.sort : 'pct_change';
   main.append(controls(vendors, vendor, dates, from, to, sort, params.asset_class));
+  // a link may name a vendor or a day that is not (or no longer) readable here: say what is shown instead
+  const instead = [];
+  if (asked && asked !== vendor) instead.push(`${asked} is not a vendor you may read here`);
+  if (params.to && params.to !== to) instead.push(`${vendor} published nothing as of ${params.to}`);
+  if (params.from && params.from !== from && from) instead.push(`${vendor} published nothing as of ${params.from} before ${to}`);
+  if (instead.length) {
+    main.append(notice('warn', `${instead.join('; ')}.`, `Showing ${vendor}${from ? ` ${from} → ${to}` : ''} instead: pick the dates above (they list the published as-ofs).`));
+  }
   if (!from) {
     main.append(notice('empty', `${vendor} has no as-of before ${to || 'any'}: nothing to compare with.`,
       'Pick a later "To" date or another vendor, or come back after the next delivery is published.'));
@@ -55,9 +66,14 @@ export async function render(main, params, ctx) {
   }
   if (!ctx.current()) return;
   const meta = movers.meta;
-  const named = await names([...meta.curves_added, ...meta.curves_removed].slice(0, MOST_NAMED));
+  const largest = [...cells.data].sort((a, b) => (b.max_abs_change_pct ?? -1) - (a.max_abs_change_pct ?? -1)).slice(0, MOST_CELLS);
+  const keys = [...meta.curves_added.slice(0, MOST_NAMED), ...meta.curves_removed.slice(0, MOST_NAMED), ...largest.map((c) => c.top_curve_key)];
+  const named = await names([...new Set(keys.filter(Boolean))]);
   if (!ctx.current()) return;
-  const open = (key) => link('curves', { curve: key, asof: to, overlay: from });
+  const target = (key) => ({ curve: key, asof: to, overlay: from });
+  const open = (key) => link('curves', target(key));
+  const pick = (key) => go('curves', target(key));
+  const heat = heatmap(cells.data, pick);
   fill(body,
     h('div', { class: 'kpis' },
       kpi('Tenors changed', `${fmt.int(meta.tenors_changed)} of ${fmt.int(meta.tenors_total)}`),
@@ -69,7 +85,7 @@ export async function render(main, params, ctx) {
         h('p', { class: 'sub' }, `The ${TOP} largest per asset class by ${SORTS.find(([s]) => s === sort)[1]}. Enter or a click opens the curve.`),
         table({
           id: 'movers', rows: movers.data, empty: 'No tenor changed between these dates.',
-          onPick: (r) => { history.pushState(null, '', open(r.curve_key)); window.dispatchEvent(new Event('aurum:navigate')); },
+          onPick: (r) => pick(r.curve_key),
           columns: [
             { key: 'asset_class', label: 'Asset class' },
             { key: 'curve', label: 'Curve', cell: (r) => h('a', { href: open(r.curve_key) }, curveName(r)) },
@@ -83,10 +99,11 @@ export async function render(main, params, ctx) {
         })),
       h('section', { class: 'panel', 'aria-labelledby': 'heat-title' },
         h('h2', { id: 'heat-title' }, 'Mean % change by curve family and delivery year'),
-        heatmap(cells.data, open),
-        h('h3', {}, 'Largest moves by family and year'),
+        h('p', { class: 'sub' }, `A family is an asset class, product and unit; a cell's colour is the mean % change of its tenors. Hover a cell for its figures; a click opens the curve that moved most in it.${heat.families > MANY_FAMILIES && !params.asset_class ? ` ${fmt.int(heat.families)} families: choose an asset class above to see fewer.` : ''}`),
+        heat.el,
+        h('h3', {}, `Largest moves by family and year (the ${MOST_CELLS} cells with the largest |% change|)`),
         table({
-          id: 'heat-table', short: true, rows: [...cells.data].sort((a, b) => (b.max_abs_change_pct ?? -1) - (a.max_abs_change_pct ?? -1)).slice(0, 25),
+          id: 'heat-table', short: true, rows: largest,
           empty: 'No tenors to compare.',
           columns: [
             { key: 'family', label: 'Family', cell: (c) => familyName(c) },
@@ -94,10 +111,15 @@ export async function render(main, params, ctx) {
             { key: 'tenors', label: 'Tenors', num: true, format: fmt.int },
             { key: 'mean_change_pct', label: 'Mean %', num: true, format: (v) => signed(v, 2) },
             { key: 'top_change_pct', label: 'Largest %', num: true, format: (v) => signed(v, 2) },
-            { key: 'top', label: 'Where', cell: (c) => (c.top_curve_key ? h('a', { href: open(c.top_curve_key) }, c.top_tenor_label) : '') },
+            { key: 'top', label: 'Where', cell: (c) => (c.top_curve_key ? h('a', { href: open(c.top_curve_key) }, whereName(named.get(c.top_curve_key), c.top_tenor_label)) : '') },
           ],
         }))),
     addedRemoved(meta, named, open));
+  heat.draw();
+}
+
+function whereName(curve, tenor) {
+  return curve ? `${curveName(curve)} ${tenor}` : tenor;
 }
 
 function signed(v, digits) {
@@ -123,8 +145,9 @@ function addedRemoved(meta, named, open) {
     h('section', { class: 'panel', id: 'removed' }, h('h2', {}, 'Curves removed'), list(meta.curves_removed, 'None: every curve of the earlier day is still there.')));
 }
 
-function heatmap(cells, open) {
-  if (!cells.length) return notice('empty', 'No tenors to compare.');
+/** The heat map's element, and `draw()` to call once it is in the page. */
+function heatmap(cells, pick) {
+  if (!cells.length) return { el: notice('empty', 'No tenors to compare.'), draw: () => {}, families: 0 };
   const families = [...new Set(cells.map((c) => c.family))].sort();
   const years = [...new Set(cells.map((c) => c.year))].sort((a, b) => a - b);
   const label = new Map(cells.map((c) => [c.family, familyName(c)]));
@@ -135,7 +158,7 @@ function heatmap(cells, open) {
   const el = h('div', { class: 'chart heat', id: 'heatmap', role: 'img', 'aria-label': 'Heat map of the mean % change by curve family and delivery year; the table below lists the largest moves' });
   el.style.height = `${Math.min(2400, Math.max(260, 70 + families.length * 16))}px`;
   const data = cells.map((c) => ({ value: [years.indexOf(c.year), families.indexOf(c.family), c.mean_change_pct], cell: c }));
-  queueMicrotask(() => {
+  const draw = () => {
     const instance = chart(el, {
       grid: { left: 260, right: 80, top: 10, bottom: 40 },
       xAxis: { type: 'category', data: years.map(String), splitArea: { show: true } },
@@ -154,13 +177,10 @@ function heatmap(cells, open) {
       series: [{ type: 'heatmap', data, emphasis: { itemStyle: { borderColor: '#000', borderWidth: 1 } } }],
     });
     instance.on('click', (p) => {
-      if (p.data && p.data.cell.top_curve_key) {
-        history.pushState(null, '', open(p.data.cell.top_curve_key));
-        window.dispatchEvent(new Event('aurum:navigate'));
-      }
+      if (p.data && p.data.cell.top_curve_key) pick(p.data.cell.top_curve_key);
     });
-  });
-  return el;
+  };
+  return { el, draw, families: families.length };
 }
 
 function controls(vendors, vendor, dates, from, to, sort, assetClass) {
