@@ -7,13 +7,14 @@
 // a, b (two versions of that day).
 
 import { all, cachedGet, get } from '../api.js';
-import { chart, PALETTE, tooltip } from '../charts.js';
+import { chart, tooltip } from '../charts.js';
 import { badge, field, fill, fmt, h, kpi, loading, notice, problem, select, table } from '../dom.js';
 import { link, update } from '../state.js';
 
 export const TITLE = 'Ingest and quality';
 
-const STATES = { published: 'good', in_progress: 'warn', pending: '', failed: 'bad', missing: 'bad' };
+// a state's badge: a colour of the palette and always its name (failed: solid, missing: dashed)
+const STATES = { published: 'good', in_progress: 'warn', pending: '', failed: 'bad', missing: 'bad missing' };
 const DAY_MS = 86400000;
 
 export async function render(main, params, ctx) {
@@ -43,14 +44,22 @@ export async function render(main, params, ctx) {
     if (ctx.current()) fill(section, section.firstChild, problem(error, what));
   });
   await Promise.all([
-    guard(sections.files, 'The file schedule', () => files(sections.files, scope, ctx)),
+    guard(sections.files, 'The file schedule', () => files(sections.files, scope, params, ctx)),
     guard(sections.runs, 'The ingest log', () => runs(sections.runs, vendor, params, ctx)),
-    guard(sections.gates, 'The gate history', () => gates(sections.gates, scope, ctx)),
+    guard(sections.gates, 'The gate history', () => gates(sections.gates, scope, params, ctx)),
     guard(sections.versions, 'The versions', () => versions(sections.versions, vendors, vendor, params, ctx)),
     guard(sections.quarantine, 'The quarantine', () => quarantine(sections.quarantine, vendor, params, ctx)),
     guard(sections.deadLetters, 'The dead letters', () => deadLetters(sections.deadLetters, scope, ctx)),
     guard(sections.alerts, 'The alerts', () => alerts(sections.alerts, vendor, ctx)),
   ]);
+  // the sections are drawn now: the URL's #section (a jump link, a shared link) can be shown
+  const target = ctx.current() && location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (target) target.scrollIntoView({ block: 'start' });
+}
+
+/** This page's link with `patch` applied to its state, opening at `section`. */
+function here(params, patch, section) {
+  return `${link('ingest', { ...params, ...patch })}#${section}`;
 }
 
 function dateInput(name, value) {
@@ -59,7 +68,7 @@ function dateInput(name, value) {
   return input;
 }
 
-async function files(section, scope, ctx) {
+async function files(section, scope, params, ctx) {
   const answer = await get('/v1/operations/files', scope);
   if (!ctx.current()) return;
   const states = answer.meta.states || {};
@@ -73,19 +82,29 @@ async function files(section, scope, ctx) {
     h('tbody', {}, vendors.map((v) => h('tr', {}, h('th', { scope: 'row' }, v), days.map((d) => {
       const x = cell.get(`${v}|${d}`);
       if (!x || !x.expected) return h('td', { class: 'off', title: 'not a business day' }, '·');
-      const names = x.files.map((f) => f.file || f.name || '').filter(Boolean).join(', ');
-      return h('td', { class: `state ${x.state}`, title: `${x.state}${x.version ? ` v${x.version}` : ''}${names ? `: ${names}` : ''}${x.late ? ' (late)' : ''}` },
-        badge(x.state === 'published' ? `v${x.version}` : x.state, STATES[x.state] || ''));
+      const names = x.files.map((f) => `${f.file} (${f.error_code || f.status})`).join(', ');
+      const text = x.state === 'published' ? `v${x.version}` : x.state.replace('_', ' ');
+      const title = `${v} ${d}: ${x.state}${x.version ? ` v${x.version}` : ''}${x.late ? ', late' : ''}${names ? ` · ${names}` : ''}`;
+      // a published day opens its versions; a failed one, its last run
+      const last = x.files[x.files.length - 1];
+      const target = x.state === 'published' ? here(params, { vendor: v, day: d, a: null, b: null }, 'versions')
+        : last ? here(params, { run: last.run_id }, 'runs') : null;
+      const shown = badge(text, STATES[x.state] || '');
+      return h('td', { class: `state ${x.state}`, title, dataset: { day: d, state: x.state } },
+        target ? h('a', { href: target, 'aria-label': title }, shown) : shown, x.late ? h('span', { class: 'late' }, ' late') : null);
     })))));
   fill(section, section.firstChild,
     h('div', { class: 'kpis' }, kpi('Owed', fmt.int(owed.length)), kpi('Published', fmt.int(states.published ?? 0)),
       kpi('Missing', fmt.int(states.missing ?? 0)), kpi('Failed', fmt.int(states.failed ?? 0)), kpi('Overdue', fmt.int(answer.meta.overdue ?? 0))),
-    days.length ? h('div', { class: 'table-wrap short' }, grid) : notice('empty', 'No business days in this range.', 'Widen the dates above.'));
+    days.length ? h('div', { class: 'table-wrap short' }, grid) : notice('empty', 'No business days in this range.', 'Widen the dates above.'),
+    days.length ? h('p', { class: 'sub legend' }, 'v1, v2…: published (the version now current; click for the day\u2019s versions) · failed: files came, none published (click for the run) · missing: nothing came by the cut-off · pending: before the cut-off · ·: not a business day') : null);
 }
 
 /** The conservation equation of a run: price cells = published + quarantined + copies + dead-lettered. */
 export function conservation(run) {
-  const parts = [['published', run.published_cells], ['quarantined', run.quarantined_cells], ['verified copies', run.copy_cells], ['dead-lettered', run.dead_letter_cells]];
+  // a run the gates blocked staged its rows on a branch: they are not on main
+  const held = (run.gate_failures || []).length && run.status !== 'published';
+  const parts = [[held ? 'staged (held by the gates)' : 'published', run.published_cells], ['quarantined', run.quarantined_cells], ['verified copies', run.copy_cells], ['dead-lettered', run.dead_letter_cells]];
   const sum = parts.reduce((total, [, n]) => total + (n || 0), 0);
   const holds = sum === run.price_cells;
   return h('p', { class: `equation ${holds ? 'holds' : 'broken'}`, id: 'conservation' },
@@ -98,7 +117,7 @@ async function runs(section, vendor, params, ctx) {
   if (!ctx.current()) return;
   const chosen = list.find((r) => r.run_id === params.run) || null;
   fill(section, section.firstChild,
-    h('p', { class: 'sub' }, 'Newest first. Enter or a click shows a run\u2019s conservation equation and the gates that fired.'),
+    h('p', { class: 'sub' }, 'The newest 100 runs, whatever their as-of (the dates above filter the files and the gates). Enter or a click shows a run\u2019s conservation equation, the gates that fired and its quarantined cells.'),
     table({
       id: 'run-table', short: true, rows: list, empty: 'No ingest runs yet: aurum ingest FOLDER or POST /v1/ingest.',
       onPick: (r) => update({ run: r.run_id }), selected: (r) => chosen && r.run_id === chosen.run_id,
@@ -108,28 +127,35 @@ async function runs(section, vendor, params, ctx) {
         { key: 'version', label: 'v', num: true },
         { key: 'rows', label: 'Rows', num: true, format: fmt.int },
         { key: 'quarantined', label: 'Quarantined', num: true, format: fmt.int },
-        { key: 'error_code', label: 'Error' },
+        { key: 'error_code', label: 'Error / gates', cell: (r) => r.error_code || ((r.gate_failures || []).length ? badge(`blocked: ${r.gate_failures.join(', ')}`, 'bad') : '') },
         { key: 'finished_at', label: 'Finished', format: fmt.time },
       ],
     }),
-    chosen ? runDetail(chosen) : null);
+    chosen ? runDetail(chosen, params) : (params.run ? notice('empty', 'That run is not among the newest 100 of this vendor.', 'Choose a run above.') : null));
 }
 
-function runDetail(run) {
+function runDetail(run, params) {
   const fired = (run.gates || []).filter((g) => g.failed);
+  const blocked = run.gate_failures || [];
   return h('div', { id: 'run-detail' },
     h('h3', {}, `${run.file} · ${run.status}${run.tag ? ` · ${run.tag}` : ''}`),
     conservation(run),
     run.error_message ? notice('error', run.error_code || 'error', run.error_message) : null,
+    blocked.length ? notice('warn', `The gates blocked this publish: ${blocked.join(', ')}.`,
+      `Main is unchanged${run.branch ? `; the day is staged on branch ${run.branch} for inspection` : ''}. `,
+      'Ask the vendor for a corrected file and ingest it again, or set the gate to warn (AURUM_GATES__…).') : null,
     fired.length ? table({ id: 'run-gates', rows: fired, columns: [
       { key: 'rule', label: 'Gate' }, { key: 'severity', label: 'Severity' },
       { key: 'failed', label: 'Failed', num: true, format: fmt.int }, { key: 'checked', label: 'Checked', num: true, format: fmt.int },
-      { key: 'sample_keys', label: 'Examples', format: (v) => (v || []).slice(0, 3).join('; ') },
-    ] }) : h('p', { class: 'sub' }, 'No gate fired.'),
-    h('p', {}, h('a', { href: link('ingest', { vendor: run.vendor, day: run.asof }) + '#versions' }, `the versions of ${run.vendor} ${run.asof}`)));
+      { key: 'sample_keys', label: 'Examples', cell: (g) => examples(g.sample_keys) },
+    ] }) : h('p', { class: 'sub' }, 'No day-over-day gate fired.'),
+    h('p', { class: 'links' },
+      run.quarantined ? h('a', { href: '#quarantine' }, `its ${fmt.int(run.quarantined)} quarantined rows`) : null,
+      run.asof && run.version ? h('a', { href: here(params, { vendor: run.vendor, day: run.asof, a: null, b: null }, 'versions') }, `the versions of ${run.vendor} ${run.asof}`) : null,
+      h('a', { href: here(params, { run: null }, 'runs') }, 'close')));
 }
 
-async function gates(section, scope, ctx) {
+async function gates(section, scope, params, ctx) {
   const rows = (await all('/v1/operations/gates', scope, 20000)).data;
   if (!ctx.current()) return;
   if (!rows.length) {
@@ -137,33 +163,50 @@ async function gates(section, scope, ctx) {
     return;
   }
   const days = [...new Set(rows.map((r) => r.asof_date))].sort();
-  const rules = [...new Set(rows.map((r) => `${r.stage}:${r.rule}`))].sort();
-  const failed = new Map();
-  for (const r of rows) {
-    const key = `${r.stage}:${r.rule}|${r.asof_date}`;
-    failed.set(key, (failed.get(key) || 0) + (r.failed || 0));
+  const failed = new Map(); // rule -> as-of -> cells (or curves) failed, summed over vendors
+  for (const r of rows.filter((x) => x.failed)) {
+    const name = `${r.stage}: ${r.rule} (${r.severity})`;
+    if (!failed.has(name)) failed.set(name, new Map());
+    const byDay = failed.get(name);
+    byDay.set(r.asof_date, (byDay.get(r.asof_date) || 0) + r.failed);
   }
-  const el = h('div', { class: 'chart small', id: 'gates-chart', role: 'img', 'aria-label': 'Cells failing each rule and gate per as-of; the table lists them' });
-  const series = rules.map((rule) => ({ name: rule, type: 'bar', stack: 'failed', data: days.map((d) => failed.get(`${rule}|${d}`) || 0) }))
-    .filter((s) => s.data.some((v) => v));
-  const failures = rows.filter((r) => r.failed);
+  const rules = new Set(rows.map((r) => `${r.stage}:${r.rule}`));
+  // the days' latest outcomes that found something, and the days where an earlier run did
+  const found = rows.filter((r) => r.failed || r.runs_failed);
+  const el = h('div', { class: 'chart small', id: 'gates-chart', role: 'img', 'aria-label': 'Rows or curves failing each rule and gate per as-of day (log scale); the table below lists them' });
+  // one bar per rule and day, on a log axis: a jump over 300 curves and one text cell both show
+  const series = [...failed].sort(([x], [y]) => x.localeCompare(y)).map(([name, byDay]) => ({
+    name, type: 'bar', barMaxWidth: 28, barMinHeight: 4, data: days.map((d) => byDay.get(d) ?? null),
+    label: { show: true, position: 'top', fontSize: 11, formatter: (p) => fmt.int(p.value) },
+  }));
   fill(section, section.firstChild,
-    h('p', { class: 'sub' }, `${rules.length} rules and gates checked on ${days.length} as-of days; ${failures.length} outcomes with failures.`),
+    h('p', { class: 'sub' }, `${rules.size} rules and gates on ${days.length} as-of ${days.length === 1 ? 'day' : 'days'}; each day shows its latest run (a corrected day, its correction). ${found.length} ${found.length === 1 ? 'outcome' : 'outcomes'} found something.`),
     series.length ? el : notice('info', 'Every rule and gate passed in this range.'),
-    table({ id: 'gates-table', short: true, rows: failures, empty: 'No failures.', columns: [
+    table({ id: 'gates-table', short: true, rows: found, empty: 'No rule or gate found anything in this range.', columns: [
       { key: 'asof_date', label: 'As-of' }, { key: 'vendor', label: 'Vendor' }, { key: 'stage', label: 'Stage' },
-      { key: 'rule', label: 'Rule' }, { key: 'severity', label: 'Severity' },
+      { key: 'rule', label: 'Rule' },
+      { key: 'severity', label: 'Severity', cell: (r) => badge(r.severity, r.severity === 'fail' ? 'bad' : r.severity === 'quarantine' ? 'warn' : '') },
       { key: 'failed', label: 'Failed', num: true, format: fmt.int }, { key: 'checked', label: 'Checked', num: true, format: fmt.int },
-      { key: 'sample_keys', label: 'Examples', format: (v) => (v || []).slice(0, 2).join('; ') },
+      { key: 'runs_failed', label: 'Runs that found some', num: true, format: (v, r) => `${fmt.int(v)} of ${fmt.int(r.runs)}` },
+      { key: 'sample_keys', label: 'Examples', cell: (r) => examples(r.sample_keys) },
+      { key: 'run_id', label: 'Latest run', cell: (r) => h('a', { href: here(params, { run: r.run_id }, 'runs') }, r.run_id.slice(0, 8)) },
     ] }));
   if (series.length) {
     chart(el, {
       legend: { top: 0, type: 'scroll' }, tooltip: tooltip({ format: (v) => fmt.int(v) }),
       grid: { left: 56, right: 16, top: 32, bottom: 32 },
-      xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: 'cells failed' }, series,
-      color: PALETTE,
+      xAxis: { type: 'category', data: days },
+      // bars rise from 1 on a log axis: one failed cell is a short bar, its number above it
+      yAxis: { type: 'log', min: 1, logBase: 10, name: 'failed (log)' },
+      series,
     });
   }
+}
+
+/** A rule's sample keys: the first in the cell, every one on hover. */
+function examples(keys) {
+  const list = keys || [];
+  return h('span', { class: 'examples', title: list.join('\n') }, list.slice(0, 2).join('; '));
 }
 
 async function versions(section, vendors, vendor, params, ctx) {
@@ -241,8 +284,10 @@ async function deadLetters(section, scope, ctx) {
 }
 
 async function alerts(section, vendor, ctx) {
+  const rank = { critical: 0, warning: 1 };
   const list = (await get('/v1/observability/alerts', { state: 'open', limit: 100 })).data
-    .filter((a) => !vendor || !a.vendor || a.vendor === vendor);
+    .filter((a) => !vendor || !a.vendor || a.vendor === vendor)
+    .sort((x, y) => (rank[x.severity] ?? 2) - (rank[y.severity] ?? 2) || String(y.raised_at).localeCompare(String(x.raised_at)));
   if (!ctx.current()) return;
   fill(section, section.firstChild, table({
     id: 'alert-table', short: true, rows: list, empty: 'No open alerts.',
