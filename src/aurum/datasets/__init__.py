@@ -26,6 +26,7 @@ import pyarrow as pa
 __all__ = ["Column", "Dataset", "Retention", "TagScheme"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_BRANCH_JUNK = re.compile(r"[^A-Za-z0-9_.]+")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,16 @@ class TagScheme:
     'eod_rp_20250917_ab12'
     >>> scheme.branch({"vendor": "RP", "asof_date": "2025-09-17"}, "ab12")  # as a run records it
     'eod_rp_20250917_ab12'
+
+    A value holding ``/`` (an EIA series id) is written ``%2F`` so the tag still parses:
+
+    >>> series = TagScheme("series", ("source", "series_id"))
+    >>> series.tag({"source": "EIA", "series_id": "v2/rto:PACW:D"}, 1)
+    'series/EIA/v2%2Frto:PACW:D/v1'
+    >>> series.parse("series/EIA/v2%2Frto:PACW:D/v1")
+    ({'source': 'EIA', 'series_id': 'v2/rto:PACW:D'}, 1)
+    >>> series.branch({"source": "EIA", "series_id": "v2/rto:PACW:D"}, "ab12")
+    'series_eia_v2_rto_pacw_d_ab12'
     """
 
     prefix: str
@@ -68,7 +79,7 @@ class TagScheme:
 
     def tag_prefix(self, partition: Mapping[str, Any]) -> str:
         """Every version's tag of ``partition`` starts with this (and ends with its number)."""
-        values = "/".join(_text(partition[key]) for key in self.keys)
+        values = "/".join(_escaped(_text(partition[key])) for key in self.keys)
         return f"{self.prefix}/{values}/v"
 
     def parse(self, name: str) -> tuple[dict[str, str], int] | None:
@@ -79,11 +90,15 @@ class TagScheme:
         version = parts[-1]
         if not (version.startswith("v") and version[1:].isdigit()):
             return None
-        return dict(zip(self.keys, parts[1:-1], strict=True)), int(version[1:])
+        values = (part.replace("%2F", "/").replace("%25", "%") for part in parts[1:-1])
+        return dict(zip(self.keys, values, strict=True)), int(version[1:])
 
     def branch(self, partition: Mapping[str, Any], run_id: str) -> str:
         """The write-audit-publish branch a run stages ``partition`` on."""
-        values = "_".join(_text(partition[key]).replace("-", "").lower() for key in self.keys)
+        values = "_".join(
+            _BRANCH_JUNK.sub("_", _text(partition[key]).replace("-", "")).lower()
+            for key in self.keys
+        )
         return f"{self.prefix}_{values}_{run_id}"
 
 
@@ -193,6 +208,10 @@ class Dataset:
             "served_by": self.served_by,
             "derived_from": list(self.derived_from),
         }
+
+
+def _escaped(text: str) -> str:
+    return text.replace("%", "%25").replace("/", "%2F")
 
 
 def _text(value: Any) -> str:

@@ -23,9 +23,7 @@ from pyiceberg.transforms import IdentityTransform
 
 from aurum.config import Settings
 from aurum.datasets import Dataset
-from aurum.datasets.curves import BUILTIN
-from aurum.datasets.ppa import PPA_DATASETS
-from aurum.datasets.scenarios import SCENARIO_DATASETS
+from aurum.datasets.builtin import ALL_DATASETS
 from aurum.errors import ConfigError, NotInstalledError, Unavailable, Unknown
 from aurum.telemetry import span
 
@@ -53,7 +51,7 @@ class Lake:
         self.catalog.create_namespace_if_not_exists(self.namespace)
         self.datasets: dict[str, Dataset] = {}
         self._loaded: dict[str, Table] = {}
-        for dataset in (*BUILTIN, *SCENARIO_DATASETS, *PPA_DATASETS, *datasets):
+        for dataset in (*ALL_DATASETS, *datasets):
             self.add(dataset)
 
     def add(self, dataset: Dataset) -> Table:

@@ -16,16 +16,27 @@ leaves it exactly as before or exactly as after. The staged snapshot's summary n
 (``aurum.run_id``) and the content (``aurum.sha256``): recovery finds a run's version by it, and
 content identical to the newest version is a ``duplicate`` (no commit); different content is
 version n+1, and version n stays readable through its tag.
+
+A dataset whose payloads each carry *some* of a partition's rows (a feed: one file brings a
+day's prices for some nodes, a later one the rest or a correction) publishes with ``merge``:
+each attempt reads the partition as main holds it at that attempt's base, and stages
+``merge(current, rows)``; the content hash is then the staged rows' own
+(:func:`content_digest`), so re-loading a payload already merged is a ``duplicate`` and a
+correction is the next version. Reading at the attempt's base keeps a concurrent load's rows:
+if main moves, the attempt starts again and merges onto the new main.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
@@ -37,10 +48,20 @@ from aurum.lake.commits import backoff, is_conflict, partitions
 from aurum.lake.expressions import partition_filter
 from aurum.lake.versions import RUN_ID, SHA256, versions
 
-__all__ = ["Audit", "Publication", "Stage", "publish"]
+__all__ = ["Audit", "Merge", "Publication", "Stage", "content_digest", "publish"]
 
 Stage = Literal["branched", "staged", "audited", "published"]
 MAX_ATTEMPTS = 25
+# (the partition's rows on main, or None when it is new; the rows to add) -> the rows to stage
+Merge = Callable[[pa.Table | None, pa.Table], pa.Table]
+
+
+def content_digest(rows: pa.Table) -> str:
+    """SHA-256 of ``rows`` as CSV text (values, not buffers: equal tables hash equal whatever
+    their chunking or padding); sort them first for a total order."""
+    out = io.BytesIO()
+    pacsv.write_csv(rows.combine_chunks(), out)
+    return hashlib.sha256(out.getvalue()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -74,14 +95,17 @@ def publish(
     rows: pa.Table,
     *,
     run_id: str,
-    content_sha256: str,
+    content_sha256: str | None = None,
     audit: Audit | None = None,
+    merge: Merge | None = None,
     pause: Callable[[Stage], None] | None = None,
 ) -> Publication:
     """Write-audit-publish ``rows`` as ``partition`` of ``dataset`` (see the module docstring).
 
-    ``pause`` is called at each stage boundary: fault-injection tests stop a process there;
-    ``published`` comes right after the catalog commit.
+    ``content_sha256`` names the content (a delivered file's hash); without it, the staged
+    rows' :func:`content_digest`. ``merge``: compose with the partition's current rows (see the
+    module docstring). ``pause`` is called at each stage boundary: fault-injection tests stop
+    a process there; ``published`` comes right after the catalog commit.
     """
     scheme = dataset.tags
     if scheme is None:
@@ -93,11 +117,10 @@ def publish(
             f" {sorted(partition)}",
         )
     table = lake.table(dataset.name)
-    order = [(name, "ascending") for name in dataset.sort_by]
-    data = (rows.sort_by(order) if order else rows).cast(dataset.schema)
-    properties = {RUN_ID: run_id, SHA256: content_sha256}
+    data = _ordered(rows, dataset)
+    properties = {RUN_ID: run_id, SHA256: content_sha256 or ""}
     attempt = _Attempt(table, dataset, scheme, dict(partition), data, properties, audit,
-                       pause or (lambda stage: None))  # fmt: skip
+                       pause or (lambda stage: None), merge)  # fmt: skip
     for number in range(1, MAX_ATTEMPTS + 1):
         try:
             with lake.reachable():  # the catalog down mid-way: Unavailable, outcome unknown
@@ -116,6 +139,11 @@ def publish(
     )
 
 
+def _ordered(rows: pa.Table, dataset: Dataset) -> pa.Table:
+    order = [(name, "ascending") for name in dataset.sort_by]
+    return (rows.sort_by(order) if order else rows).cast(dataset.schema)
+
+
 class _MainMoved(Exception):
     """Main changed between staging and publishing: stage again on the new main."""
 
@@ -130,6 +158,8 @@ class _Attempt:
     properties: dict[str, str]
     audit: Audit | None
     step: Callable[[Stage], None]
+    merge: Merge | None = None
+    rows: pa.Table | None = None  # what this attempt stages (data, or data merged onto main)
 
     def run(self, attempt: int) -> Publication:
         table, partition = self.table, self.partition
@@ -137,6 +167,7 @@ class _Attempt:
         table.refresh()
         base = table.metadata.refs["main"].snapshot_id
         published = versions(table, self.scheme, partition)
+        self._compose(base if published else None)
         newest = table.snapshot_by_id(published[max(published)]) if published else None
         if newest is not None and newest.summary.get(SHA256) == self.properties[SHA256]:
             _drop_branch(table, branch)
@@ -145,9 +176,9 @@ class _Attempt:
         table.manage_snapshots().create_branch(base, branch).commit()
         self.step("branched")
         if not published:  # a new partition: nothing to replace
-            table.append(self.data, self.properties, branch=branch)
+            table.append(self.rows, self.properties, branch=branch)
         else:  # a correction: replace the partition
-            table.overwrite(self.data, partition_filter(partition), self.properties, branch=branch)
+            table.overwrite(self.rows, partition_filter(partition), self.properties, branch=branch)
         staged = table.snapshot_by_name(branch)
         if staged is None or not _descends_from(table, staged.snapshot_id, base):
             raise IngestError("staging_broken", f"branch {branch} does not descend from main")
@@ -171,6 +202,20 @@ class _Attempt:
         self.step("published")
         return Publication("published", version, staged.snapshot_id, tag, None, checks, attempt)
 
+    def _compose(self, base: int | None) -> None:  # base None: the partition is new
+        """The rows this attempt stages, and (for a merge) their digest."""
+        if self.merge is None:
+            self.rows = self.data
+        else:
+            current = None
+            if base is not None:
+                current = self.table.scan(
+                    row_filter=partition_filter(self.partition), snapshot_id=base
+                ).to_arrow()
+            self.rows = _ordered(self.merge(current, self.data), self.dataset)
+        if self.merge is not None or not self.properties[SHA256]:
+            self.properties[SHA256] = content_digest(self.rows)
+
     def _audit(self, base: int) -> Sequence[CheckOutcome]:
         assert self.audit is not None
         previous = _previous(self.table, self.dataset, self.partition, base)
@@ -181,7 +226,8 @@ class _Attempt:
                 selected_fields=self.audit.columns or ("*",),
                 snapshot_id=base,
             ).to_arrow()
-        return self.audit.check(self.data, rows)
+        assert self.rows is not None
+        return self.audit.check(self.rows, rows)
 
 
 def _previous(

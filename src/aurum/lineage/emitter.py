@@ -23,9 +23,7 @@ from openlineage.client.serde import Serde
 from aurum._version import code_version
 from aurum.config import Settings
 from aurum.datasets import Dataset
-from aurum.datasets.curves import BUILTIN
-from aurum.datasets.ppa import PPA_DATASETS
-from aurum.datasets.scenarios import SCENARIO_DATASETS
+from aurum.datasets.builtin import ALL_DATASETS
 from aurum.errors import ConfigError
 from aurum.lineage.events import RunEvents, lake_namespace
 from aurum.lineage.transport import HttpDelivery, JsonlFile
@@ -61,9 +59,7 @@ class Lineage:
         HTTP delivery to its ``/api/v1/lineage``. ``datasets``: contracts besides the built-in
         ones (as ``Lake`` takes them). A URL that is not one is a ``ConfigError`` here, in the
         composition root, never later in a run."""
-        contracts: Mapping[str, Dataset] = {
-            d.name: d for d in (*BUILTIN, *SCENARIO_DATASETS, *PPA_DATASETS, *datasets)
-        }
+        contracts: Mapping[str, Dataset] = {d.name: d for d in (*ALL_DATASETS, *datasets)}
         events = RunEvents(contracts, lake_namespace(settings.lake.namespace), code_version())
         http = None
         config = settings.lineage
