@@ -113,16 +113,28 @@ def redis_url() -> str:
     return REDIS
 
 
-@pytest.fixture(scope="session")
-def workbooks_dir() -> Path:
-    """``../shared/workbooks``: required in CI, skipped with a message elsewhere when absent."""
-    folder = SHARED / "workbooks"
-    if not (folder / "EXPECTED.csv").is_file():
-        message = f"real vendor workbooks not found at {folder}"
+def _shared(folder: str, marker: str, what: str) -> Path:
+    """``../shared/{folder}`` (known by its ``marker`` file): required in CI, skipped with a
+    message elsewhere when absent."""
+    found = SHARED / folder
+    if not (found / marker).is_file():
+        message = f"{what} not found at {found}"
         if os.environ.get("CI"):
             pytest.fail(f"{message} (CI=true: they must be there)")
         pytest.skip(f"{message}; put the shared folder beside the checkout to run these tests")
-    return folder
+    return found
+
+
+@pytest.fixture(scope="session")
+def workbooks_dir() -> Path:
+    """``../shared/workbooks``: the real vendor workbooks and their EXPECTED.csv."""
+    return _shared("workbooks", "EXPECTED.csv", "real vendor workbooks")
+
+
+@pytest.fixture(scope="session")
+def feeds() -> Path:
+    """``../shared/feeds``: the recorded real feed payloads and their README."""
+    return _shared("feeds", "README.md", "recorded feed payloads")
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,7 @@ from aurum.api.routes import catalog as catalog_routes
 from aurum.api.routes import curves as curve_routes
 from aurum.api.routes import datasets as dataset_routes
 from aurum.api.routes import events as events_routes
+from aurum.api.routes import feeds as feed_routes
 from aurum.api.routes import ppa as ppa_routes
 from aurum.api.routes import scenarios as scenario_routes
 from aurum.api.security import PUBLIC, check_routes, is_loopback, requires
@@ -69,6 +70,7 @@ from aurum.ppa import PpaService
 from aurum.query.curves import COLUMNS, Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
+from aurum.query.feeds import FeedReads
 from aurum.query.replica import Replicas
 from aurum.runs import Runs
 from aurum.runs.loop import Every
@@ -133,6 +135,7 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         usage=UsageMeter(store),
         catalog=Catalog(lake),
         alerts=Alerts(store, settings.alerts),
+        feeds=FeedReads(lake, curves, timeout_s=settings.query.timeout_s),
     )
     services.metrics.watch(store, extra=lineage_families(shared_lineage(settings)))
     telemetry.configure_tracing(settings.telemetry.traces, kept=settings.telemetry.traces_kept)
@@ -195,7 +198,8 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         scenario_routes.router, *objects.DOCUMENT_ROUTES, ppa_routes.contract_versions,
         ppa_routes.router, objects.model_runs, events_routes.router, events_routes.hooks,
         operations.router, catalog_routes.router, observability.router, observability.usage,
-        admin.me, admin.router, ops.router,
+        admin.me, admin.router, ops.router, feed_routes.iso, feed_routes.series, feed_routes.fx,
+        feed_routes.feeds,
     )  # fmt: skip
     check_routes(routers)
     for router in routers:

@@ -39,6 +39,7 @@ from aurum.ppa import PpaService
 from aurum.query.curves import Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import Query
+from aurum.query.feeds import FeedReads
 from aurum.runs import Runs, drop_orphan_branches
 from aurum.scenarios import ScenarioService
 from aurum.store import Store
@@ -72,6 +73,7 @@ class Services:
     usage: UsageMeter
     catalog: Catalog
     alerts: Alerts
+    feeds: FeedReads
 
 
 async def _services(request: Request) -> Services:

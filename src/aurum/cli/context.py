@@ -26,6 +26,7 @@ from aurum.config import Settings
 from aurum.errors import ConfigError, Unknown
 
 if TYPE_CHECKING:
+    from aurum.feeds.service import Feeds
     from aurum.lake import Lake
     from aurum.ppa import PpaService
     from aurum.runs.worker import Worker
@@ -101,6 +102,16 @@ class Context:
         return PpaService(
             self.store, self.lake, self.scenarios.runs, Curves(self.lake, None), self.scenarios
         )
+
+    @cached_property
+    def feeds(self) -> Feeds:
+        from aurum.feeds.service import Feeds
+        from aurum.lineage import shared_lineage
+        from aurum.runs import Runs
+
+        settings = self.settings
+        runs = Runs(self.store, lease=settings.runs.lease, lineage=shared_lineage(settings))
+        return Feeds(self.lake, self.store, runs)
 
     def worker(self) -> Worker:
         """A worker for every kind of queued run, on this context's store and lake."""

@@ -23,6 +23,7 @@ from aurum.cli import (
     admin,
     alerts,
     catalog,
+    feeds,
     files,
     ingest,
     lake,
@@ -96,7 +97,7 @@ for name, command in (
     ("lineage", lineage.lineage),
 ):  # fmt: skip
     app.command(name)(_one_line_errors(command))
-for group in (admin.tenants, admin.keys, scenarios.scenario, ppa.ppa, alerts.alerts):
+for group in (admin.tenants, admin.keys, scenarios.scenario, ppa.ppa, alerts.alerts, feeds.feeds):
     for registered in group.registered_commands:
         assert registered.callback is not None
         registered.callback = _one_line_errors(registered.callback)
@@ -105,6 +106,7 @@ app.add_typer(admin.keys, name="keys")
 app.add_typer(scenarios.scenario, name="scenario")
 app.add_typer(ppa.ppa, name="ppa")
 app.add_typer(alerts.alerts, name="alerts")
+app.add_typer(feeds.feeds, name="feeds")
 
 
 def main() -> None:

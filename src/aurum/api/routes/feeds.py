@@ -1,0 +1,225 @@
+"""Public feeds: ``/v1/iso`` (LMPs, nodes, realised vs forward), ``/v1/series``, ``/v1/fx``, and
+``/v1/feeds`` (the formats a load reads, and the loads)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, read
+from aurum.api.params import AsAtParam, PagingDep, parse_date, parse_month
+from aurum.api.security import requires
+from aurum.auth.principal import ANALYST, OPS
+from aurum.datasets.feeds import FX_RATE, ISO_LMP, ISO_NODE, SERIES_OBSERVATION
+from aurum.errors import RequestError
+from aurum.feeds import readers
+
+__all__ = ["feeds", "fx", "iso", "series"]
+
+_READERS = {"dependencies": [requires(ANALYST, OPS)], "responses": READ_RESPONSES}
+iso = APIRouter(prefix="/v1/iso", tags=["feeds"], **_READERS)
+series = APIRouter(prefix="/v1/series", tags=["feeds"], **_READERS)
+fx = APIRouter(prefix="/v1/fx", tags=["feeds"], **_READERS)
+feeds = APIRouter(prefix="/v1/feeds", tags=["feeds"], dependencies=[requires(ANALYST, OPS)])
+
+_AGGREGATE = "Per interval, or time-weighted means by UTC hour, operating day or month."
+DateParam = Annotated[str | None, Query(description="A date, YYYY-MM-DD.", max_length=10)]
+
+
+class MarketRun(StrEnum):
+    DA = "DA"
+    RT = "RT"
+
+
+class Aggregate(StrEnum):
+    interval = "interval"
+    hourly = "hourly"
+    daily = "daily"
+    monthly = "monthly"
+
+
+def _day(value: str | None, name: str) -> date | None:
+    return parse_date(value, name) if value else None
+
+
+@iso.get("/lmp", summary="ISO locational marginal prices")
+def lmp(
+    request: Request,
+    services: ServicesDep,
+    paging: PagingDep,
+    iso_name: Annotated[str, Query(alias="iso", description="PJM, CAISO, ERCOT, MISO, NYISO, "
+                                   "ISONE or SPP.", max_length=16)],
+    start: Annotated[str, Query(description="First operating day, YYYY-MM-DD.", max_length=10)],
+    end: DateParam = None,
+    node: Annotated[list[str] | None, Query(description="Node, zone or hub (repeat for "
+                                            "several; default: every node).")] = None,
+    market_run: MarketRun = MarketRun.DA,
+    aggregate: Annotated[Aggregate, Query(description=_AGGREGATE)] = Aggregate.hourly,
+    block: Annotated[str | None, Query(description="Only hours in this block of the ISO's "
+                                       "calendar: ON_PEAK, OFF_PEAK, 7X24, 2X16, 7X8 …",
+                                       max_length=16)] = None,
+    as_at: AsAtParam = None,
+) -> Response:  # fmt: skip
+    """Prices of an ISO's nodes over operating days `start`…`end` (default: `start`), each
+    interval or averaged weighting every interval by its length; `hours` says how much of the
+    period the prices cover (a gap in the source shows as fewer hours), and `lmp = energy +
+    congestion + loss (+ ghg)` in one sign convention (NYISO's congestion is flipped)."""
+    first = parse_date(start, "start")
+    last = _day(end, "end") or first
+    nodes = tuple(n for value in node or () for n in value.split(",") if n)
+    reads = services.feeds
+
+    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
+        assert snapshot is not None
+        return reads.lmp(
+            snapshot_id=snapshot, iso=iso_name, nodes=nodes, market_run=market_run.value,
+            first=first, last=last, aggregate=aggregate.value, block=block, limit=limit,
+            offset=offset,
+        )  # fmt: skip
+
+    return read(request, services, page, as_at=as_at, limit=paging.limit,
+                pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
+
+
+@iso.get("/nodes", summary="The ISOs' node registry")
+def nodes(
+    services: ServicesDep,
+    iso_name: Annotated[str | None, Query(alias="iso", max_length=16)] = None,
+    as_at: AsAtParam = None,
+) -> Response:
+    """Every node, zone and hub seen in an ISO's prices, with its type, time zone and the first
+    operating day loaded (a versioned registry: `as_at` reads an earlier one)."""
+    snapshot = services.feeds.pin(ISO_NODE.name, as_at)
+    rows = services.feeds.nodes(snapshot_id=snapshot, iso=iso_name)
+    return envelope(rows.to_pylist(), snapshot_id=snapshot)
+
+
+@iso.get("/realised", summary="A hub's settled month beside its forward")
+def realised(
+    request: Request,
+    services: ServicesDep,
+    iso_name: Annotated[str, Query(alias="iso", max_length=16)],
+    node: Annotated[str, Query(max_length=100, description="A mapped node (see the answer's "
+                                "error for the list).")],
+    month: Annotated[str, Query(description="Delivery month, YYYY-MM.", max_length=7)],
+    asof: Annotated[str | None, Query(description="The forward's as-of (default: the last "
+                                      "before the month).", max_length=10)] = None,
+    as_at: AsAtParam = None,
+) -> Response:  # fmt: skip
+    """For each block of the mapped forward curve: the node's settled average over the month's
+    hours in that block (day-ahead, time-weighted) beside the forward's value for that month as
+    of `asof`, and their difference. The node → curve mapping is the documented file
+    `aurum/query/realised.toml`."""
+    month_start = parse_month(month, "month")
+    day = _day(asof, "asof")
+    access = request.state.principal.access
+    reads = services.feeds
+
+    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
+        assert snapshot is not None
+        return reads.realised(snapshot_id=snapshot, iso=iso_name, node=node, month=month_start,
+                              asof=day, access=access)  # fmt: skip
+
+    return read(request, services, page, as_at=as_at, limit=None,
+                pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
+
+
+@series.get("/{source}/{series_id:path}", summary="A public series' observations")
+def observations(
+    request: Request,
+    services: ServicesDep,
+    paging: PagingDep,
+    source: Annotated[str, Path(description="EIA, FRED or NOAA.", max_length=16)],
+    series_id: Annotated[str, Path(description="The series as its source names it.",
+                                   max_length=200)],
+    start: DateParam = None,
+    end: DateParam = None,
+    vintage: Annotated[str | None, Query(description="FRED: the values as published on this "
+                                         "day (default: the newest).", max_length=10)] = None,
+    as_at: AsAtParam = None,
+) -> Response:  # fmt: skip
+    """Observations by period; for a vintaged series, one value per period: as published on
+    `vintage` (its real-time window holds that day), else the newest."""
+    first, last, on = _day(start, "start"), _day(end, "end"), _day(vintage, "vintage")
+    reads = services.feeds
+
+    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
+        assert snapshot is not None
+        return reads.series(
+            snapshot_id=snapshot,
+            source=source,
+            series_id=series_id,
+            first=first,
+            last=last,
+            vintage=on,
+            limit=limit,
+            offset=offset,
+        )
+
+    return read(
+        request,
+        services,
+        page,
+        as_at=as_at,
+        limit=paging.limit,
+        pin=lambda snapshot: reads.pin(SERIES_OBSERVATION.name, as_at, snapshot),
+    )
+
+
+@fx.get("", summary="Foreign-exchange reference rates")
+def rates(
+    request: Request,
+    services: ServicesDep,
+    paging: PagingDep,
+    currency: Annotated[str | None, Query(description="Comma-separated ISO codes (default: "
+                                          "all).", max_length=200)] = None,
+    start: DateParam = None,
+    end: DateParam = None,
+    as_at: AsAtParam = None,
+) -> Response:  # fmt: skip
+    """The ECB's euro reference rates: units of `currency` per 1 EUR, on TARGET business days
+    (there is no rate on a weekend or a TARGET holiday)."""
+    wanted = tuple(c.strip() for c in (currency or "").split(",") if c.strip())
+    if any(len(c) != 3 or not c.isalpha() for c in wanted):
+        raise RequestError("parameter_invalid", f"currency must be ISO codes: {currency!r}")
+    first, last = _day(start, "start"), _day(end, "end")
+    reads = services.feeds
+
+    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
+        assert snapshot is not None
+        return reads.fx(snapshot_id=snapshot, currencies=wanted, first=first, last=last,
+                        limit=limit, offset=offset)  # fmt: skip
+
+    return read(
+        request,
+        services,
+        page,
+        as_at=as_at,
+        limit=paging.limit,
+        pin=lambda snapshot: reads.pin(FX_RATE.name, as_at, snapshot),
+    )
+
+
+@feeds.get("/formats", summary="Payload formats a feed load reads")
+def formats() -> Response:
+    """Every format by name, with its parameters (`aurum feeds load --format NAME`)."""
+    return envelope(readers.describe())
+
+
+@feeds.get("/loads", summary="Feed loads, newest first")
+def loads(
+    request: Request, services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:  # fmt: skip
+    """Each load's run: the file, its format, the rows and partitions it published, the
+    checks that fired, or why it failed."""
+    access = request.state.principal.access
+    with services.store.transaction(access, write=False) as tx:
+        runs = tx.runs(kind="feed_load", limit=limit, offset=offset)
+    return envelope([dataclasses.asdict(run) for run in runs])

@@ -1,0 +1,338 @@
+"""Reads of the public feeds: ISO prices (by interval or averaged by hour, day or month, in a
+delivery block), series observations (at a vintage), FX rates, and realised prices beside the
+forward curve.
+
+Each read is pinned to one snapshot of its dataset and bounded by the session's deadline, like
+every read (``aurum.query.engine``). Averages are **time-weighted**: an interval counts for its
+length, so a month of 5-minute real-time prices and one of hourly day-ahead prices average
+alike, and ``hours`` says how much of the period the prices cover (a gap in the source shows
+as fewer hours, never as an invented price).
+
+Blocks are the power calendar's (``aurum.domain.calendar``: the market's on-peak hours,
+weekends and NERC holidays, in its own time zone); an interval is in a block when the hour
+holding its start is.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import EqualTo, GreaterThanOrEqual, In, LessThanOrEqual
+
+from aurum.datasets.feeds import FX_RATE, ISO_LMP, ISO_NODE, SERIES_OBSERVATION
+from aurum.domain.calendar import in_block
+from aurum.errors import QueryError, Unknown
+from aurum.lake.catalog import Lake
+from aurum.lake.expressions import all_of
+from aurum.query.curves import Curves
+from aurum.query.datasets import Datasets
+from aurum.query.engine import AsAt, Session, connect
+from aurum.query.filters import CurveFilter
+from aurum.query.page import Page, page_of
+
+__all__ = ["AGGREGATES", "FeedReads", "Mapping", "mappings"]
+
+Aggregate = Literal["interval", "hourly", "daily", "monthly"]
+AGGREGATES: tuple[str, ...] = ("interval", "hourly", "daily", "monthly")
+MAX_DAYS = 366 * 2  # one read spans at most two years of intervals
+_PRICES = ("lmp", "energy", "congestion", "loss")
+_INTERVAL_COLUMNS = (
+    "iso", "node", "node_type", "market_run", "operating_day", "interval_start_utc",
+    "interval_end_utc", "hour_label", "lmp", "energy", "congestion", "loss", "ghg", "derived",
+    "units",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A node whose settled prices are compared with a forward curve (``realised.toml``)."""
+
+    iso: str
+    node: str
+    market_run: str
+    curve: dict[str, str]  # identity fields of the curve (vendor, iso, location, ...)
+    blocks: dict[str, str]  # the curve's block -> the calendar's block
+
+
+@cache
+def mappings() -> tuple[Mapping, ...]:
+    """The node → curve mapping file, read once (``aurum/query/realised.toml``)."""
+    text = resources.files("aurum.query").joinpath("realised.toml").read_text()
+    data = tomllib.loads(text)
+    return tuple(
+        Mapping(m["iso"], m["node"], m.get("market_run", "DA"), dict(m["curve"]),
+                dict(m["blocks"]))
+        for m in data.get("mapping", [])
+    )  # fmt: skip
+
+
+class FeedReads:
+    """Reads of the feeds' datasets of one lake (``curves``: for realised vs forward)."""
+
+    def __init__(self, lake: Lake, curves: Curves, *, timeout_s: float = 30.0) -> None:
+        self.lake = lake
+        self.curves = curves
+        self.timeout_s = timeout_s
+        self._datasets = Datasets(lake, timeout_s=timeout_s)
+
+    def pin(self, dataset: str, as_at: AsAt = None, snapshot_id: int | None = None) -> int:
+        return self._datasets.pin(dataset, as_at, snapshot_id)
+
+    # -- ISO prices -------------------------------------------------------------------------------
+
+    def lmp(
+        self, *, snapshot_id: int, iso: str, nodes: Sequence[str] = (), market_run: str = "DA",
+        first: date, last: date, aggregate: Aggregate = "hourly", block: str | None = None,
+        limit: int = 1000, offset: int = 0,
+    ) -> Page:  # fmt: skip
+        """Prices of ``iso``'s ``nodes`` (all when empty) on operating days ``first``…``last``,
+        per interval or time-weighted by hour, day or month, in ``block`` if given."""
+        started = time.perf_counter()
+        iso, market_run = iso.upper(), market_run.upper()
+        _check_range(first, last)
+        if aggregate not in AGGREGATES:
+            raise QueryError("aggregate_invalid", f"aggregate is one of {', '.join(AGGREGATES)}")
+        rows = self._lmp_rows(snapshot_id, iso, nodes, market_run, first, last)
+        extra: dict[str, Any] = {"iso": iso, "market_run": market_run, "aggregate": aggregate}
+        if block is not None:
+            block_name, inside = _in_block(iso, block, rows["interval_start_utc"])
+            rows = rows.filter(inside)
+            extra["block"] = block_name
+        return self._aggregate(rows, aggregate, limit, offset, started, snapshot_id, extra)
+
+    def nodes(self, *, snapshot_id: int, iso: str | None = None) -> pa.Table:
+        condition = EqualTo("iso", iso.upper()) if iso else None
+        rows = self._scan(ISO_NODE.name, snapshot_id, condition)
+        return rows.sort_by([("iso", "ascending"), ("node", "ascending")])
+
+    def _lmp_rows(
+        self, snapshot_id: int, iso: str, nodes: Sequence[str], market_run: str, first: date,
+        last: date,
+    ) -> pa.Table:  # fmt: skip
+        conditions = [
+            EqualTo("iso", iso), EqualTo("market_run", market_run),
+            GreaterThanOrEqual("operating_day", first.isoformat()),
+            LessThanOrEqual("operating_day", last.isoformat()),
+        ]  # fmt: skip
+        if nodes:
+            conditions.append(In("node", set(nodes)))
+        return self._scan(ISO_LMP.name, snapshot_id, all_of(conditions))
+
+    def _aggregate(
+        self, rows: pa.Table, aggregate: str, limit: int, offset: int, started: float,
+        snapshot_id: int, extra: dict[str, Any],
+    ) -> Page:  # fmt: skip
+        connection = connect()
+        try:
+            session = Session(connection, timeout_s=self.timeout_s)
+            if aggregate == "interval":
+                session.register("lmp", rows.select(list(_INTERVAL_COLUMNS)))
+                answer = session.arrow(
+                    f"SELECT {', '.join(_INTERVAL_COLUMNS)} FROM lmp"
+                    " ORDER BY node, interval_start_utc LIMIT ? OFFSET ?", [limit + 1, offset],
+                )  # fmt: skip
+                return page_of(answer, snapshot_id, limit, started, **extra)
+            seconds = _seconds(rows)
+            hour = pc.floor_temporal(rows["interval_start_utc"], unit="hour")
+            month = pc.strftime(rows["operating_day"], format="%Y-%m")
+            session.register(
+                "lmp",
+                rows.append_column("secs", seconds)
+                .append_column("hour_utc", hour)
+                .append_column("month", month),
+            )
+            period = {
+                "hourly": ("hour_utc AS interval_start_utc,"
+                           " hour_utc + INTERVAL 1 HOUR AS interval_end_utc", "hour_utc"),
+                "daily": ("operating_day", "operating_day"),
+                "monthly": ("month", "month"),
+            }[aggregate]  # fmt: skip
+            means = ", ".join(
+                f"sum({p} * secs) / nullif(sum(CASE WHEN {p} IS NULL THEN 0 ELSE secs END), 0)"
+                f" AS {p}" for p in _PRICES
+            )  # fmt: skip
+            answer = session.arrow(
+                f"SELECT iso, node, market_run, {period[0]}, {means},"
+                " sum(secs) / 3600.0 AS hours, count(*) AS intervals, any_value(units) AS units"
+                f" FROM lmp GROUP BY iso, node, market_run, {period[1]}"
+                f" ORDER BY node, {period[1]} LIMIT ? OFFSET ?", [limit + 1, offset],
+            )  # fmt: skip
+        finally:
+            connection.close()
+        return page_of(answer, snapshot_id, limit, started, **extra)
+
+    # -- series and rates -------------------------------------------------------------------------
+
+    def series(
+        self, *, snapshot_id: int, source: str, series_id: str, first: date | None = None,
+        last: date | None = None, vintage: date | None = None, limit: int = 1000,
+        offset: int = 0,
+    ) -> Page:  # fmt: skip
+        """A series' observations; for a vintaged series (FRED), the values published on
+        ``vintage`` (default: the newest vintage of each period)."""
+        started = time.perf_counter()
+        conditions = [EqualTo("source", source.upper()), EqualTo("series_id", series_id)]
+        if first:
+            conditions.append(GreaterThanOrEqual("period", first.isoformat()))
+        if last:
+            conditions.append(LessThanOrEqual("period", last.isoformat()))
+        rows = self._scan(SERIES_OBSERVATION.name, snapshot_id, all_of(conditions))
+        if not rows.num_rows and offset == 0 and not (first or last):
+            raise Unknown("series_unknown", f"no series {source}/{series_id} is loaded")
+        connection = connect()
+        try:
+            session = Session(connection, timeout_s=self.timeout_s)
+            session.register("obs", rows)
+            chosen = (
+                "WHERE realtime_start IS NULL OR (realtime_start <= ? AND realtime_end >= ?)"
+                if vintage else
+                "QUALIFY row_number() OVER (PARTITION BY period, interval_start_utc"
+                " ORDER BY realtime_start DESC NULLS LAST) = 1"
+            )  # fmt: skip
+            answer = session.arrow(
+                "SELECT source, series_id, period, interval_start_utc, interval_end_utc, value,"
+                f" units, realtime_start, realtime_end FROM obs {chosen}"
+                " ORDER BY period, interval_start_utc LIMIT ? OFFSET ?",
+                [*((vintage, vintage) if vintage else ()), limit + 1, offset],
+            )  # fmt: skip
+        finally:
+            connection.close()
+        extra = {"vintage": vintage.isoformat()} if vintage else {}
+        return page_of(answer, snapshot_id, limit, started, **extra)
+
+    def fx(
+        self, *, snapshot_id: int, currencies: Sequence[str] = (), first: date | None = None,
+        last: date | None = None, limit: int = 1000, offset: int = 0,
+    ) -> Page:  # fmt: skip
+        """Reference rates (units of currency per 1 EUR), by day and currency."""
+        started = time.perf_counter()
+        conditions: list[Any] = []
+        if currencies:
+            conditions.append(In("currency", {c.upper() for c in currencies}))
+        if first:
+            conditions.append(GreaterThanOrEqual("rate_date", first.isoformat()))
+        if last:
+            conditions.append(LessThanOrEqual("rate_date", last.isoformat()))
+        rows = self._scan(FX_RATE.name, snapshot_id, all_of(conditions))
+        rows = rows.select(["rate_date", "base", "currency", "rate", "source"]).sort_by(
+            [("rate_date", "ascending"), ("currency", "ascending")])  # fmt: skip
+        return page_of(rows.slice(offset, limit + 1), snapshot_id, limit, started)
+
+    # -- realised vs forward ----------------------------------------------------------------------
+
+    def realised(
+        self, *, snapshot_id: int, iso: str, node: str, month: date, asof: date | None,
+        access: Any, curves_as_at: AsAt = None,
+    ) -> Page:  # fmt: skip
+        """A node's settled average of ``month`` in each mapped block beside the forward's value
+        for that month as of ``asof`` (default: the last as-of before the month starts)."""
+        started = time.perf_counter()
+        found = [m for m in mappings() if m.iso == iso.upper() and m.node == node]
+        if not found:
+            known = ", ".join(f"{m.iso}/{m.node}" for m in mappings())
+            raise Unknown("node_not_mapped", f"{iso}/{node} has no forward curve mapped ({known})")
+        mapping = found[0]
+        first = month.replace(day=1)
+        last = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        rows = self._lmp_rows(snapshot_id, mapping.iso, [mapping.node], mapping.market_run,
+                              first, date.fromordinal(last.toordinal() - 1))  # fmt: skip
+        out = []
+        for curve_block, calendar_block in mapping.blocks.items():
+            name, inside = _in_block(mapping.iso, calendar_block, rows["interval_start_utc"])
+            settled = rows.filter(inside)
+            secs = _seconds(settled)
+            hours = pc.sum(secs).as_py() or 0
+            average = pc.sum(pc.multiply(settled["lmp"], secs)).as_py() / hours if hours else None
+            forward, forward_asof, curve_key = self._forward(
+                mapping, curve_block, first, asof, access, curves_as_at
+            )
+            out.append({
+                "iso": mapping.iso, "node": mapping.node, "market_run": mapping.market_run,
+                "month": f"{first:%Y-%m}", "block": curve_block, "calendar_block": name,
+                "realised": average, "realised_hours": hours / 3600,
+                "forward": forward, "forward_asof": forward_asof, "curve_key": curve_key,
+                "difference": None if average is None or forward is None else average - forward,
+                "units": "USD/MWh",
+            })  # fmt: skip
+        return page_of(pa.Table.from_pylist(out), snapshot_id, len(out), started,
+                       mapping={"curve": mapping.curve, "blocks": mapping.blocks})  # fmt: skip
+
+    def _forward(
+        self, mapping: Mapping, block: str, month: date, asof: date | None, access: Any,
+        as_at: AsAt,
+    ) -> tuple[float | None, str | None, str | None]:  # fmt: skip
+        """The forward's monthly value for ``month`` as of ``asof`` (or the newest as-of before
+        the month), with the as-of and curve used."""
+        where = CurveFilter(
+            fields={**mapping.curve, "block": block}, month_from=month, month_to=month,
+            tenor_types=("MONTHLY",), asof=asof, access=access,
+        )  # fmt: skip
+        if asof is None:
+            before = date.fromordinal(month.toordinal() - 1)
+            window = CurveFilter(
+                fields=where.fields, month_from=month, month_to=month, tenor_types=("MONTHLY",),
+                asof=(date(month.year - 2, 1, 1), before), access=access,
+            )  # fmt: skip
+            rows = self.curves.curves(window, as_at=as_at, limit=10_000).table
+        else:
+            rows = self.curves.curves(where, as_at=as_at, limit=10).table
+        if not rows.num_rows:
+            return None, None, None
+        newest = rows.sort_by([("asof_date", "descending")]).slice(0, 1).to_pylist()[0]
+        return newest["value"], newest["asof_date"].isoformat(), newest["curve_key"]
+
+    # -- shared -----------------------------------------------------------------------------------
+
+    def _scan(self, name: str, snapshot_id: int, condition: Any) -> pa.Table:
+        dataset = self.lake.dataset(name)
+        if snapshot_id == 0:
+            return dataset.schema.empty_table()
+        table = self.lake.current(name)
+        from pyiceberg.expressions import AlwaysTrue
+
+        return table.scan(row_filter=condition or AlwaysTrue(), snapshot_id=snapshot_id).to_arrow()
+
+
+def _seconds(rows: pa.Table) -> pa.Array:
+    """Each interval's length in seconds (whatever the timestamps' unit: the lake keeps
+    microseconds)."""
+    second = pa.timestamp("s", tz="UTC")
+    return pc.subtract(
+        pc.cast(pc.cast(rows["interval_end_utc"], second), pa.int64()),
+        pc.cast(pc.cast(rows["interval_start_utc"], second), pa.int64()),
+    )
+
+
+def _check_range(first: date, last: date) -> None:
+    if first > last:
+        raise QueryError("filters_contradictory", f"start {first} is after end {last}")
+    if (last - first).days > MAX_DAYS:
+        raise QueryError(
+            "range_too_long",
+            f"{(last - first).days + 1} days asked: a read spans at most {MAX_DAYS} days; "
+            "ask for monthly averages over shorter ranges, or page by range",
+        )
+
+
+def _in_block(iso: str, block: str, starts: pa.ChunkedArray) -> tuple[str, pa.Array]:
+    """Whether each interval start is in ``block`` of ``iso``'s market (computed once per
+    distinct hour)."""
+    try:
+        in_block(iso, block, datetime(2000, 1, 1, tzinfo=UTC))
+    except (KeyError, ValueError) as exc:
+        code = "market_unknown" if "unknown market" in str(exc) else "block_unknown"
+        raise QueryError(code, f"no block {block!r} for {iso}: {exc}") from None
+    hours = pc.floor_temporal(starts, unit="hour")
+    distinct = pc.unique(hours).to_pylist()
+    inside = pa.array([in_block(iso, block, h) for h in distinct], pa.bool_())
+    return block.upper(), pc.take(inside, pc.index_in(hours, value_set=pa.array(
+        distinct, hours.type)))  # fmt: skip
