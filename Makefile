@@ -23,8 +23,9 @@ install: $(STAMP)
 ## the worker beside it
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(BIN)/aurum demo-data --days $(DAYS) --out $(DEMO)/inbox
+	$(BIN)/aurum demo-data --days $(DAYS) --out $(DEMO)/inbox --feeds-out $(DEMO)/feeds
 	AURUM_HOME=$(DEMO) $(BIN)/aurum ingest $(DEMO)/inbox
+	AURUM_HOME=$(DEMO) $(BIN)/aurum feeds load $(DEMO)/feeds
 	AURUM_HOME=$(DEMO) $(BIN)/aurum sql "SELECT vendor, count(DISTINCT asof_date) AS days, \
 	  count(DISTINCT curve_key) AS curves, count(*) AS rows FROM curve_observation \
 	  GROUP BY vendor ORDER BY vendor"
@@ -38,6 +39,7 @@ demo: $(STAMP)
 	@echo "A worker runs scenarios and valuations beside the API on http://127.0.0.1:8095 (OpenAPI: /openapi.json; Ctrl-C stops both). Try:"
 	@echo "  curl '127.0.0.1:8095/v1/curves?vendor=EUGP&location=German&product=power&block=BASE&asof=latest&limit=5'"
 	@echo "  curl '127.0.0.1:8095/v1/curves/strips?vendor=PW&iso=PJM&block=ON_PEAK'"
+	@echo "  curl '127.0.0.1:8095/v1/iso/realised?iso=PJM&node=WESTERN%20HUB&month=2025-09&asof=2025-09-01'"
 	@echo "  curl '127.0.0.1:8095/v1/scenarios'   (then .../runs, and /v1/curves?scenario_run=RUN)"
 	@echo "  curl '127.0.0.1:8095/v1/ppa/valuations'   (then .../{id}/cashflows?format=csv, .../report.xlsx)"
 	@echo "  curl '127.0.0.1:8095/v1/events?after=0&limit=5'   (or -N .../v1/events/stream for a live feed)"

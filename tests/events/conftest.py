@@ -263,7 +263,17 @@ def run_events() -> dict[str, list[RunEvent]]:
         "summary": "no EUGP file for 2025-09-16 after its 18:00 cut-off", "count": 1,
         "details": {"vendor": "EUGP", "asof": "2025-09-16", "cutoff": "18:00"},
     }  # fmt: skip
+    feed = replace(
+        INGEST, run_id="4f" * 16, kind="feed_load", subject="pjm_da_hrl_lmps.csv",
+        dataset="iso_lmp", partition={"iso": "PJM", "operating_day": "2025-05-03"}, vendor=None,
+        asof=None, params={"format": "pjm.dataminer_csv"}, snapshot_id=77,
+        tag="lmp/PJM/2025-05-03/v1", result={"format": "pjm.dataminer_csv", "kind": "lmp",
+        "rows": 864, "partitions": [
+            {"status": "published", "tag": "lmp/PJM/2025-05-01/v2"},
+            {"status": "duplicate", "tag": "lmp/PJM/2025-05-02/v1"}]},
+    )  # fmt: skip
     cases = {
+        "feed load published": finished_events(feed),
         "ingest published": finished_events(INGEST),
         "ingest failed at a gate": finished_events(gate_failed),
         "ingest dead letter": finished_events(dead_letter),
@@ -295,9 +305,7 @@ def all_run_events() -> list[RunEvent]:
 # -- an app with two tenants, authentication on ----------------------------------------------
 
 
-def tenant_app_settings(
-    request: pytest.FixtureRequest, home: Path, **overrides: Any
-) -> Settings:
+def tenant_app_settings(request: pytest.FixtureRequest, home: Path, **overrides: Any) -> Settings:
     """Settings of a home whose store is SQLite, or PostgreSQL as a role row-level security
     binds (``request.param``), with authentication on, webhooks delivered and alerts checked by
     the tests themselves."""

@@ -59,7 +59,7 @@ def test_the_topics_are_the_issues():
     assert {s.topic for s in schemas().values()} == {
         "aurum.curve.observation.v1", "aurum.qa.result.v1", "aurum.scenario.output.v1",
         "aurum.scenario.request.v1", "aurum.alert.v1", "aurum.ingest.error.v1",
-        "aurum.ppa.valuation.v1",
+        "aurum.ppa.valuation.v1", "aurum.feed.load.v1",
     }  # fmt: skip
 
 

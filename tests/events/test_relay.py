@@ -191,7 +191,8 @@ def test_each_event_reaches_its_topic_keyed_framed_and_equal(store, broker, cons
         assert relay.ensure_topics()
         consumer = consume()
         passes = [relay.run_once() for _ in range(5)]
-        assert [p.read for p in passes] == [7, 7, 7, 7, 2] and all(p.ok for p in passes)
+        batches = [7] * (len(emitted) // 7) + [len(emitted) % 7]
+        assert [p.read for p in passes] == batches and all(p.ok for p in passes)
         assert sum(p.relayed for p in passes) == len(emitted) == relay.stats.relayed
         assert relay.run_once().read == 0  # caught up
     assert consumer.wait_for(e.event_id for e in emitted) == set()

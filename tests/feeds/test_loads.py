@@ -157,3 +157,15 @@ def test_fred_vintages_and_ecb_years_are_partitions(loads: Feeds, feeds: Path):
     assert _rows(loads, "fx_rate").num_rows == 1984
     # the raw payload is archived, content-addressed
     assert rates.run.result["archive"].endswith(f"/raw/feeds/ecb/{rates.run.sha256}.xml")
+
+
+def test_a_load_that_publishes_says_so_once_on_the_outbox(loads: Feeds, feeds: Path):
+    first = _load(loads, feeds, PJM_DA)
+    _load(loads, feeds, PJM_DA)  # a duplicate: no event
+    with loads.store.transaction(PLATFORM, write=False) as tx:
+        events = [e for e in tx.events(after=0, limit=100) if e.type == "feed.load"]
+    assert len(events) == 1
+    (event,) = events
+    assert (event.key, event.run_id) == ("feed|pjm.dataminer_csv", first.run.run_id)
+    assert event.payload["tags"] == [p["tag"] for p in first.partitions]
+    assert (event.payload["kind"], event.payload["rows"]) == ("lmp", 864)

@@ -157,7 +157,14 @@ def demo_data(
     fault: Annotated[
         list[str] | None, typer.Option(help="Named fault(s) to inject, for testing.")
     ] = None,
-) -> None:
+    feeds_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--feeds-out", help="Also write synthetic feed payloads here (PJM day-ahead hub "
+            "prices for the as-of months, ECB rates), for `aurum feeds load`.",
+        ),
+    ] = None,
+) -> None:  # fmt: skip
     """Write realistic synthetic vendor workbooks (all three layouts) for demos and tests."""
     from rich.progress import Progress
 
@@ -182,3 +189,10 @@ def demo_data(
             output.note(f"error: {exc}")
             raise typer.Exit(code=2) from None
     output.line(f"wrote {len(written)} workbooks to {out}")
+    if feeds_out is not None:
+        from aurum.feeds.demo import write_demo_feeds
+        from aurum.synthetic import business_days
+
+        asofs = business_days(first, days)
+        files = write_demo_feeds(feeds_out, first=asofs[0], last=asofs[-1], seed=seed)
+        output.line(f"wrote {len(files)} feed payloads to {feeds_out}")

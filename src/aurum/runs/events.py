@@ -13,6 +13,7 @@ ingest failed at a gate       ``qa.result`` and ``ingest.error``
 ingest failed otherwise       ``ingest.error`` (a dead letter, an error)
 scenario run / valuation      ``scenario.request`` when queued; ``scenario.output`` or
                               ``ppa.valuation`` when published
+feed load published           ``feed.load`` (format, kind, rows, the versions it made)
 ============================  =====================================================
 """
 
@@ -46,6 +47,8 @@ def finished_events(run: Run) -> list[RunEvent]:
     }  # fmt: skip
     if run.kind == "scenario_run":
         return [RunEvent("scenario.output", f"scenario|{run.subject}", published)]
+    if run.kind == "feed_load":
+        return _feed(run)
     if run.kind == "valuation":
         summary = run.result.get("summary") or {}
         figures = {k: summary.get(k) for k in ("npv", "currency", "capture_rate") if k in summary}
@@ -62,6 +65,19 @@ def queued_events(run: Run) -> list[RunEvent]:
              "queued_at": run.queued_at.isoformat()},
         )
     ]  # fmt: skip
+
+
+def _feed(run: Run) -> list[RunEvent]:
+    """A feed load that wrote something (a duplicate or a payload without data says nothing)."""
+    made = [p for p in run.result.get("partitions", []) if p.get("status") == "published"]
+    if not made:
+        return []
+    format = run.result.get("format") or run.params.get("format") or ""
+    return [RunEvent("feed.load", f"feed|{format}", {
+        "run_id": run.run_id, "file": run.subject, "sha256": run.sha256, "format": format,
+        "kind": run.result.get("kind"), "dataset": run.dataset, "rows": run.result.get("rows"),
+        "tags": [p["tag"] for p in made], "snapshot_id": run.snapshot_id,
+    })]  # fmt: skip
 
 
 def _ingest(run: Run) -> list[RunEvent]:

@@ -41,6 +41,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "scenario.request",  # a queued scenario run or valuation (announced; the queue is the store)
     "scenario.output",  # a scenario run's published output
     "ppa.valuation",  # a published valuation
+    "feed.load",  # a feed payload that published new versions: rows, partitions, tags
     "alert",  # an alert raised, acknowledged or resolved
 )
 _LOCK = 0x4155_5255_4D00_0001  # pg_advisory_xact_lock key of the outbox's writers ("AURUM")
