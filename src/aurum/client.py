@@ -47,7 +47,7 @@ __all__ = ["ApiError", "Client"]
 _PARQUET = "application/vnd.apache.parquet"
 # Chosen by the client on every request, so a caller cannot pass them as filters.
 _RESERVED = frozenset({"format", "cursor"})
-_MONTHS = frozenset({"month_from", "month_to", "custom"})
+_MONTHS = frozenset({"month_from", "month_to", "custom", "month"})
 
 
 class ApiError(AurumError):
@@ -227,7 +227,38 @@ class Client:
         """Each vendor's as-of count, first and last as-of and rows (``/v1/metadata/vendors``)."""
         return self._read("/v1/metadata/vendors", filters, arrow)
 
-    # -- paging -----------------------------------------------------------------------------
+    # -- public feeds -----------------------------------------------------------------------------
+
+    def lmp(
+        self, iso: str, start: date | str, end: date | str | None = None, *, arrow: bool = False,
+        **filters: Any,
+    ) -> pd.DataFrame | pa.Table:  # fmt: skip
+        """ISO prices (``GET /v1/iso/lmp``) over operating days ``start``..``end``: ``node``
+        (one or a list), ``market_run`` (DA, RT), ``aggregate`` (interval, hourly, daily,
+        monthly: time-weighted), ``block`` (ON_PEAK, OFF_PEAK, 7X24 …), ``as_at``."""
+        query = {"iso": iso, "start": start, "end": end, **filters}
+        return self._read("/v1/iso/lmp", query, arrow)
+
+    def realised(
+        self, iso: str, node: str, month: date | str, asof: date | str | None = None, *,
+        arrow: bool = False,
+    ) -> pd.DataFrame | pa.Table:  # fmt: skip
+        """A mapped hub's settled ``month`` per block beside its forward's value as of
+        ``asof`` (``GET /v1/iso/realised``)."""
+        query = {"iso": iso, "node": node, "month": month, "asof": asof}
+        return self._read("/v1/iso/realised", query, arrow)
+
+    def series(
+        self, source: str, series_id: str, *, arrow: bool = False, **filters: Any
+    ) -> pd.DataFrame | pa.Table:
+        """A public series' observations (``GET /v1/series/{source}/{id}``): ``start``,
+        ``end``, ``vintage`` (FRED: the values as published that day), ``as_at``."""
+        return self._read(f"/v1/series/{source}/{series_id}", filters, arrow)
+
+    def fx(self, *, arrow: bool = False, **filters: Any) -> pd.DataFrame | pa.Table:
+        """ECB reference rates per 1 EUR (``GET /v1/fx``): ``currency`` ("USD,GBP"), ``start``,
+        ``end``, ``as_at``."""
+        return self._read("/v1/fx", filters, arrow)
 
     # -- PPA valuations ---------------------------------------------------------------------------
 
@@ -250,9 +281,9 @@ class Client:
 
     def valuation(self, valuation_id: str) -> dict[str, Any]:
         """``GET /v1/ppa/valuations/{id}``: status, summary, inputs and cashflows."""
-        found: dict[str, Any] = self._get(f"/v1/ppa/valuations/{valuation_id}", []).json()[
-            "data"
-        ][0]
+        found: dict[str, Any] = self._get(f"/v1/ppa/valuations/{valuation_id}", []).json()["data"][
+            0
+        ]
         return found
 
     def valuation_cashflows(
@@ -264,9 +295,7 @@ class Client:
     def valuation_report(self, valuation_id: str, path: str | Path) -> Path:
         """Save a valuation's XLSX report at ``path``."""
         target = Path(path)
-        target.write_bytes(
-            self._get(f"/v1/ppa/valuations/{valuation_id}/report.xlsx", []).content
-        )
+        target.write_bytes(self._get(f"/v1/ppa/valuations/{valuation_id}/report.xlsx", []).content)
         return target
 
     def _read(self, path: str, filters: Mapping[str, Any], arrow: bool) -> pd.DataFrame | pa.Table:

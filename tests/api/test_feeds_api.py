@@ -165,3 +165,21 @@ def test_fx_rates(api: TestClient):
     assert [(r["rate_date"], r["currency"]) for r in rows] == [
         ("2017-03-03", "GBP"), ("2017-03-03", "USD")]  # fmt: skip
     assert all(r["base"] == "EUR" and r["source"] == "ECB" for r in rows)
+
+
+def test_the_python_client_reads_the_feeds(api: TestClient):
+    from aurum.client import Client
+
+    with Client("http://testserver", http=api) as client:
+        daily = client.lmp("PJM", date(2025, 5, 1), date(2025, 5, 3), node=["WESTERN HUB"],
+                           aggregate="daily")  # fmt: skip
+        assert list(daily["operating_day"].astype(str)) == ["2025-05-01", "2025-05-02",
+                                                            "2025-05-03"]  # fmt: skip
+        realised = client.realised("PJM", "WESTERN HUB", date(2025, 5, 1), arrow=True)
+        assert sorted(realised["block"].to_pylist()) == ["ATC", "OFF_PEAK", "ON_PEAK"]
+        gdp = client.series("FRED", "GDP", start=date(2024, 1, 1), vintage=date(2024, 8, 1))
+        # only Q2's initial release (2024-07-25..08-28) was the published value that day: the
+        # loaded payloads hold no other vintage covering it
+        assert list(gdp["period"].astype(str)) == ["2024-04-01"]
+        rates = client.fx(currency="USD", start=date(2017, 3, 1))
+        assert list(rates["currency"]) == ["USD"] * 3

@@ -103,6 +103,7 @@ def nodes(
 def realised(
     request: Request,
     services: ServicesDep,
+    paging: PagingDep,
     iso_name: Annotated[str, Query(alias="iso", max_length=16)],
     node: Annotated[str, Query(max_length=100, description="A mapped node (see the answer's "
                                 "error for the list).")],
@@ -125,7 +126,7 @@ def realised(
         return reads.realised(snapshot_id=snapshot, iso=iso_name, node=node, month=month_start,
                               asof=day, access=access)  # fmt: skip
 
-    return read(request, services, page, as_at=as_at, limit=None,
+    return read(request, services, page, as_at=as_at, limit=paging.limit,
                 pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
 
 
