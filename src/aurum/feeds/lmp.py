@@ -11,18 +11,19 @@ NYISO's energy) is derived and flagged in ``derived``. Prices in ``units`` (``US
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 
 from aurum.errors import PayloadError
 
 __all__ = [
-    "LMP_SCHEMA", "FeedRows", "PayloadError", "check_identity", "local_hours", "table",
+    "LMP_SCHEMA", "FeedRows", "PayloadError", "assemble", "check_identity", "local_hours", "table",
 ]  # fmt: skip
 
 LMP_SCHEMA = pa.schema([
@@ -61,6 +62,44 @@ def table(records: Sequence[dict[str, Any]]) -> pa.Table:
     ordered = sorted(records, key=lambda r: (r["node"], r["market_run"], r["interval_start_utc"]))
     columns = {name: [r.get(name) for r in ordered] for name in COLUMNS}
     return pa.table(columns, schema=LMP_SCHEMA)
+
+
+def assemble(num_rows: int, columns: Mapping[str, pa.Array | str]) -> pa.Table:
+    """A table of LMP_SCHEMA from whole columns, already in ``table``'s order: a ``str`` is
+    that value on every row, a column not given is null."""
+    arrays = []
+    for field_ in LMP_SCHEMA:
+        given = columns.get(field_.name)
+        if given is None:
+            arrays.append(pa.nulls(num_rows, field_.type))
+        elif isinstance(given, str):
+            arrays.append(pa.repeat(given, num_rows))
+        else:
+            arrays.append(given.cast(field_.type))
+    return pa.Table.from_arrays(arrays, schema=LMP_SCHEMA)
+
+
+def rounded(values: pa.Array, digits: int) -> pa.Array:
+    """``round(v, digits)`` of each value, exactly as Python rounds (to the nearest decimal of
+    the value's exact binary value, ties to even), nulls kept. ``pyarrow.compute.round`` scales
+    by ``10**digits`` and can land one unit in the last place away (50.089999999999996 for
+    50.09); here the scaled value decides only where it is clearly off a tie, and Python
+    rounds the few that are not.
+
+    >>> rounded(pa.array([50.09, 2.675, None]), 2).to_pylist()
+    [50.09, 2.67, None]
+    """
+    x = values.to_numpy(zero_copy_only=False).astype(np.float64)
+    scale = 10.0**digits
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and nan go to Python below
+        scaled = x * scale
+        out = np.rint(scaled) / scale
+        # x * scale is within half an ulp of the exact product: off a tie by more, rint is right
+        tie = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) <= np.abs(scaled) * 2.0**-50 + 1e-9
+    unsure = np.flatnonzero((tie | ~(np.abs(scaled) < 2.0**52)) & ~np.isnan(x))
+    for i in unsure:
+        out[i] = round(float(x[i]), digits)
+    return pa.array(out, pa.float64(), mask=values.is_null().to_numpy(zero_copy_only=False))
 
 
 def local_hours(day: date, zone: str) -> list[tuple[datetime, datetime]]:

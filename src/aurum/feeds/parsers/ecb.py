@@ -12,9 +12,9 @@ import csv
 import io
 import zipfile
 from datetime import date, datetime
-from xml.etree import ElementTree
 
 from aurum.feeds.lmp import FeedRows, PayloadError, text_of
+from aurum.feeds.read import load_xml
 from aurum.feeds.series import fx_table
 
 SOURCE = "ECB reference rates"
@@ -50,14 +50,7 @@ def _unzip(payload: bytes) -> bytes:
 
 
 def _xml(payload: bytes) -> FeedRows:
-    if b"<!DOCTYPE" in payload[:2000] or b"<!ENTITY" in payload[:2000]:
-        raise PayloadError("xml_entities", f"{SOURCE}: XML with a DTD is refused")
-    try:
-        root = ElementTree.fromstring(payload)
-    except ElementTree.ParseError as error:
-        raise PayloadError(
-            "payload_truncated", f"{SOURCE}: not well-formed XML ({error})"
-        ) from None
+    root = load_xml(payload, SOURCE)
     records = []
     for day in root.iter(_CUBE):
         if "time" not in day.attrib:

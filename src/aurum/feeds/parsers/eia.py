@@ -13,15 +13,14 @@ warned about, not an error (EIA's ISO-NE file lacks 2023-11-04 HE21).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
 
-from aurum.feeds.lmp import FeedRows, PayloadError, local_hours, number, table, text_of
+import numpy as np
+import pyarrow as pa
+
+from aurum.feeds.lmp import FeedRows, PayloadError, assemble, local_hours
+from aurum.feeds.read import day_column, each, epoch, load_json, read_csv, text_column, time_column
 from aurum.feeds.series import series_table
 
 SOURCE = "EIA"
@@ -31,10 +30,7 @@ _PART = re.compile(r"^(?P<hub>.+?) (?:LMP|\((?P<part>Congestion|Energy|Loss)\))$
 
 
 def parse_v2(payload: bytes) -> FeedRows:
-    try:
-        document = json.loads(text_of(payload, SOURCE))
-    except json.JSONDecodeError as error:
-        raise PayloadError("payload_truncated", f"{SOURCE}: not JSON ({error})") from None
+    document = load_json(payload, SOURCE)
     response = document.get("response")
     if not isinstance(response, dict) or "data" not in response:
         raise PayloadError("payload_error", f"{SOURCE}: no response.data: {str(document)[:200]}")
@@ -80,53 +76,79 @@ def parse_v2(payload: bytes) -> FeedRows:
     return FeedRows("series_observation", series_table(records))
 
 
+def _utc(text: str) -> int:
+    return epoch(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC))
+
+
 def parse_wholesale(payload: bytes, iso: str) -> FeedRows:
-    lines = list(csv.reader(io.StringIO(text_of(payload, SOURCE))))
-    heads = [i for i, row in enumerate(lines) if row and row[0].startswith("UTC Timestamp")]
-    if not heads:
-        raise PayloadError(
-            "header_changed", f"{SOURCE} wholesale: no 'UTC Timestamp (Interval Ending)' header"
-        )
-    header = lines[heads[0]]
+    source = f"{SOURCE} wholesale"
+    hubs: dict[str, dict[str, str]] = {}
+
+    def columns(header: list[str]) -> list[str]:
+        for name in header[5:]:
+            match = _PART.match(name.strip())
+            if match:
+                hubs.setdefault(match["hub"], {})[(match["part"] or "LMP").lower()] = name
+        return [header[0], header[3], header[4], *prices(header)]
+
+    def prices(header: list[str]) -> list[str]:
+        return [name for parts in hubs.values() for name in parts.values()]
+
+    grid = read_csv(
+        payload, source, columns=columns, numbers=prices,
+        is_header=lambda record: bool(record) and record[0].startswith("UTC Timestamp"),
+        shape="UTC Timestamp (Interval Ending)",
+    )  # fmt: skip
+    header = grid.header
     zone = next((z for label, z in _ZONES.items() if label in header[1]), None)
     if zone is None:
+        raise PayloadError("header_changed", f"{source}: unknown local time in {header[1]!r}")
+    texts, text_at = grid.distinct(header[0])
+    utc, bad = each(texts, text_at, _utc, 0)
+    if bad is not None:
+        text = texts[text_at[bad]]
         raise PayloadError(
-            "header_changed", f"{SOURCE} wholesale: unknown local time in {header[1]!r}"
+            "time_invalid", f"{grid.where(bad)}: {text!r} is not YYYY-MM-DD HH:MM:SS"
         )
-    hubs: dict[str, dict[str, int]] = {}
-    for i, name in enumerate(header[5:], start=5):
-        match = _PART.match(name.strip())
-        if match:
-            hubs.setdefault(match["hub"], {})[(match["part"] or "LMP").lower()] = i
-    body = [row for row in lines[heads[0] + 1 :] if row]
-    ends = sorted({datetime.strptime(r[0], "%Y-%m-%d %H:%M:%S") for r in body})
-    steps = [b - a for a, b in pairwise(ends) if b > a]
-    length = min(steps) if steps else timedelta(hours=1)
-    records, per_day = [], Counter()
-    for line, row in enumerate(body, start=heads[0] + 2):
-        where = f"{SOURCE} wholesale line {line}"
-        if len(row) != len(header):
-            raise PayloadError(
-                "payload_truncated", f"{where}: {len(row)} fields, not {len(header)}"
-            )
-        end = datetime.strptime(row[0], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-        day = date.fromisoformat(row[3])
-        per_day[day] += 1
-        for hub, at in hubs.items():
-            records.append({
-                "iso": iso, "market_run": "RT", "node": hub, "node_type": "hub",
-                "interval_start_utc": end - length, "interval_end_utc": end, "market_tz": zone,
-                "operating_day": day, "hour_label": row[4],
-                "lmp": number(row[at["lmp"]], where) if "lmp" in at else None,
-                "energy": number(row[at["energy"]], where) if "energy" in at else None,
-                "congestion": number(row[at["congestion"]], where) if "congestion" in at else None,
-                "loss": number(row[at["loss"]], where) if "loss" in at else None,
-                "units": "USD/MWh",
-            })  # fmt: skip
+    dates, date_at = grid.distinct(header[3])
+    days_, bad = each(dates, date_at, lambda text: date.fromisoformat(text).toordinal(), 0)
+    if bad is not None:
+        text = dates[date_at[bad]]
+        raise PayloadError("time_invalid", f"{grid.where(bad)}: {text!r} is not a date")
+    ends, ordinals = np.array(utc, dtype=np.int64), np.array(days_, dtype=np.int64)
+    distinct_ends = np.unique(ends[np.unique(text_at)])
+    steps = np.diff(distinct_ends)
+    length = int(steps.min()) if len(steps) else 3600
+    end_at = ends[text_at]
+    rows = np.argsort(end_at, kind="stable")
+    labels, label_at = grid.distinct(header[4])
+    n = len(rows)
+    columns_: dict[str, pa.Array | str] = {
+        "iso": iso, "market_run": "RT",
+        "node": text_column(sorted(hubs), np.repeat(np.arange(len(hubs)), n)),
+        "node_type": "hub",
+        "interval_start_utc": time_column(np.tile(end_at[rows] - length, len(hubs))),
+        "interval_end_utc": time_column(np.tile(end_at[rows], len(hubs))),
+        "market_tz": zone, "operating_day": day_column(np.tile(ordinals[date_at[rows]], len(hubs))),
+        "hour_label": text_column(labels, np.tile(label_at[rows], len(hubs))),
+        "units": "USD/MWh",
+    }  # fmt: skip
+    for part in ("lmp", "energy", "congestion", "loss"):
+        columns_[part] = pa.concat_arrays(
+            [
+                grid.floats(hubs[hub][part]).take(rows)
+                if part in hubs[hub]
+                else pa.nulls(n, pa.float64())
+                for hub in sorted(hubs)
+            ]
+            or [pa.nulls(0, pa.float64())]
+        )
     warnings = []
-    per_hour = timedelta(hours=1) // length
-    for day, count in sorted(per_day.items()):
+    per_hour = 3600 // length
+    days, per_day = np.unique(ordinals[date_at], return_counts=True)
+    for ordinal, count in zip(days.tolist(), per_day.tolist(), strict=True):
+        day = date.fromordinal(ordinal)
         expected = len(local_hours(day, zone)) * per_hour
         if count < expected:
             warnings.append(f"gap: {iso} {day} has {count} of its {expected} intervals")
-    return FeedRows("lmp", table(records), warnings)
+    return FeedRows("lmp", assemble(n * len(hubs), columns_), warnings)

@@ -16,15 +16,26 @@ run of a payload ends 5 minutes later (the nominal SCED period), which ``derived
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aurum.feeds.lmp import FeedRows, PayloadError, header_index, number, table, text_of
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from aurum.feeds.lmp import FeedRows, PayloadError, assemble, table
+from aurum.feeds.read import (
+    day_column,
+    each,
+    epoch,
+    load_json,
+    order,
+    ranks,
+    read_csv,
+    text_column,
+    time_column,
+)
 
 SOURCE = "ERCOT"
 ZONE = "America/Chicago"
@@ -55,10 +66,7 @@ def parse_api(payload: bytes) -> FeedRows:
     kind = classify(payload)
     if kind is not None:
         return FeedRows(kind, table([]), [f"{SOURCE}: the answer is {kind.replace('_', ' ')}"])
-    try:
-        document = json.loads(text_of(payload, SOURCE))
-    except json.JSONDecodeError as error:
-        raise PayloadError("payload_truncated", f"{SOURCE}: not JSON ({error})") from None
+    document = load_json(payload, SOURCE)
     names = [f["name"] for f in document.get("fields", [])]
     meta = document.get("_meta", {})
     rows = document.get("data", [])
@@ -116,51 +124,68 @@ def _record(
     point: str, kind: Any, start: datetime, end: datetime, day: date, label: str,
     price: float | None, run: str, derived: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    node_type = {"LZ": "load_zone", "HU": "hub", "HB": "hub", "RN": "resource_node"}.get(
-        str(kind or point[:2]), "settlement_point"
-    )
     return {
-        "iso": "ERCOT", "market_run": run, "node": point, "node_type": node_type,
+        "iso": "ERCOT", "market_run": run, "node": point, "node_type": _node_type(kind, point),
         "interval_start_utc": start, "interval_end_utc": end, "market_tz": ZONE,
         "operating_day": day, "hour_label": label, "lmp": price, "derived": derived,
         "units": "USD/MWh",
     }  # fmt: skip
 
 
-def parse_sced(payload: bytes) -> FeedRows:
-    reader = csv.reader(io.StringIO(text_of(payload, SOURCE)))
-    header = next(reader, None)
-    if not header:
-        raise PayloadError("payload_empty", f"{SOURCE} SCED: no header")
-    at = header_index(
-        header, ["SCEDTimestamp", "RepeatedHourFlag", "SettlementPoint", "LMP"], SOURCE
+def _node_type(kind: Any, point: str) -> str:
+    return {"LZ": "load_zone", "HU": "hub", "HB": "hub", "RN": "resource_node"}.get(
+        str(kind or point[:2]), "settlement_point"
     )
-    parsed = []
-    for line, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        where = f"{SOURCE} SCED line {line}"
-        if len(row) != len(header):
-            raise PayloadError(
-                "payload_truncated", f"{where}: {len(row)} fields, not {len(header)}"
-            )
-        try:
-            naive = datetime.strptime(row[at["SCEDTimestamp"]].strip(), "%m/%d/%Y %H:%M:%S")
-        except ValueError:
-            raise PayloadError(
-                "time_invalid", f"{where}: {row[at['SCEDTimestamp']]!r} is not MM/DD/YYYY HH:MM:SS"
-            ) from None
-        repeated = row[at["RepeatedHourFlag"]].strip() == "Y"
-        start = naive.replace(tzinfo=_TZ, fold=1 if repeated else 0).astimezone(UTC)
-        parsed.append(
-            (row[at["SettlementPoint"]].strip(), start, naive, number(row[at["LMP"]], where))
+
+
+def _node_types(points: pa.Array) -> pa.Array:
+    """``_node_type`` of each point (no type given: its first two letters decide)."""
+    prefixes = ["LZ", "HU", "HB", "RN"]
+    at = pc.index_in(pc.utf8_slice_codeunits(points, 0, 2), pa.array(prefixes))
+    known = pa.array([_node_type(p, "") for p in prefixes])
+    return pc.if_else(pc.is_null(at), "settlement_point", pc.take(known, at))
+
+
+def _sced_time(text: str) -> datetime:
+    return datetime.strptime(text.strip(), "%m/%d/%Y %H:%M:%S")
+
+
+def parse_sced(payload: bytes) -> FeedRows:
+    grid = read_csv(
+        payload, f"{SOURCE} SCED",
+        columns=["SCEDTimestamp", "RepeatedHourFlag", "SettlementPoint", "LMP"], numbers=["LMP"],
+    )  # fmt: skip
+    texts, text_at = grid.distinct("SCEDTimestamp")
+    naive, bad = each(texts, text_at, _sced_time, datetime(1970, 1, 1))
+    if bad is not None:
+        text = texts[text_at[bad]]
+        raise PayloadError(
+            "time_invalid", f"{grid.where(bad)}: {text!r} is not MM/DD/YYYY HH:MM:SS"
         )
-    runs = sorted({start for _, start, _, _ in parsed})
-    following = dict(pairwise(runs))
-    records = []
-    for point, start, naive, price in parsed:
-        end = following.get(start, start + SCED_PERIOD)
-        derived = None if start in following else "interval_end"
-        label = naive.strftime("%H:%M:%S")
-        records.append(_record(point, None, start, end, naive.date(), label, price, "RT", derived))
-    return FeedRows("lmp", table(records))
+    flags, flag_at = grid.distinct("RepeatedHourFlag")
+    fold_at = np.array([flag.strip() == "Y" for flag in flags], dtype=np.int64)[flag_at]
+    starts = np.array(
+        [[epoch(t.replace(tzinfo=_TZ, fold=f).astimezone(UTC)) for f in (0, 1)] for t in naive],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    start_at = starts[text_at, fold_at]
+    runs = np.unique(start_at)
+    following = np.r_[runs[1:], runs[-1:] + int(SCED_PERIOD.total_seconds())]
+    end_at = following[np.searchsorted(runs, start_at)]
+    points, name_at = grid.names("SettlementPoint")
+    rows = order(ranks(points)[name_at], start_at)
+    last = start_at[rows] == runs[-1] if len(runs) else start_at[rows] > 0
+    columns = {
+        "iso": "ERCOT", "market_run": "RT",
+        "node": text_column(points, name_at[rows]),
+        "node_type": text_column(_node_types(points), name_at[rows]),
+        "interval_start_utc": time_column(start_at[rows]),
+        "interval_end_utc": time_column(end_at[rows]), "market_tz": ZONE,
+        "operating_day": day_column(
+            np.array([t.toordinal() for t in naive], dtype=np.int64)[text_at[rows]]
+        ),
+        "hour_label": text_column([t.strftime("%H:%M:%S") for t in naive], text_at[rows]),
+        "lmp": grid.floats("LMP").take(rows),
+        "derived": pc.if_else(pa.array(last), "interval_end", None), "units": "USD/MWh",
+    }  # fmt: skip
+    return FeedRows("lmp", assemble(len(rows), columns))

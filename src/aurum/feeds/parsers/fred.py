@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date
+from typing import Any
 
 from aurum.feeds.lmp import FeedRows, PayloadError, text_of
+from aurum.feeds.read import load_json
 from aurum.feeds.series import series_table
 
 SOURCE = "FRED"
 
 
 def parse(payload: bytes, series_id: str) -> FeedRows:
-    text = text_of(payload, SOURCE)
-    if text.lstrip().startswith("{"):
-        return _json(text, series_id)
-    return _csv(text, series_id)
+    if payload.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
+        return _json(load_json(payload, SOURCE), series_id)
+    return _csv(text_of(payload, SOURCE), series_id)
 
 
 def _value(text: str | None, where: str) -> float | None:
@@ -35,11 +35,7 @@ def _value(text: str | None, where: str) -> float | None:
         raise PayloadError("payload_invalid", f"{where}: {text!r} is not a number") from None
 
 
-def _json(text: str, series_id: str) -> FeedRows:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PayloadError("payload_truncated", f"{SOURCE}: not JSON ({error})") from None
+def _json(document: Any, series_id: str) -> FeedRows:
     if "error_code" in document or "observations" not in document:
         message = document.get("error_message", "no observations")
         raise PayloadError("payload_error", f"{SOURCE}: the answer is an error: {message}")

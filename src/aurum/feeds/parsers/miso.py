@@ -8,60 +8,97 @@ derived as ``LMP − MCC − MLC``.
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
-from aurum.feeds.lmp import FeedRows, PayloadError, number, table, text_of
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from aurum.feeds.lmp import FeedRows, PayloadError, assemble, rounded
+from aurum.feeds.read import day_column, epoch, ranks, read_csv, text_column, time_column
 
 SOURCE = "MISO DA ex-post LMP CSV"
 EST = timezone(timedelta(hours=-5), "EST")
+_HOURS = [f"HE {h}" for h in range(1, 25)]
+_VALUES = ("LMP", "MCC", "MLC")
 
 
-def parse(payload: bytes, market_run: str = "DA") -> FeedRows:
-    lines = list(csv.reader(io.StringIO(text_of(payload, SOURCE))))
-    try:
-        day = datetime.strptime(lines[1][0].strip(), "%m/%d/%Y").date()
-    except (IndexError, ValueError):
-        raise PayloadError(
-            "header_changed", f"{SOURCE}: line 2 is not the market day MM/DD/YYYY"
-        ) from None
-    heads = [i for i, row in enumerate(lines) if row[:3] == ["Node", "Type", "Value"]]
-    if not heads:
-        raise PayloadError("header_changed", f"{SOURCE}: no 'Node,Type,Value,HE 1..HE 24' header")
-    header = lines[heads[0]]
+def _columns(header: list[str]) -> list[str]:
     hours = [c for c in header[3:] if c.strip()]
-    if hours != [f"HE {h}" for h in range(1, 25)]:
+    if hours != _HOURS:
         raise PayloadError(
             "hours_invalid",
             f"{SOURCE}: the hours are {hours[:3]}…{hours[-2:]}, not HE 1..HE 24"
             " (MISO is EST all year)",
         )
-    values: dict[tuple[str, int], dict[str, float | None]] = {}
-    types: dict[str, str] = {}
-    for line, row in enumerate(lines[heads[0] + 1 :], start=heads[0] + 2):
-        if not row or not row[0].strip():
-            continue
-        where = f"{SOURCE} line {line}"
-        if len(row) < 27:
-            raise PayloadError("payload_truncated", f"{where}: {len(row)} fields, not 27")
-        node, kind, value = row[0].strip(), row[1].strip(), row[2].strip()
-        if value not in ("LMP", "MCC", "MLC"):
-            raise PayloadError("value_unknown", f"{where}: value {value!r} is not LMP, MCC or MLC")
-        types[node] = kind.lower()
-        for hour in range(1, 25):
-            values.setdefault((node, hour), {})[value] = number(row[2 + hour], where)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=EST)
-    records = []
-    for (node, hour), got in values.items():
-        lmp, mcc, mlc = got.get("LMP"), got.get("MCC"), got.get("MLC")
-        start = (midnight + timedelta(hours=hour - 1)).astimezone(UTC)
-        energy = None if None in (lmp, mcc, mlc) else round(lmp - mcc - mlc, 6)  # type: ignore[operator]
-        records.append({
-            "iso": "MISO", "market_run": market_run, "node": node, "node_type": types[node],
-            "interval_start_utc": start, "interval_end_utc": start + timedelta(hours=1),
-            "market_tz": "EST", "operating_day": day, "hour_label": f"HE {hour}",
-            "lmp": lmp, "energy": energy, "congestion": mcc, "loss": mlc,
-            "derived": "energy", "units": "USD/MWh",
-        })  # fmt: skip
-    return FeedRows("lmp", table(records))
+    return ["Node", "Type", "Value", *_HOURS]
+
+
+def parse(payload: bytes, market_run: str = "DA") -> FeedRows:
+    grid = read_csv(
+        payload, SOURCE, columns=_columns, numbers=_HOURS,
+        is_header=lambda record: record[:3] == ["Node", "Type", "Value"],
+        skip_row=lambda text: not text.split(",", 1)[0].strip(),
+        shape="Node,Type,Value,HE 1..HE 24",
+    )  # fmt: skip
+    try:
+        day = datetime.strptime(grid.preamble[1][0].strip(), "%m/%d/%Y").date()
+    except (IndexError, ValueError):
+        raise PayloadError(
+            "header_changed", f"{SOURCE}: line 2 is not the market day MM/DD/YYYY"
+        ) from None
+    nodes, name_at = grid.names("Node")
+    kept = np.flatnonzero(pc.not_equal(nodes, "").to_numpy(zero_copy_only=False)[name_at])
+    values, value_at = grid.distinct("Value")
+    codes = np.array([_code(v.strip()) for v in values], dtype=np.int64)
+    unknown = np.flatnonzero(codes[value_at[kept]] < 0) if len(kept) else kept
+    if len(unknown):
+        row = int(kept[unknown[0]])
+        raise PayloadError(
+            "value_unknown",
+            f"{grid.where(row)}: value {values[value_at[row]].strip()!r} is not LMP, MCC or MLC",
+        )
+    used, node_of = np.unique(ranks(nodes)[name_at[kept]], return_inverse=True)
+    node_of = node_of.reshape(-1)
+    named = nodes.take(pa.array(name_at[kept][np.unique(node_of, return_index=True)[1]]))
+    last = np.full((len(used), len(_VALUES)), -1, dtype=np.int64)  # a repeated row wins
+    np.maximum.at(last, (node_of, codes[value_at[kept]]), kept)
+    kinds, kind_at = grid.names("Type")
+    last_row = np.full(len(named), -1, dtype=np.int64)
+    np.maximum.at(last_row, node_of, kept)
+    matrix = np.column_stack([_values(grid.floats(h)) for h in _HOURS])
+    valid = np.column_stack([grid.floats(h).is_valid().to_numpy(zero_copy_only=False)
+                             for h in _HOURS])  # fmt: skip
+    parts = {}
+    for code, name in enumerate(_VALUES):
+        rows = last[:, code]
+        got = matrix[rows].reshape(-1)
+        missing = ((rows < 0)[:, None] | ~valid[rows]).reshape(-1)
+        parts[name] = (got, missing)
+    (lmp, no_lmp), (mcc, no_mcc), (mlc, no_mlc) = parts.values()
+    energy = rounded(pa.array(lmp - mcc - mlc, mask=no_lmp | no_mcc | no_mlc), 6)
+    midnight = epoch(datetime(day.year, day.month, day.day, tzinfo=EST))
+    start = np.tile(midnight + 3600 * np.arange(24, dtype=np.int64), len(named))
+    each = np.repeat(np.arange(len(named)), 24)
+    columns = {
+        "iso": "MISO", "market_run": market_run,
+        "node": text_column(named, each),
+        "node_type": text_column(pc.utf8_lower(kinds), kind_at[last_row[each]]),
+        "interval_start_utc": time_column(start), "interval_end_utc": time_column(start + 3600),
+        "market_tz": "EST",
+        "operating_day": day_column(np.full(len(each), day.toordinal(), dtype=np.int64)),
+        "hour_label": text_column(_HOURS, np.tile(np.arange(24), len(named))),
+        "lmp": pa.array(lmp, mask=no_lmp), "energy": energy,
+        "congestion": pa.array(mcc, mask=no_mcc), "loss": pa.array(mlc, mask=no_mlc),
+        "derived": "energy", "units": "USD/MWh",
+    }  # fmt: skip
+    return FeedRows("lmp", assemble(len(each), columns))
+
+
+def _code(value: str) -> int:
+    return _VALUES.index(value) if value in _VALUES else -1
+
+
+def _values(column: pa.Array) -> np.ndarray:
+    values: np.ndarray = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    return values

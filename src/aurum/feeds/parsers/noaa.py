@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date, datetime
 
 from aurum.feeds.lmp import FeedRows, PayloadError, text_of
+from aurum.feeds.read import load_json
 from aurum.feeds.series import series_table
 
 SOURCE = "NOAA GHCND"
@@ -57,10 +57,7 @@ def parse_csv(payload: bytes) -> FeedRows:
 
 
 def parse_v2(payload: bytes) -> FeedRows:
-    try:
-        document = json.loads(text_of(payload, SOURCE))
-    except json.JSONDecodeError as error:
-        raise PayloadError("payload_truncated", f"{SOURCE}: not JSON ({error})") from None
+    document = load_json(payload, SOURCE)
     results = document.get("results", [])
     if results and "datatype" not in results[0] and "elevation" in results[0]:
         return FeedRows(

@@ -8,20 +8,17 @@ series observations (``kind`` ``marginal_value``).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
-from aurum.feeds.lmp import FeedRows, PayloadError, text_of
+from aurum.feeds.lmp import FeedRows, PayloadError
+from aurum.feeds.read import load_json
 from aurum.feeds.series import series_table
 
 SOURCE = "PJM Data Miner 2 JSON"
 
 
 def parse(payload: bytes) -> FeedRows:
-    try:
-        document = json.loads(text_of(payload, SOURCE))
-    except json.JSONDecodeError as error:
-        raise PayloadError("payload_truncated", f"{SOURCE}: not JSON ({error})") from None
+    document = load_json(payload, SOURCE)
     items = document.get("items")
     if not isinstance(items, list):
         raise PayloadError("payload_error", f"{SOURCE}: no items: {str(document)[:200]}")
