@@ -183,3 +183,30 @@ def test_the_python_client_reads_the_feeds(api: TestClient):
         assert list(gdp["period"].astype(str)) == ["2024-04-01"]
         rates = client.fx(currency="USD", start=date(2017, 3, 1))
         assert list(rates["currency"]) == ["USD"] * 3
+
+
+def test_a_forward_curve_s_realised_months(api: TestClient, feeds: Path):
+    (curve,) = _data(api.get("/v1/curves", params={
+        "vendor": "PW", "iso": "PJM", "location": "West", "market": "DA", "block": "ON_PEAK",
+        "asof": "2025-04-30", "month_from": "2025-05", "month_to": "2025-05",
+        "tenor_type": "MONTHLY",
+    }))  # fmt: skip
+    answer = api.get(
+        "/v1/iso/realised/monthly",
+        params={"curve_key": curve["curve_key"], "month_from": "2025-01", "month_to": "2025-12"},
+    )
+    rows = _data(answer)
+    meta = answer.json()["meta"]
+    assert (meta["mapped"], meta["node"], meta["block"]) == (True, "WESTERN HUB", "ON_PEAK")
+    on = [r["lmp"] for r in _pjm(feeds, "WESTERN HUB")
+          if r["local"].weekday() < 5 and 7 <= r["local"].hour <= 22]  # fmt: skip
+    assert [(r["month"], r["hours"]) for r in rows] == [("2025-05", 32.0)]
+    assert rows[0]["lmp"] == pytest.approx(sum(on) / len(on))
+    # ISO-NE's Mass Hub has no node mapped (the recorded ISO-NE prices are a zone's)
+    mass = _data(api.get("/v1/curves", params={"vendor": "PW", "iso": "ISONE",
+                                               "asof": "2025-04-30", "limit": 1}))  # fmt: skip
+    other = api.get(
+        "/v1/iso/realised/monthly",
+        params={"curve_key": mass[0]["curve_key"], "month_from": "2025-01", "month_to": "2025-12"},
+    )
+    assert (_data(other), other.json()["meta"]["mapped"]) == ([], False)

@@ -79,9 +79,14 @@ def dashboard_home(
     build_lake: Callable[..., Settings], workbooks_dir: Path, synthetic_days: Callable[..., Any]
 ) -> Path:
     """A home with the real EUGP and RP workbooks of 2025-09-12 and -17, three synthetic PW days,
-    the example driver scenario run, and the example solar PPA valued."""
+    the demo's synthetic PJM day-ahead hub prices of September 2025 (and ECB rates), the example
+    driver scenario run, and the example solar PPA valued."""
     paths = [workbooks_dir / name for name in REAL] + synthetic_days("PW", PW_FIRST, PW_DAYS)
     home = build_lake("dashboard", paths).home
+    from aurum.feeds.demo import write_demo_feeds
+
+    feeds = write_demo_feeds(home / "feeds", first=PW_FIRST, last=PW_FIRST)
+    run("feeds", "load", *map(str, feeds), home=home)
     run("scenario", "create", "examples/scenarios/gas-and-carbon.json", home=home)
     run("scenario", "run", "gas and carbon", home=home)
     run("ppa", "create", "examples/ppa/solar-de.json", home=home)

@@ -190,3 +190,36 @@ def test_with_an_overlay_the_download_holds_every_as_of_shown(
     assert sorted((r["asof_date"], r["tenor_label"]) for r in read) == sorted(
         (r["asof_date"], r["tenor_label"]) for r in both
     )
+
+
+def test_a_mapped_power_curve_shows_its_node_s_realised_months(dashboard: str, watched: Watched):
+    curve = _curve(dashboard, vendor="PW", iso="PJM", location="West", block="ON_PEAK")
+    key = curve["curve_key"]
+    realised = get_json(f"{dashboard}/v1/iso/realised/monthly?curve_key={key}"
+                        "&month_from=2024-09&month_to=2034-09")  # fmt: skip
+    assert [r["month"] for r in realised["data"]] == ["2025-09"]
+    page = watched.goto(f"{dashboard}/ui/curves?curve={key}&asof=2025-09-17")
+    page.wait_for_selector("#curve-chart[data-drawn]")
+    assert _cell_texts(page, "#realised-table") == [
+        ["2025-09", page.inner_text("#realised-table tbody td:nth-child(2)"), "336"]
+    ]
+    (exact,) = _exact(page, "#realised-table")
+    assert float(exact[1]) == realised["data"][0]["lmp"]
+    # hover the chart's first month (September 2025, the as-of month): the tooltip names the
+    # realised series and its value beside the forward's
+    box = page.locator("#curve-chart").bounding_box()
+    page.mouse.move(box["x"] + 66, box["y"] + box["height"] * 0.5)
+    page.wait_for_selector(".tip .head", state="visible")
+    rows = dict(zip(page.locator(".tip .row > span:first-child").all_text_contents(),
+                    page.locator(".tip .row .v").all_text_contents(), strict=True))  # fmt: skip
+    assert _number(rows["realised WESTERN HUB DA ON_PEAK"]) == round(realised["data"][0]["lmp"], 4)
+    assert "WESTERN HUB day-ahead prices averaged over the month's ON_PEAK hours" in (
+        page.inner_text("#realised-table caption")
+    )
+
+
+def test_a_curve_without_a_node_shows_no_realised_prices(dashboard: str, watched: Watched):
+    curve = _curve(dashboard, **GERMAN_BASE)
+    page = watched.goto(f"{dashboard}/ui/curves?curve={curve['curve_key']}&asof=2025-09-17")
+    page.wait_for_selector("#curve-chart[data-drawn]")
+    assert page.locator("#realised-table").count() == 0

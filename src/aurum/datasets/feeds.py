@@ -2,7 +2,8 @@
 FRED, NOAA) and foreign-exchange reference rates (ECB).
 
 Each is written by a feed load (a run of kind ``feed_load``) through write-audit-publish, a
-partition per source and day (or series, or year of rates). A payload brings *some* of a
+partition per source and day (or group of series published together — a NOAA station's
+datatypes, one commit rather than twenty — or year of rates). A payload brings *some* of a
 partition's rows, so a load merges them onto the partition as it is (``aurum.lake.publish``'s
 ``merge``): a re-load is a duplicate, a corrected value is the next version, and every version
 stays readable by its tag (``lmp/PJM/2025-05-01/v2``).
@@ -85,6 +86,8 @@ SERIES_OBSERVATION = Dataset(
     columns=(
         Column("source", _STR, "EIA, FRED or NOAA.", required=True),
         Column("series_id", _STR, "The series as the source names it.", required=True),
+        Column("series_group", _STR, "What the series is published with (the partition): a NOAA "
+               "station's datatypes, an EIA route and respondent's series; a FRED series alone."),
         Column("period", pa.date32(), "The period's date (its start; a weekly FRED series: the "
                "week's end).", required=True),
         Column("interval_start_utc", _UTC, "Start of an hourly period (UTC), else null."),
@@ -95,9 +98,9 @@ SERIES_OBSERVATION = Dataset(
                "(FRED vintages), else null."),
         Column("realtime_end", pa.date32(), "Last day it was (9999-12-31: still is)."),
     ),
-    partition_by=("source", "series_id"),
-    sort_by=("period", "interval_start_utc", "realtime_start"),
-    tags=TagScheme("series", ("source", "series_id")),
+    partition_by=("source", "series_group"),
+    sort_by=("series_id", "period", "interval_start_utc", "realtime_start"),
+    tags=TagScheme("series", ("source", "series_group")),
     retain_snapshots_days=30.0,
 )  # fmt: skip
 
@@ -127,6 +130,6 @@ FEED_DATASETS: tuple[Dataset, ...] = (ISO_LMP, ISO_NODE, SERIES_OBSERVATION, FX_
 MERGE_KEYS: dict[str, tuple[str, ...]] = {
     ISO_LMP.name: ("market_run", "node", "interval_start_utc"),
     ISO_NODE.name: ("node",),
-    SERIES_OBSERVATION.name: ("period", "interval_start_utc", "realtime_start"),
+    SERIES_OBSERVATION.name: ("series_id", "period", "interval_start_utc", "realtime_start"),
     FX_RATE.name: ("rate_date", "base", "currency"),
 }

@@ -71,7 +71,7 @@ def partition_checks(
 
 
 def _partition_keys(dataset: str) -> tuple[str, ...]:
-    return {SERIES_OBSERVATION.name: ("source", "series_id"), FX_RATE.name: ("source",)}.get(
+    return {SERIES_OBSERVATION.name: ("source", "series_group"), FX_RATE.name: ("source",)}.get(
         dataset, ()
     )
 

@@ -279,7 +279,19 @@ def _canonical(dataset: Dataset, parsed: FeedRows, format: str) -> pa.Table:
             )  # fmt: skip
     elif dataset is FX_RATE:
         rows = rows.append_column("year", pc.cast(pc.year(rows["rate_date"]), pa.int32()))
+    elif dataset is SERIES_OBSERVATION:
+        rows = rows.append_column("series_group", _series_groups(rows))
     return rows.select(dataset.column_names).cast(dataset.schema)
+
+
+def _series_groups(rows: pa.Table) -> pa.Array:
+    """A NOAA or EIA series id without its last ``:`` part (the datatype, the fuel or the
+    type: what is published together), a FRED id as it is."""
+    groups = []
+    for source, series_id in zip(rows["source"].to_pylist(), rows["series_id"].to_pylist(),
+                                 strict=True):  # fmt: skip
+        groups.append(series_id.rsplit(":", 1)[0] if source in ("NOAA", "EIA") else series_id)
+    return pa.array(groups, pa.string())
 
 
 def _operating_days(rows: pa.Table) -> pa.Array:

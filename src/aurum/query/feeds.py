@@ -37,6 +37,7 @@ from aurum.query.curves import Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import AsAt, Session, connect
 from aurum.query.filters import CurveFilter
+from aurum.query.lmp_replica import LmpReplicas
 from aurum.query.page import Page, page_of
 
 __all__ = ["AGGREGATES", "FeedReads", "Mapping", "mappings"]
@@ -78,11 +79,15 @@ def mappings() -> tuple[Mapping, ...]:
 class FeedReads:
     """Reads of the feeds' datasets of one lake (``curves``: for realised vs forward)."""
 
-    def __init__(self, lake: Lake, curves: Curves, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, lake: Lake, curves: Curves, *, timeout_s: float = 30.0,
+        replica_rows: int = 5_000_000,
+    ) -> None:  # fmt: skip
         self.lake = lake
         self.curves = curves
         self.timeout_s = timeout_s
         self._datasets = Datasets(lake, timeout_s=timeout_s)
+        self._replicas = LmpReplicas(max_rows=replica_rows)
 
     def pin(self, dataset: str, as_at: AsAt = None, snapshot_id: int | None = None) -> int:
         return self._datasets.pin(dataset, as_at, snapshot_id)
@@ -123,52 +128,72 @@ class FeedReads:
             GreaterThanOrEqual("operating_day", first.isoformat()),
             LessThanOrEqual("operating_day", last.isoformat()),
         ]  # fmt: skip
+        replica = self._replicas.get(
+            snapshot_id, lambda: self._records(ISO_LMP.name, snapshot_id),
+            lambda: self._scan(ISO_LMP.name, snapshot_id, None),
+        )  # fmt: skip
+        if replica is not None:
+            return replica.rows(iso, market_run, nodes, first, last)
         if nodes:
             conditions.append(In("node", set(nodes)))
         return self._scan(ISO_LMP.name, snapshot_id, all_of(conditions))
+
+    def _records(self, name: str, snapshot_id: int) -> int:
+        """Rows in ``name`` at ``snapshot_id``, from its summary (no scan)."""
+        snapshot = self.lake.current(name).snapshot_by_id(snapshot_id)
+        summary = snapshot.summary if snapshot is not None else None
+        return int(summary.get("total-records", 0)) if summary is not None else 0
 
     def _aggregate(
         self, rows: pa.Table, aggregate: str, limit: int, offset: int, started: float,
         snapshot_id: int, extra: dict[str, Any],
     ) -> Page:  # fmt: skip
-        connection = connect()
-        try:
-            session = Session(connection, timeout_s=self.timeout_s)
-            if aggregate == "interval":
-                session.register("lmp", rows.select(list(_INTERVAL_COLUMNS)))
-                answer = session.arrow(
-                    f"SELECT {', '.join(_INTERVAL_COLUMNS)} FROM lmp"
-                    " ORDER BY node, interval_start_utc LIMIT ? OFFSET ?", [limit + 1, offset],
-                )  # fmt: skip
-                return page_of(answer, snapshot_id, limit, started, **extra)
-            seconds = _seconds(rows)
-            hour = pc.floor_temporal(rows["interval_start_utc"], unit="hour")
-            month = pc.strftime(rows["operating_day"], format="%Y-%m")
-            session.register(
-                "lmp",
-                rows.append_column("secs", seconds)
-                .append_column("hour_utc", hour)
-                .append_column("month", month),
-            )
-            period = {
-                "hourly": ("hour_utc AS interval_start_utc,"
-                           " hour_utc + INTERVAL 1 HOUR AS interval_end_utc", "hour_utc"),
-                "daily": ("operating_day", "operating_day"),
-                "monthly": ("month", "month"),
-            }[aggregate]  # fmt: skip
-            means = ", ".join(
-                f"sum({p} * secs) / nullif(sum(CASE WHEN {p} IS NULL THEN 0 ELSE secs END), 0)"
-                f" AS {p}" for p in _PRICES
+        """Per interval, or time-weighted means per (node, period), in node and period order
+        (in memory: a month of a node is a few thousand rows)."""
+        if aggregate == "interval":
+            answer = rows.select(list(_INTERVAL_COLUMNS)).sort_by(
+                [("node", "ascending"), ("interval_start_utc", "ascending")])  # fmt: skip
+            return page_of(answer.slice(offset, limit + 1), snapshot_id, limit, started, **extra)
+        seconds = pc.cast(_seconds(rows), pa.float64())
+        if aggregate == "hourly":
+            period = ["interval_start_utc"]
+            keyed = rows.set_column(
+                rows.schema.get_field_index("interval_start_utc"), "interval_start_utc",
+                pc.floor_temporal(rows["interval_start_utc"], unit="hour"),
             )  # fmt: skip
-            answer = session.arrow(
-                f"SELECT iso, node, market_run, {period[0]}, {means},"
-                " sum(secs) / 3600.0 AS hours, count(*) AS intervals, any_value(units) AS units"
-                f" FROM lmp GROUP BY iso, node, market_run, {period[1]}"
-                f" ORDER BY node, {period[1]} LIMIT ? OFFSET ?", [limit + 1, offset],
-            )  # fmt: skip
-        finally:
-            connection.close()
-        return page_of(answer, snapshot_id, limit, started, **extra)
+        elif aggregate == "daily":
+            period, keyed = ["operating_day"], rows
+        else:
+            period = ["month"]
+            keyed = rows.append_column("month", pc.strftime(rows["operating_day"], format="%Y-%m"))
+        columns = {
+            "iso": keyed["iso"],
+            "node": keyed["node"],
+            "market_run": keyed["market_run"],
+            **{c: keyed[c] for c in period},
+            "secs": seconds,
+            "units": keyed["units"],
+        }
+        for price in _PRICES:
+            columns[f"{price}_w"] = pc.multiply(keyed[price], seconds)
+            columns[f"{price}_s"] = pc.if_else(pc.is_null(keyed[price]), 0.0, seconds)
+        groups = pa.table(columns).group_by(["iso", "node", "market_run", *period]).aggregate(
+            [("secs", "sum"), ("secs", "count"), ("units", "min"),
+             *((f"{p}_{x}", "sum") for p in _PRICES for x in ("w", "s"))],
+        )  # fmt: skip
+        out = {name: groups[name] for name in ("iso", "node", "market_run", *period)}
+        if aggregate == "hourly":
+            out["interval_end_utc"] = pc.add(groups["interval_start_utc"],
+                                             pa.scalar(3600, pa.duration("s")))  # fmt: skip
+        for price in _PRICES:
+            weight = groups[f"{price}_s_sum"]
+            out[price] = pc.if_else(pc.equal(weight, 0.0), None,
+                                    pc.divide(groups[f"{price}_w_sum"], weight))  # fmt: skip
+        out["hours"] = pc.divide(groups["secs_sum"], 3600.0)
+        out["intervals"] = groups["secs_count"]
+        out["units"] = groups["units_min"]
+        answer = pa.table(out).sort_by([("node", "ascending"), (period[0], "ascending")])
+        return page_of(answer.slice(offset, limit + 1), snapshot_id, limit, started, **extra)
 
     # -- series and rates -------------------------------------------------------------------------
 
@@ -266,6 +291,37 @@ class FeedReads:
         return page_of(pa.Table.from_pylist(out), snapshot_id, len(out), started,
                        mapping={"curve": mapping.curve, "blocks": mapping.blocks})  # fmt: skip
 
+    def realised_monthly(
+        self, *, snapshot_id: int, curve_key: str, first: date, last: date, access: Any,
+    ) -> Page:  # fmt: skip
+        """The settled monthly averages, in the curve's block, of the node ``curve_key`` is
+        mapped to (``realised.toml``), for the months ``first``..``last``: what the curve
+        explorer draws beside a forward curve. No rows when the curve has no mapped node."""
+        started = time.perf_counter()
+        found = self.curves.curves(CurveFilter(curve_keys=(curve_key,), access=access), limit=1)
+        if not found.table.num_rows:
+            raise Unknown("curve_unknown", f"no curve {curve_key!r}")
+        identity = found.table.slice(0, 1).to_pylist()[0]
+        match = _mapped(identity)
+        if match is None:
+            empty = pa.table({"month": pa.array([], pa.string())})
+            return page_of(empty, snapshot_id, 1, started, mapped=False)
+        mapping, block = match
+        end = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+        rows = self._lmp_rows(
+            snapshot_id,
+            mapping.iso,
+            [mapping.node],
+            mapping.market_run,
+            first.replace(day=1),
+            date.fromordinal(end.toordinal() - 1),
+        )
+        name, inside = _in_block(mapping.iso, block, rows["interval_start_utc"])
+        extra = {"mapped": True, "iso": mapping.iso, "node": mapping.node,
+                 "market_run": mapping.market_run, "block": name}  # fmt: skip
+        return self._aggregate(rows.filter(inside), "monthly", 1000, 0, started, snapshot_id,
+                               extra)  # fmt: skip
+
     def _forward(
         self, mapping: Mapping, block: str, month: date, asof: date | None, access: Any,
         as_at: AsAt,
@@ -300,6 +356,21 @@ class FeedReads:
         from pyiceberg.expressions import AlwaysTrue
 
         return table.scan(row_filter=condition or AlwaysTrue(), snapshot_id=snapshot_id).to_arrow()
+
+
+def _mapped(identity: dict[str, Any]) -> tuple[Mapping, str] | None:
+    """The mapping whose curve fields ``identity`` has (without case) and the calendar block of
+    its block, if any."""
+
+    def same(a: Any, b: Any) -> bool:
+        return str(a or "").casefold() == str(b or "").casefold()
+
+    for mapping in mappings():
+        if all(same(identity.get(k), v) for k, v in mapping.curve.items()):
+            for curve_block, calendar_block in mapping.blocks.items():
+                if same(identity.get("block"), curve_block):
+                    return mapping, calendar_block
+    return None
 
 
 def _seconds(rows: pa.Table) -> pa.Array:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, read
 from aurum.api.params import AsAtParam, PagingDep, parse_date, parse_month
+from aurum.api.routes.objects import LimitQuery, OffsetQuery
 from aurum.api.security import requires
 from aurum.auth.principal import ANALYST, OPS
 from aurum.datasets.feeds import FX_RATE, ISO_LMP, ISO_NODE, SERIES_OBSERVATION
@@ -130,6 +131,36 @@ def realised(
                 pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
 
 
+@iso.get("/realised/monthly", summary="Settled monthly averages beside a forward curve")
+def realised_monthly(
+    request: Request,
+    services: ServicesDep,
+    paging: PagingDep,
+    curve_key: Annotated[str, Query(max_length=64, description="A forward curve's key.")],
+    month_from: Annotated[str, Query(description="First month, YYYY-MM.", max_length=7)],
+    month_to: Annotated[str, Query(description="Last month, YYYY-MM.", max_length=7)],
+    as_at: AsAtParam = None,
+) -> Response:  # fmt: skip
+    """The node a curve is mapped to (`aurum/query/realised.toml`), its settled prices averaged
+    per month over the curve's block (day-ahead, time-weighted): one row per month with prices.
+    `meta.mapped` is false, with no rows, for a curve no node is mapped to."""
+    first, last = parse_month(month_from, "month_from"), parse_month(month_to, "month_to")
+    if first > last:
+        raise RequestError("filters_contradictory", "month_from is after month_to")
+    if (last.year - first.year) * 12 + last.month - first.month > 120:
+        raise RequestError("range_too_long", "at most 120 months at a time")
+    access = request.state.principal.access
+    reads = services.feeds
+
+    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
+        assert snapshot is not None
+        return reads.realised_monthly(snapshot_id=snapshot, curve_key=curve_key, first=first,
+                                      last=last, access=access)  # fmt: skip
+
+    return read(request, services, page, as_at=as_at, limit=paging.limit,
+                pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
+
+
 @series.get("/{source}/{series_id:path}", summary="A public series' observations")
 def observations(
     request: Request,
@@ -215,8 +246,8 @@ def formats() -> Response:
 @feeds.get("/loads", summary="Feed loads, newest first")
 def loads(
     request: Request, services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
 ) -> Response:  # fmt: skip
     """Each load's run: the file, its format, the rows and partitions it published, the
     checks that fired, or why it failed."""

@@ -1,6 +1,8 @@
 // Curve explorer: find a curve by any identity field or free text, chart its monthly forward
 // curve for an as-of with the bid/ask band, overlay other as-of dates and a scenario run, show
-// strips (the vendor's quoted ones and Aurum's derived ones, labelled), and the rows beneath.
+// strips (the vendor's quoted ones and Aurum's derived ones, labelled), and the rows beneath;
+// for a power curve mapped to an ISO node, that node's settled monthly prices in the curve's
+// block (realised), from a year before the as-of.
 //
 // URL state: vendor, asset_class, q (search); curve (curve_key), asof, overlay (as-of dates,
 // comma separated), run (a scenario run id), strips (derived | vendor | both | none).
@@ -131,11 +133,12 @@ async function drawCurve(view, params, ctx) {
     return;
   }
   const asof = main.length ? main[0].asof_date : (params.asof || identity.last_asof);
-  const [dates, others, scenario, strips] = await Promise.all([
+  const [dates, others, scenario, strips, realised] = await Promise.all([
     cachedGet('/v1/metadata/asof-dates', { vendor: identity.vendor }).then((a) => a.data.map((d) => d.asof_date)),
     Promise.all(overlays.map((d) => rowsAt(key, d).then((rows) => ({ asof: d, rows })))),
     params.run ? all('/v1/curves', { curve_key: key, scenario_run: params.run, fields: FIELDS }, 20000, { cached: true }).then((a) => a.data) : Promise.resolve(null),
     stripSource === 'none' ? Promise.resolve([]) : all('/v1/curves/strips', { curve_key: key, asof, source: stripSource }, 20000, { cached: true }).then((a) => a.data),
+    identity.asset_class === 'power' ? realisedMonths(key, main, asof) : Promise.resolve(null),
   ]);
   if (!ctx.current()) return;
   const panel = h('div', { class: 'panel' });
@@ -162,6 +165,10 @@ async function drawCurve(view, params, ctx) {
     series.push({ name: `scenario ${params.run.slice(0, 8)}`, type: 'line', data: monthly(scenario).map((r) => point(r, r.value)), symbolSize: 3, color: PALETTE[5], lineStyle: { width: 2, type: 'dotted' } });
   }
   for (const s of stripSegments(strips)) series.push(s);
+  if (realised && realised.data.length) {
+    const { node, block, market_run: run } = realised.meta;
+    series.push({ name: `realised ${node} ${run} ${block}`, type: 'scatter', symbol: 'diamond', symbolSize: 9, color: PALETTE[2], data: realised.data.map((r) => [`${r.month}-01`, r.lmp]) });
+  }
   if (!m.length && !strips.length) {
     panel.append(notice('empty', `No prices for this curve on ${asof}.`, 'Pick another as-of above; the curve may not have been delivered that day.'));
     return;
@@ -200,6 +207,17 @@ async function drawCurve(view, params, ctx) {
     columns.push({ key: 'scenario', label: 'Scenario', num: true, format: fmt.price });
   }
   panel.append(table({ id: 'curve-table', rows, columns, caption: `${main.length} tenors as of ${asof}` }));
+  if (realised && realised.data.length) {
+    const { node, block, market_run: run } = realised.meta;
+    panel.append(h('h3', {}, 'Realised'), table({
+      id: 'realised-table', short: true, rows: realised.data,
+      caption: `${node} ${run === 'DA' ? 'day-ahead' : 'real-time'} prices averaged over the month's ${block} hours (time-weighted; hours = what the loaded prices cover)`,
+      columns: [
+        { key: 'month', label: 'Month' }, { key: 'lmp', label: 'Realised LMP', num: true, format: fmt.price },
+        { key: 'hours', label: 'Hours', num: true, format: (v) => String(Math.round(v)) },
+      ],
+    }));
+  }
   if (strips.length) {
     panel.append(h('h3', {}, 'Strips'), table({
       id: 'strip-table', short: true, rows: strips,
@@ -221,6 +239,24 @@ async function drawCurve(view, params, ctx) {
     h('button', { type: 'button', class: 'quiet', id: 'download-csv', onclick: () => download('/v1/curves', downloads, `${name}.csv`, 'csv') }, `Download CSV (${what})`),
     h('button', { type: 'button', class: 'quiet', id: 'download-xlsx', onclick: () => download('/v1/curves', downloads, `${name}.xlsx`, 'xlsx') }, `Download XLSX (${what})`)));
   if (ctx.current()) fillRuns(params);
+}
+
+/** Settled monthly averages of the node this curve is mapped to, from a year before the as-of
+ * to the curve's last month (null when there is no mapping or the read fails: the chart stands
+ * without it). */
+async function realisedMonths(key, rows, asof) {
+  const months = rows.filter((r) => r.tenor_type === 'MONTHLY').map((r) => String(r.contract_month).slice(0, 7)).sort();
+  const year = Number(asof.slice(0, 4)) - 1;
+  const first = `${year}-${asof.slice(5, 7)}`;
+  const most = `${year + 10}-${asof.slice(5, 7)}`; // the route answers 120 months at a time
+  const newest = months.length ? months[months.length - 1] : asof.slice(0, 7);
+  const last = newest < most ? newest : most;
+  try {
+    const answer = await cachedGet('/v1/iso/realised/monthly', { curve_key: key, month_from: first, month_to: last });
+    return answer.meta.mapped ? answer : null;
+  } catch {
+    return null;
+  }
 }
 
 async function rowsAt(key, asof) {
