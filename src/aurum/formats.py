@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -43,6 +43,7 @@ __all__ = [
     "Sheet",
     "column_letter",
     "csv_bytes",
+    "json_rows",
     "neutralise",
     "write_csv",
     "write_parquet",
@@ -344,3 +345,30 @@ def _data_width(column: pa.ChunkedArray) -> int:
         extremes = pc.min_max(column).as_py()
         return max(len(str(extremes["min"])), len(str(extremes["max"])))
     return 5
+
+
+_SECONDS = pa.timestamp("s", tz="UTC")
+
+
+def json_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """``table.to_pylist()``, with whole-second UTC timestamps written as text by Arrow the
+    way orjson writes them (``2025-05-01T04:00:00+00:00``): making a timezone-aware
+    ``datetime`` per value is most of a JSON answer's cost (8 ms of 720 intervals).
+
+    >>> import datetime as dt
+    >>> t = pa.table({"at": pa.array([dt.datetime(2025, 5, 1, 4, tzinfo=dt.UTC), None],
+    ...                              pa.timestamp("us", tz="UTC"))})
+    >>> orjson.dumps(json_rows(t)) == orjson.dumps(t.to_pylist())
+    True
+    """
+    for i, column_field in enumerate(table.schema):
+        kind = column_field.type
+        if not (pa.types.is_timestamp(kind) and kind.tz in ("UTC", "+00:00")):
+            continue
+        column = table.column(i)
+        whole = pc.cast(column, _SECONDS, safe=False)
+        if pc.all(pc.equal(pc.cast(whole, kind), column)).as_py() is False:
+            continue  # sub-second values: orjson writes the fraction; leave them to it
+        text = pc.strftime(whole, format="%Y-%m-%dT%H:%M:%S+00:00")
+        table = table.set_column(i, column_field.name, text)
+    return table.to_pylist()

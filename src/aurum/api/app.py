@@ -135,7 +135,9 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         usage=UsageMeter(store),
         catalog=Catalog(lake),
         alerts=Alerts(store, settings.alerts),
-        feeds=FeedReads(lake, curves, timeout_s=settings.query.timeout_s),
+        feeds=FeedReads(
+            lake, curves, timeout_s=settings.query.timeout_s, freshness_s=settings.api.freshness_s
+        ),
     )
     services.metrics.watch(store, extra=lineage_families(shared_lineage(settings)))
     telemetry.configure_tracing(settings.telemetry.traces, kept=settings.telemetry.traces_kept)

@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -37,8 +37,9 @@ from aurum.query.curves import Curves
 from aurum.query.datasets import Datasets
 from aurum.query.engine import AsAt, Session, connect
 from aurum.query.filters import CurveFilter
-from aurum.query.lmp_replica import LmpReplicas
+from aurum.query.lmp_replica import Indexed, LmpReplicas
 from aurum.query.page import Page, page_of
+from aurum.query.served import ServedSlice
 
 __all__ = ["AGGREGATES", "FeedReads", "Mapping", "mappings"]
 
@@ -81,33 +82,55 @@ class FeedReads:
 
     def __init__(
         self, lake: Lake, curves: Curves, *, timeout_s: float = 30.0,
-        replica_rows: int = 5_000_000,
+        replica_rows: int = 5_000_000, freshness_s: float = 0.0,
     ) -> None:  # fmt: skip
         self.lake = lake
         self.curves = curves
         self.timeout_s = timeout_s
         self._datasets = Datasets(lake, timeout_s=timeout_s)
+        self.freshness_s = freshness_s
+        self._seen: dict[str, tuple[float, int]] = {}
         self._replicas = LmpReplicas(max_rows=replica_rows)
 
     def pin(self, dataset: str, as_at: AsAt = None, snapshot_id: int | None = None) -> int:
-        return self._datasets.pin(dataset, as_at, snapshot_id)
+        """The snapshot an answer reads; main's as seen within the last ``freshness_s``
+        seconds (like the curves' reads: a load is visible that much later, at most)."""
+        if as_at is not None or snapshot_id is not None or self.freshness_s <= 0:
+            return self._datasets.pin(dataset, as_at, snapshot_id)
+        now = time.monotonic()
+        seen = self._seen.get(dataset)
+        if seen is None or now - seen[0] >= self.freshness_s:
+            seen = self._seen[dataset] = (now, self._datasets.pin(dataset))
+        return seen[1]
 
     # -- ISO prices -------------------------------------------------------------------------------
 
     def lmp(
         self, *, snapshot_id: int, iso: str, nodes: Sequence[str] = (), market_run: str = "DA",
         first: date, last: date, aggregate: Aggregate = "hourly", block: str | None = None,
-        limit: int = 1000, offset: int = 0,
-    ) -> Page:  # fmt: skip
+        limit: int = 1000, offset: int = 0, served: bool = False,
+    ) -> Page | ServedSlice:  # fmt: skip
         """Prices of ``iso``'s ``nodes`` (all when empty) on operating days ``first``…``last``,
-        per interval or time-weighted by hour, day or month, in ``block`` if given."""
+        per interval or time-weighted by hour, day or month, in ``block`` if given.
+
+        ``served``: a JSON answer may come from the replica's JSON of each node's days (a
+        :class:`ServedSlice`, the same bytes), for intervals without a block, from the start,
+        when every row fits in ``limit``."""
         started = time.perf_counter()
         iso, market_run = iso.upper(), market_run.upper()
         _check_range(first, last)
         if aggregate not in AGGREGATES:
             raise QueryError("aggregate_invalid", f"aggregate is one of {', '.join(AGGREGATES)}")
-        rows = self._lmp_rows(snapshot_id, iso, nodes, market_run, first, last)
         extra: dict[str, Any] = {"iso": iso, "market_run": market_run, "aggregate": aggregate}
+        if served and aggregate == "interval" and block is None and offset == 0:
+            replica = self._replica(snapshot_id)
+            if replica is not None:
+                body, count = replica.json(iso, market_run, nodes, first, last,
+                                           _INTERVAL_COLUMNS)  # fmt: skip
+                if count <= limit:
+                    return ServedSlice(snapshot_id, count, body, time.perf_counter() - started,
+                                       extra=extra)  # fmt: skip
+        rows = self._lmp_rows(snapshot_id, iso, nodes, market_run, first, last)
         if block is not None:
             block_name, inside = _in_block(iso, block, rows["interval_start_utc"])
             rows = rows.filter(inside)
@@ -128,15 +151,18 @@ class FeedReads:
             GreaterThanOrEqual("operating_day", first.isoformat()),
             LessThanOrEqual("operating_day", last.isoformat()),
         ]  # fmt: skip
-        replica = self._replicas.get(
-            snapshot_id, lambda: self._records(ISO_LMP.name, snapshot_id),
-            lambda: self._scan(ISO_LMP.name, snapshot_id, None),
-        )  # fmt: skip
+        replica = self._replica(snapshot_id)
         if replica is not None:
             return replica.rows(iso, market_run, nodes, first, last)
         if nodes:
             conditions.append(In("node", set(nodes)))
         return self._scan(ISO_LMP.name, snapshot_id, all_of(conditions))
+
+    def _replica(self, snapshot_id: int) -> Indexed | None:
+        return self._replicas.get(
+            snapshot_id, lambda: self._records(ISO_LMP.name, snapshot_id),
+            lambda: self._scan(ISO_LMP.name, snapshot_id, None),
+        )  # fmt: skip
 
     def _records(self, name: str, snapshot_id: int) -> int:
         """Rows in ``name`` at ``snapshot_id``, from its summary (no scan)."""
@@ -358,6 +384,13 @@ class FeedReads:
         return table.scan(row_filter=condition or AlwaysTrue(), snapshot_id=snapshot_id).to_arrow()
 
 
+@lru_cache(maxsize=200_000)
+def _hour_in_block(iso: str, block: str, epoch_s: int) -> bool:
+    """Whether the UTC hour starting at ``epoch_s`` is in ``block`` (remembered: a month asked
+    again costs a dictionary lookup per hour, not the calendar's arithmetic)."""
+    return in_block(iso, block, datetime.fromtimestamp(epoch_s, UTC))
+
+
 def _mapped(identity: dict[str, Any]) -> tuple[Mapping, str] | None:
     """The mapping whose curve fields ``identity`` has (without case) and the calendar block of
     its block, if any."""
@@ -403,7 +436,8 @@ def _in_block(iso: str, block: str, starts: pa.ChunkedArray) -> tuple[str, pa.Ar
         code = "market_unknown" if "unknown market" in str(exc) else "block_unknown"
         raise QueryError(code, f"no block {block!r} for {iso}: {exc}") from None
     hours = pc.floor_temporal(starts, unit="hour")
-    distinct = pc.unique(hours).to_pylist()
-    inside = pa.array([in_block(iso, block, h) for h in distinct], pa.bool_())
+    distinct = pc.unique(hours)
+    seconds = pc.cast(pc.cast(distinct, pa.timestamp("s", tz="UTC")), pa.int64()).to_pylist()
+    inside = pa.array([_hour_in_block(iso, block, s) for s in seconds], pa.bool_())
     return block.upper(), pc.take(inside, pc.index_in(hours, value_set=pa.array(
         distinct, hours.type)))  # fmt: skip

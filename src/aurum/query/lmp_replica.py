@@ -26,15 +26,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from aurum.formats import json_rows
 
 __all__ = ["KEEP", "Indexed", "LmpReplicas"]
 
 KEEP = 2  # snapshots held: the newest and the one before (a read pinned by a cursor)
+CHUNKS = 20_000  # node-days of JSON kept per snapshot (~24-300 rows each)
 _ORDER = ("iso", "market_run", "node", "interval_start_utc")
 
 
@@ -45,6 +49,10 @@ class Indexed:
 
     table: pa.Table
     index: dict[tuple[str, str, str], tuple[int, int]]
+    # JSON of a node's day (its rows, given columns), made on first use: a month is 30 joins
+    _chunks: OrderedDict[tuple[object, ...], bytes] = field(default_factory=OrderedDict)
+    _days: dict[tuple[str, str, str], list[tuple[date, int, int]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def of(cls, rows: pa.Table) -> Indexed:
@@ -73,6 +81,59 @@ class Indexed:
         inside = pc.and_(pc.greater_equal(days, pa.scalar(first, days.type)),
                          pc.less_equal(days, pa.scalar(last, days.type)))  # fmt: skip
         return found.filter(inside)
+
+    def json(
+        self, iso: str, market_run: str, nodes: Sequence[str], first: date, last: date,
+        columns: Sequence[str],
+    ) -> tuple[bytes, int]:  # fmt: skip
+        """``rows(...)`` in node then interval order, ``columns`` only, as the JSON array
+        ``orjson.dumps(json_rows(...))`` would make (and the row count), joined from each
+        node-day's JSON, made once per snapshot."""
+        keys = sorted(
+            {(iso, market_run, node) for node in nodes}
+            if nodes
+            else {k for k in self.index if k[0] == iso and k[1] == market_run}
+        )
+        parts, total = [], 0
+        for key in keys:
+            for day, start, count in self._days_of(key):
+                if first <= day <= last:
+                    parts.append(self._chunk(key, day, start, count, tuple(columns)))
+                    total += count
+        return b"[" + b",".join(parts) + b"]", total
+
+    def _days_of(self, key: tuple[str, str, str]) -> list[tuple[date, int, int]]:
+        found = self._days.get(key)
+        if found is None:
+            found = []
+            if key in self.index:
+                start, count = self.index[key]
+                days = self.table["operating_day"].slice(start, count).to_pylist()
+                for at, day in enumerate(days, start=start):
+                    if found and found[-1][0] == day:
+                        found[-1] = (day, found[-1][1], found[-1][2] + 1)
+                    else:
+                        found.append((day, at, 1))
+            self._days[key] = found
+        return found
+
+    def _chunk(
+        self, key: tuple[str, str, str], day: date, start: int, count: int,
+        columns: tuple[str, ...],
+    ) -> bytes:  # fmt: skip
+        name = (*key, day, columns)
+        with self._lock:
+            found = self._chunks.get(name)
+            if found is not None:
+                self._chunks.move_to_end(name)
+                return found
+        rows = self.table.slice(start, count).select(list(columns))
+        found = orjson.dumps(json_rows(rows), option=orjson.OPT_NON_STR_KEYS)[1:-1]
+        with self._lock:
+            self._chunks[name] = found
+            while len(self._chunks) > CHUNKS:
+                self._chunks.popitem(last=False)
+        return found
 
 
 class LmpReplicas:

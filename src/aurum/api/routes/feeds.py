@@ -80,7 +80,7 @@ def lmp(
         return reads.lmp(
             snapshot_id=snapshot, iso=iso_name, nodes=nodes, market_run=market_run.value,
             first=first, last=last, aggregate=aggregate.value, block=block, limit=limit,
-            offset=offset,
+            offset=offset, served=fmt == "json",
         )  # fmt: skip
 
     return read(request, services, page, as_at=as_at, limit=paging.limit,
