@@ -28,8 +28,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("readme")
     env = {**os.environ, "AURUM_HOME": str(folder / ".aurum" / "demo")}
     for command in (
-        [AURUM, "demo-data", "--days", "5", "--out", ".aurum/demo/inbox"],
+        [AURUM, "demo-data", "--days", "5", "--out", ".aurum/demo/inbox",
+         "--feeds-out", ".aurum/demo/feeds"],
         [AURUM, "ingest", ".aurum/demo/inbox"],
+        [AURUM, "feeds", "load", ".aurum/demo/feeds"],
         [AURUM, "scenario", "create", str(ROOT / "examples" / "scenarios" / "gas-and-carbon.json")],
         [AURUM, "scenario", "run", "gas and carbon"],
     ):
@@ -54,7 +56,7 @@ def test_the_python_snippet_runs_as_pasted(demo: Path):
 
 def test_the_curl_examples_return_what_the_readme_says(demo: Path):
     urls = re.findall(r"^curl '127\.0\.0\.1:8095(/v1/[^']+)'", README, re.M)
-    assert len(urls) == 8, urls
+    assert len(urls) == 9, urls
     with TestClient(create_app(Settings(home=demo / ".aurum" / "demo"))) as client:
         answers = []
         for url in urls[:3]:
@@ -67,7 +69,7 @@ def test_the_curl_examples_return_what_the_readme_says(demo: Path):
         runs = client.get(urls[4].replace("ID", ids["ID"])).json()["data"]
         assert [r["status"] for r in runs] == ["published"] and runs[0]["result"]["curves"] > 50
         ids["RUN"] = runs[0]["id"]
-        named = [re.sub(r"\b(ID|RUN)\b", lambda m: ids[m.group(1)], url) for url in urls[5:]]
+        named = [re.sub(r"\b(ID|RUN)\b", lambda m: ids[m.group(1)], url) for url in urls[5:8]]
         german, movers_pjm, outputs = (client.get(url) for url in named)
         assert german.status_code == movers_pjm.status_code == outputs.status_code == 200
         rows = german.json()["data"]
@@ -78,6 +80,12 @@ def test_the_curl_examples_return_what_the_readme_says(demo: Path):
         top = movers_pjm.json()["data"]
         assert len(top) == 5 and all(r["iso"] == "PJM" for r in top)
         assert "attribution" in outputs.text.splitlines()[0]
+        realised = client.get(urls[8])  # the Western Hub's September beside its forward
+        assert realised.status_code == 200, realised.text[:500]
+        blocks = {r["block"]: r for r in realised.json()["data"]}
+        assert set(blocks) == {"ON_PEAK", "OFF_PEAK", "ATC"}
+        assert all(r["realised"] and r["forward"] for r in blocks.values())
+        assert (blocks["ON_PEAK"]["realised_hours"], blocks["ATC"]["realised_hours"]) == (336, 720)
     power, strips, movers = answers
     assert power and all(
         (r["location"], r["product"], r["block"]) == ("German", "power", "BASE") for r in power
