@@ -234,3 +234,23 @@ def test_served_interval_json_is_the_computed_answer_byte_for_byte(api: TestClie
     assert data == orjson.dumps(rows)
     assert len(rows) == 2 * 72
     assert [r["node"] for r in rows[:1] + rows[-1:]] == ["EASTERN HUB", "WESTERN HUB"]
+
+
+def test_a_payload_uploaded_over_http_is_loaded_once(api: TestClient, feeds: Path):
+    name = "nyiso/nyiso_damlbmp_zone_20250309_DST_springforward_3zones_sample.csv"
+    files = {"file": (Path(name).name, (feeds / name).read_bytes(), "text/csv")}
+    first = api.post("/v1/feeds/loads", files=files)
+    assert first.status_code == 201, first.text
+    (done,) = first.json()["data"]
+    assert (done["format"], done["kind"], done["rows"], done["tags"]) == (
+        "nyiso.lbmp", "lmp", 69, ["lmp/NYISO/2025-03-09/v1"])  # fmt: skip
+    again = api.post("/v1/feeds/loads", files=files)
+    assert (again.status_code, again.json()["data"][0]["status"]) == (200, "duplicate")
+    html = {"file": ("x_pjm_dataminer2_da_hrl_lmps.csv", b"<html><body>busy</body></html>")}
+    refused = api.post("/v1/feeds/loads", files=html)
+    assert (refused.status_code, refused.json()["code"]) == (422, "payload_html")
+    named = api.post("/v1/feeds/loads", files={"file": ("payload.bin", b"1,2\n")},
+                     data={"format": "isone.smd"})  # fmt: skip
+    assert (named.status_code, named.json()["code"]) == (422, "feed_params_invalid")
+    loads = _data(api.get("/v1/feeds/loads", params={"limit": 3}))
+    assert [r["status"] for r in loads][:2] == ["failed", "failed"]

@@ -62,6 +62,7 @@ from aurum.config import AuthSettings, Settings
 from aurum.datasets import Dataset
 from aurum.errors import ConfigError, Conflict, NotFound, PayloadTooLarge
 from aurum.events.webhooks import Deliveries, Webhooks
+from aurum.feeds.service import Feeds
 from aurum.lake.catalog import Lake
 from aurum.lineage import shared_lineage
 from aurum.observability.metrics import lineage_families
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, datasets: Iterable[Dataset] = (
         usage=UsageMeter(store),
         catalog=Catalog(lake),
         alerts=Alerts(store, settings.alerts),
+        feed_loads=Feeds(lake, store, scenarios.runs),
         feeds=FeedReads(
             lake, curves, timeout_s=settings.query.timeout_s, freshness_s=settings.api.freshness_s
         ),

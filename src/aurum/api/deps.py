@@ -31,6 +31,7 @@ from aurum.auth.principal import Authenticator, Principal
 from aurum.catalog import Catalog
 from aurum.config import Settings
 from aurum.events.webhooks import Webhooks
+from aurum.feeds.service import Feeds
 from aurum.lake.catalog import Lake
 from aurum.lineage import shared_lineage
 from aurum.observability.metrics import Metrics
@@ -74,6 +75,7 @@ class Services:
     catalog: Catalog
     alerts: Alerts
     feeds: FeedReads
+    feed_loads: Feeds
 
 
 async def _services(request: Request) -> Services:

@@ -8,13 +8,13 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from starlette.responses import Response
 
 from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, read
 from aurum.api.params import AsAtParam, PagingDep, parse_date, parse_month
 from aurum.api.routes.objects import LimitQuery, OffsetQuery
-from aurum.api.security import requires
+from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST, OPS
 from aurum.datasets.feeds import FX_RATE, ISO_LMP, ISO_NODE, SERIES_OBSERVATION
 from aurum.errors import RequestError
@@ -26,7 +26,7 @@ _READERS = {"dependencies": [requires(ANALYST, OPS)], "responses": READ_RESPONSE
 iso = APIRouter(prefix="/v1/iso", tags=["feeds"], **_READERS)
 series = APIRouter(prefix="/v1/series", tags=["feeds"], **_READERS)
 fx = APIRouter(prefix="/v1/fx", tags=["feeds"], **_READERS)
-feeds = APIRouter(prefix="/v1/feeds", tags=["feeds"], dependencies=[requires(ANALYST, OPS)])
+feeds = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 
 _AGGREGATE = "Per interval, or time-weighted means by UTC hour, operating day or month."
 DateParam = Annotated[str | None, Query(description="A date, YYYY-MM-DD.", max_length=10)]
@@ -237,13 +237,15 @@ def rates(
     )
 
 
-@feeds.get("/formats", summary="Payload formats a feed load reads")
+@feeds.get(
+    "/formats", summary="Payload formats a feed load reads", dependencies=[requires(ANALYST, OPS)]
+)
 def formats() -> Response:
     """Every format by name, with its parameters (`aurum feeds load --format NAME`)."""
     return envelope(readers.describe())
 
 
-@feeds.get("/loads", summary="Feed loads, newest first")
+@feeds.get("/loads", summary="Feed loads, newest first", dependencies=[requires(ANALYST, OPS)])
 def loads(
     request: Request, services: ServicesDep,
     limit: LimitQuery = 100,
@@ -255,3 +257,37 @@ def loads(
     with services.store.transaction(access, write=False) as tx:
         runs = tx.runs(kind="feed_load", limit=limit, offset=offset)
     return envelope([dataclasses.asdict(run) for run in runs])
+
+
+@feeds.post(
+    "/loads", summary="Load a feed payload", status_code=201, dependencies=[requires(OPS)],
+    responses={
+        200: {"description": "A duplicate: every partition was already published as is."},
+        413: {"description": "The upload is larger than allowed."},
+        422: {"description": "Not loaded: the payload's reason (nothing was written)."},
+    },
+)  # fmt: skip
+def load(
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description="A payload (CSV, JSON, XML, zip).")],
+    format: Annotated[str | None, Form(max_length=64, description="Its format (see "
+                                       "`/v1/feeds/formats`); default: from the name.")] = None,
+    param: Annotated[list[str] | None, Form(description="name=value the format needs "
+                                            "(repeat).")] = None,
+) -> Response:  # fmt: skip
+    """Parse, check and publish one payload, as `aurum feeds load` does: 201 when a version was
+    published, 200 when it changed nothing, 422 with the reason when it was refused."""
+    params = {}
+    for value in param or ():
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise RequestError("parameter_invalid", f"param takes name=value, not {value!r}")
+        params[name.strip()] = text.strip()
+    payload = file.file.read()
+    done = services.feed_loads.load(
+        principal.access, payload, name=file.filename or "payload", format=format,
+        params=params, request_id=request.state.request_id,
+    )  # fmt: skip
+    return envelope([done.summary()], 201 if done.status == "published" else 200)
