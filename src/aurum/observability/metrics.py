@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from aurum.auth.access import Access
 from aurum.lineage import Lineage
 from aurum.store import Store
+from aurum.store.outbox import WATERMARK_PREFIX
 from aurum.store.stats import StoreStats
 
 __all__ = ["DURATION_BUCKETS", "Metrics", "StoreCollector", "families", "lineage_families"]
@@ -148,11 +149,20 @@ def families(stats: StoreStats, *, today: date) -> Iterator[Metric]:
     if relay is not None:
         lag.add_metric(["relay"], stats.newest_event - relay)
     for name, position in sorted(stats.cursors.items()):
-        if name != RELAY:
+        if name != RELAY and not name.startswith(WATERMARK_PREFIX):
             lag.add_metric([name], stats.newest_event - position)
     for hook, position, _, _ in stats.webhooks:
         lag.add_metric([f"webhook:{hook}"], stats.newest_event - position)
     yield lag
+    behind = GaugeMetricFamily(
+        "aurum_feed_watermark_days", "Days between today and the last day a feed collected.",
+        labels=["source"],
+    )  # fmt: skip
+    today = date.today().toordinal()
+    for name, position in sorted(stats.cursors.items()):
+        if name.startswith(WATERMARK_PREFIX):
+            behind.add_metric([name[len(WATERMARK_PREFIX) :]], today - position)
+    yield behind
     given_up = CounterMetricFamily(
         "aurum_webhook_events_given_up", "Events webhooks gave up after their retries."
     )

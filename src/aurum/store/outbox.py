@@ -29,9 +29,13 @@ from aurum.auth.access import Access
 from aurum.store.base import Base, UTCDateTime
 
 __all__ = [
-    "EVENT_TYPES", "Event", "EventCursorRecord", "OutboxRecord", "cursor_position", "emit",
-    "list_events", "move_cursor", "newest_position",
+    "EVENT_TYPES", "WATERMARK_PREFIX", "Event", "EventCursorRecord", "OutboxRecord",
+    "cursor_position", "emit", "list_events", "move_cursor", "newest_position",
 ]  # fmt: skip
+
+# Cursors named with this prefix are feed collectors' watermarks (a day's ordinal), not event
+# consumers' positions (aurum.feeds.watermarks).
+WATERMARK_PREFIX = "feed:"
 
 # The event vocabulary; the relay publishes type ``t`` to the Kafka topic ``aurum.{t}.v1``.
 EVENT_TYPES: tuple[str, ...] = (
