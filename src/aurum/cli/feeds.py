@@ -31,16 +31,6 @@ _FORMAT = "The payload format (`aurum feeds list --formats`); default: from the 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 
 
-def _params(values: list[str] | None) -> dict[str, str]:
-    params = {}
-    for value in values or ():
-        name, sep, text = value.partition("=")
-        if not sep or not name.strip():
-            raise RequestError("parameter_invalid", f"--param takes name=value, not {value!r}")
-        params[name.strip()] = text.strip()
-    return params
-
-
 @feeds.command("load")
 def load(
     ctx: typer.Context,
@@ -52,7 +42,9 @@ def load(
 ) -> None:  # fmt: skip
     """Parse, check and publish feed payloads; each load is a run (see `aurum feeds list`)."""
     context: Context = ctx.obj
-    params = _params(param)
+    from aurum.feeds.readers import parse_params
+
+    params = parse_params(param)
     files = sorted(
         {f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()}
     )

@@ -17,11 +17,11 @@ series ``GDP``). :func:`read` checks the parameters and parses.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurum.errors import PayloadError
+from aurum.errors import PayloadError, RequestError
 from aurum.feeds.lmp import FeedRows
 from aurum.feeds.parsers import (
     caiso,
@@ -38,7 +38,7 @@ from aurum.feeds.parsers import (
     spp,
 )
 
-__all__ = ["READERS", "Reader", "dataset_of", "detect", "read"]
+__all__ = ["READERS", "Reader", "dataset_of", "detect", "parse_params", "read"]
 
 # What a parse's kind is written to (kinds not here are recognised payloads that hold no data
 # to keep: an empty answer, a document listing, station metadata, a load forecast ...).
@@ -154,6 +154,21 @@ def read(format: str, payload: bytes, params: Mapping[str, str] | None = None) -
             formats=list(READERS),
         )
     return reader.read(payload, params or {})
+
+
+def parse_params(values: Sequence[str] | None) -> dict[str, str]:
+    """``name=value`` texts (a CLI's ``--param``, a form's ``param``) as a mapping.
+
+    >>> parse_params(["node=CT", " series_id = GDP "])
+    {'node': 'CT', 'series_id': 'GDP'}
+    """
+    params = {}
+    for value in values or ():
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise RequestError("parameter_invalid", f"a parameter is name=value, not {value!r}")
+        params[name.strip()] = text.strip()
+    return params
 
 
 def dataset_of(kind: str) -> str | None:

@@ -279,12 +279,7 @@ def load(
 ) -> Response:  # fmt: skip
     """Parse, check and publish one payload, as `aurum feeds load` does: 201 when a version was
     published, 200 when it changed nothing, 422 with the reason when it was refused."""
-    params = {}
-    for value in param or ():
-        name, sep, text = value.partition("=")
-        if not sep or not name.strip():
-            raise RequestError("parameter_invalid", f"param takes name=value, not {value!r}")
-        params[name.strip()] = text.strip()
+    params = readers.parse_params(param)
     payload = file.file.read()
     done = services.feed_loads.load(
         principal.access, payload, name=file.filename or "payload", format=format,
