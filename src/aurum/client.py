@@ -146,7 +146,9 @@ class Client:
         """Curve rows (``GET /v1/curves``): identity filters (``vendor``, ``location`` …),
         ``curve_key`` and ``tenor_type`` (one or a list), ``month_from``/``month_to``,
         ``asof`` (a date, ``(first, last)`` or ``"latest"``), ``as_at``, ``fields``;
-        ``scenario_run=RUN``: that scenario run's curves, with ``base_value`` and bands."""
+        ``scenario_run=RUN``: that scenario run's curves, with ``base_value`` and bands;
+        ``to_currency="USD"``: prices converted at the ECB rate of each as-of (``currency``
+        filters by a curve's own currency), the rates used in ``last_meta["fx"]``."""
         return self._read("/v1/curves", filters, arrow)
 
     @overload

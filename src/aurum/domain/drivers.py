@@ -38,7 +38,8 @@ import numpy.typing as npt
 __all__ = [
     "MMBTU_PER_GJ", "MMBTU_PER_MWH", "MMBTU_PER_THERM", "CurveRef", "MarketDrivers", "Stack",
     "Unit", "UnitsMismatch", "carbon_per_tonne", "fuel_per_mmbtu", "load_growth", "load_markets",
-    "load_stacks", "marginal_cost", "market_for_curve", "pass_through", "stack_price",
+    "load_stacks", "main_currency", "marginal_cost", "market_for_curve", "pass_through",
+    "stack_price",
 ]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
@@ -103,6 +104,18 @@ def carbon_per_tonne(
     return np.asarray(price, dtype=np.float64) * currency_rate(currency, to_currency, fx)
 
 
+def main_currency(currency: str) -> tuple[str, float]:
+    """The currency a price is quoted in and how many of it one unit is: pence (``GBp``,
+    ``GBX``) and cents (``USc``) are hundredths of the pound and the dollar, so a rate between
+    main currencies converts them too.
+
+    >>> main_currency("GBp"), main_currency("USc"), main_currency("EUR")
+    (('GBP', 0.01), ('USD', 0.01), ('EUR', 1.0))
+    """
+    main = _SUBUNIT_CODES.get(currency)
+    return (main, 1 / _SUBUNITS[main]) if main else (currency, 1.0)
+
+
 def currency_rate(currency: str, to_currency: str, fx: Mapping[str, float]) -> float:
     """How many ``to_currency`` one ``currency`` is: pence and cents are units, any other pair
     needs a rate in ``fx`` (``"EURUSD": 1.08``: one EUR is 1.08 USD; either direction).
@@ -110,12 +123,9 @@ def currency_rate(currency: str, to_currency: str, fx: Mapping[str, float]) -> f
     >>> currency_rate("GBp", "GBP", {}), currency_rate("USD", "EUR", {"EURUSD": 1.25})
     (0.01, 0.8)
     """
-    factor = 1.0
-    if currency in _SUBUNIT_CODES:
-        currency, factor = _SUBUNIT_CODES[currency], 1 / _SUBUNITS[_SUBUNIT_CODES[currency]]
-    target = 1.0
-    if to_currency in _SUBUNIT_CODES:
-        to_currency, target = _SUBUNIT_CODES[to_currency], _SUBUNITS[_SUBUNIT_CODES[to_currency]]
+    currency, factor = main_currency(currency)
+    to_currency, target = main_currency(to_currency)
+    target = 1 / target
     if currency == to_currency:
         return factor * target
     direct, inverse = fx.get(f"{currency}{to_currency}"), fx.get(f"{to_currency}{currency}")

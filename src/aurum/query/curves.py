@@ -44,6 +44,7 @@ from aurum.query.filters import (
     identity_clauses,
     scope,
 )
+from aurum.query.fx import Conversion, refuse_without_currency
 from aurum.query.page import Page, page_of
 from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas
 from aurum.query.served import ServedSlice
@@ -185,25 +186,36 @@ class Curves:
         columns: Sequence[str] | None = None,
         limit: int = 1000,
         offset: int = 0,
+        fx: Conversion | None = None,
     ) -> Page:
         """Rows matching ``where``, ordered by (as-of, vendor, curve, tenor); ``columns``
-        default to every column a row holds (``self.columns``)."""
+        default to every column a row holds (``self.columns``). With ``fx``: prices in its
+        currency (see :meth:`_convert`)."""
         started = time.perf_counter()
         columns = tuple(columns or self.columns)
         unknown = sorted(set(columns) - set(self.columns))
         if unknown:
             raise QueryError("fields_unknown", f"no such fields: {', '.join(unknown)}")
+        # a conversion needs each row's currency and as-of (dropped again if not asked for)
+        selected = (*columns, *(c for c in _FX_KEYS if c not in columns)) if fx else columns
         pinned = self.pin(as_at, snapshot_id)
         with self.source(pinned, where) as session:
             clause = self._where(session, where)
+            if fx is not None:
+                self._require_currency(session, clause)
             rows = session.arrow(
-                f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {clause.sql()}"
+                f"SELECT {', '.join(selected)} FROM {TABLE} WHERE {clause.sql()}"
                 f" ORDER BY {_ORDER} LIMIT ? OFFSET ?",
                 [*clause.params, limit + 1, offset],
             )
             if not rows.num_rows and where.curve_keys and offset == 0:
                 self._require_curves(session, where.curve_keys, where.access)
-        return page_of(rows, pinned, limit, started)
+        if fx is None:
+            return page_of(rows, pinned, limit, started)
+        more = rows.num_rows > limit
+        converted, stated = self._convert(rows.slice(0, limit), fx)
+        page = page_of(converted.select(list(columns)), pinned, limit, started, fx=stated)
+        return replace(page, has_more=more)
 
     def slice(
         self,
@@ -310,6 +322,7 @@ class Curves:
         snapshot_id: int | None = None,
         limit: int = 1000,
         offset: int = 0,
+        fx: Conversion | None = None,
     ) -> Page:
         """Each curve and tenor at as-of ``first`` against ``second``: absolute and % change,
         the robust z-score of the change within its curve family
@@ -320,6 +333,10 @@ class Curves:
         0.7759999999999962). ``sort`` orders by the size of the change (largest first);
         ``top`` keeps the first ``top`` rows of that order, ``per="asset_class"`` the first
         ``top`` of each asset class: what moved most.
+
+        With ``fx``: each side in its currency at the rate of its own as-of, the change, %
+        change, z-scores and order computed from the converted values (the change unrounded:
+        it is exactly converted B minus converted A); ``meta.fx`` states both sides' rates.
         """
         started = time.perf_counter()
         if where.asof is not None:
@@ -336,7 +353,8 @@ class Curves:
         pushdown = replace(where, asof=(min(first, second), max(first, second)))
         with self.source(pinned, pushdown) as session:
             clause = self._where(session, replace(where, asof=None))
-            statement = self._diff_sql(session, clause, (first, second))
+            stated = self._diff_rates(session, clause, (first, second), fx)
+            statement = self._diff_sql(session, clause, (first, second), fx)
             params = [first, *clause.params, second, *clause.params]
             order = "vendor, curve_key, tenor_start, tenor_label"
             if sort is not None:
@@ -362,6 +380,8 @@ class Curves:
                 params,
             )[0]
             session.unregister("curve_family")
+            if fx is not None:
+                session.unregister("fx_factor")
         return page_of(
             rows,
             pinned,
@@ -373,6 +393,7 @@ class Curves:
             curves_removed=summary[1] or [],
             tenors_changed=summary[2],
             tenors_total=summary[3],
+            **stated,
         )
 
     def diff_heatmap(
@@ -385,6 +406,7 @@ class Curves:
         snapshot_id: int | None = None,
         limit: int = 1000,
         offset: int = 0,
+        fx: Conversion | None = None,
     ) -> Page:
         """The diff of ``first`` against ``second`` summed up per (curve family, delivery year):
         tenors compared and changed, mean change and mean % change, the largest |% change| and
@@ -395,7 +417,8 @@ class Curves:
         tenor type (a month, a quarter, a season, a calendar year); tenors without a delivery
         start are left out. Tenors added or removed count in ``tenors`` but have no change.
         Means are compensated sums rounded to 10 decimals, so equal requests answer equal
-        bytes (and ETags) however DuckDB splits the work."""
+        bytes (and ETags) however DuckDB splits the work. With ``fx``: of the converted diff
+        (:meth:`diff`)."""
         started = time.perf_counter()
         if where.asof is not None:
             raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
@@ -405,7 +428,8 @@ class Curves:
         pushdown = replace(where, asof=(min(first, second), max(first, second)))
         with self.source(pinned, pushdown) as session:
             clause = self._where(session, replace(where, asof=None))
-            statement = self._diff_sql(session, clause, (first, second))
+            stated = self._diff_rates(session, clause, (first, second), fx)
+            statement = self._diff_sql(session, clause, (first, second), fx)
             rows = session.arrow(
                 statement
                 + """
@@ -434,23 +458,43 @@ class Curves:
                 [first, *clause.params, second, *clause.params, limit + 1, offset],
             )
             session.unregister("curve_family")
+            if fx is not None:
+                session.unregister("fx_factor")
         return page_of(
-            rows, pinned, limit, started, asof_from=first.isoformat(), asof_to=second.isoformat()
-        )
+            rows, pinned, limit, started, asof_from=first.isoformat(), asof_to=second.isoformat(),
+            **stated,
+        )  # fmt: skip
 
-    def _diff_sql(self, session: Session, clause: Where, days: tuple[date, date]) -> str:
+    def _diff_sql(
+        self, session: Session, clause: Where, days: tuple[date, date], fx: Conversion | None = None
+    ) -> str:
         """The diff's common table expressions (``paired``, ``joined`` with z-scores) over the
         two as-of dates (parameters: day A, the filter's, day B, the filter's); registers each
-        curve's family as ``curve_family`` (the caller unregisters it)."""
-        session.register("curve_family", self._families(session, clause, days))
+        curve's family as ``curve_family`` (the caller unregisters it). With ``fx``: over the
+        rows converted by ``fx_factor`` (:meth:`_diff_rates`)."""
+        session.register(
+            "curve_family", self._families(session, clause, days, fx.to if fx else None)
+        )
+        rows = f"SELECT * FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
+        if fx is not None:
+            rows = (
+                "SELECT o.* REPLACE (o.value * x.factor AS value, x.target AS currency)"
+                f" FROM ({rows}) o JOIN fx_factor x"
+                " ON x.currency = o.currency AND x.asof_date = o.asof_date"
+            )
         side = (
             f"SELECT *, {_DECIMALS} AS decimals FROM ("
             "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
             + ", ".join(f" any_value({c}) AS {c}" for c in (*IDENTITY, *_UNITS))
             + ", any_value(tenor_type) AS tenor_type, any_value(tenor_start) AS tenor_start,"
             " any_value(value) AS value, CAST(any_value(value) AS VARCHAR) AS text"
-            f" FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
-            " GROUP BY curve_key, tenor_label)"
+            f" FROM ({rows}) GROUP BY curve_key, tenor_label)"
+        )
+        # converted values carry the rate's digits: their change is not rounded to them
+        change = (
+            "b.value - a.value"
+            if fx is not None
+            else "round(b.value - a.value, CAST(greatest(a.decimals, b.decimals) AS INTEGER))"
         )
         pick = ", ".join(f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS))
         statement = f"""
@@ -461,8 +505,7 @@ class Curves:
                        coalesce(b.tenor_type, a.tenor_type) AS tenor_type,
                        coalesce(b.tenor_start, a.tenor_start) AS tenor_start,
                        a.value AS value_from, b.value AS value_to,
-                       round(b.value - a.value,
-                             CAST(greatest(a.decimals, b.decimals) AS INTEGER)) AS change,
+                       {change} AS change,
                        CASE WHEN a.value <> 0
                             THEN (b.value - a.value) / abs(a.value) * 100 END AS change_pct,
                        CASE WHEN a.curve_key IS NULL THEN 'added'
@@ -491,8 +534,11 @@ class Curves:
         return statement
 
     @staticmethod
-    def _families(session: Session, clause: Where, days: tuple[date, date]) -> pa.Table:
-        """Each curve's family at the two as-of dates, by the domain's one definition."""
+    def _families(
+        session: Session, clause: Where, days: tuple[date, date], currency: str | None = None
+    ) -> pa.Table:
+        """Each curve's family at the two as-of dates, by the domain's one definition (with
+        ``currency``: its prices converted into it)."""
         found = session.rows(
             f"SELECT DISTINCT curve_key, asset_class, product, currency, per_unit FROM {TABLE}"
             f" WHERE asof_date IN (?, ?) AND {clause.sql()}",
@@ -501,7 +547,9 @@ class Curves:
         return pa.table(
             {
                 "curve_key": pa.array([row[0] for row in found], pa.string()),
-                "family": pa.array([curve_family(*row[1:]) for row in found], pa.string()),
+                "family": pa.array(
+                    [curve_family(a, p, currency or c, u) for _, a, p, c, u in found], pa.string()
+                ),
             }
         )
 
@@ -514,6 +562,7 @@ class Curves:
         snapshot_id: int | None = None,
         limit: int = 1000,
         offset: int = 0,
+        fx: Conversion | None = None,
     ) -> Page:
         """Calendar, quarter, season and custom strips: derived from the monthly rows, the
         vendor's own quoted strips, or both (``request.source``), each row with its ``source``,
@@ -528,6 +577,9 @@ class Curves:
         ``months_expected`` counts the strip's months on the curve; ``complete`` is whether all
         of them are present. The vendor's strips are its own numbers (simple means of the
         months it prices, the as-of month included), under its own labels.
+
+        With ``fx``: each strip's value times the rate of its currency at its as-of (a strip
+        and its months share both, so it is the strip of the converted months).
         """
         started = time.perf_counter()
         if where.tenor_types and where.tenor_types != ("MONTHLY",):
@@ -537,6 +589,8 @@ class Curves:
         params: list[Any] = []
         registered = ("curve_rule", "strip_month", "month_weight")
         with self.source(pinned, where) as session:
+            if fx is not None:
+                self._require_currency(session, self._where(session, where))
             try:
                 if request.source in ("derived", "both"):
                     monthly = replace(where, tenor_types=("MONTHLY",))
@@ -566,7 +620,11 @@ class Curves:
             finally:
                 for name in registered:
                     session.unregister(name)
-        return page_of(rows, pinned, limit, started)
+        if fx is None:
+            return page_of(rows, pinned, limit, started)
+        more = rows.num_rows > limit
+        converted, stated = self._convert(rows.slice(0, limit), fx)
+        return replace(page_of(converted, pinned, limit, started, fx=stated), has_more=more)
 
     def metadata_curves(
         self,
@@ -679,6 +737,43 @@ class Curves:
             }
             for row in rows
         ]
+
+    # -- currency conversion (``fx``: aurum.query.fx) ----------------------------------------
+
+    @staticmethod
+    def _require_currency(session: Session, clause: Where) -> None:
+        """``curve_currency_missing`` when a curve the answer reads has no currency: the whole
+        answer is refused, not the page that holds one."""
+        missing = session.rows(
+            f"SELECT DISTINCT curve_key FROM {TABLE} WHERE {clause.sql()} AND currency IS NULL"
+            " ORDER BY curve_key LIMIT 100",
+            clause.params,
+        )
+        refuse_without_currency(row[0] for row in missing)
+
+    @staticmethod
+    def _convert(rows: pa.Table, fx: Conversion) -> tuple[pa.Table, dict[str, Any]]:
+        """A page's rows in ``fx``'s currency, and the statement of the rates used."""
+        converted, used = fx.convert(rows)
+        return converted, fx.statement(used)
+
+    def _diff_rates(
+        self, session: Session, clause: Where, days: tuple[date, date], fx: Conversion | None
+    ) -> dict[str, Any]:
+        """Registers ``fx_factor``: the rate of each currency of the two sides at its side's
+        as-of; ``{"fx": statement}`` (nothing without ``fx``)."""
+        if fx is None:
+            return {}
+        found = session.rows(
+            f"SELECT DISTINCT curve_key, currency FROM {TABLE}"
+            f" WHERE asof_date IN (?, ?) AND {clause.sql()}",
+            [*days, *clause.params],
+        )
+        refuse_without_currency(key for key, currency in found if currency is None)
+        currencies = sorted({currency for _, currency in found})
+        factors, used = fx.factors((c, day) for day in days for c in currencies)
+        session.register("fx_factor", factors)
+        return {"fx": fx.statement(used)}
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -886,6 +981,7 @@ _VENDOR_STRIPS = (
 
 
 _UNITS = ("currency", "per_unit")
+_FX_KEYS = ("curve_key", "asof_date", "currency")  # what converting a row reads
 _MAD_TO_SIGMA = 1.4826
 # Decimals of a double from its shortest round-trip text (``text``): 86.433 -> 3; 1e-07 -> 15.
 _DECIMALS = (

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from aurum.api.cache import Cache, NoCache
 from aurum.api.deps import READ_RESPONSES, Services, ServicesDep, read
 from aurum.api.models import CurveRow, DiffCell, DiffRow, Envelope, LatestRow, StripRow
 from aurum.api.params import (
@@ -25,12 +28,13 @@ from aurum.api.params import (
     parse_date,
     parse_month,
 )
-from aurum.api.render import Reader
+from aurum.api.render import Reader, answer
 from aurum.api.security import requires
 from aurum.auth.principal import ANALYST, OPS
 from aurum.domain.strips import StripKind
 from aurum.errors import RequestError
 from aurum.query.curves import COLUMNS, CurveFilter, Curves, Page, ServedSlice, StripRequest
+from aurum.query.fx import Conversion, FxRates
 
 __all__ = ["router"]
 
@@ -50,6 +54,23 @@ ScenarioRunParam = Annotated[
         " its curves instead of the vendors', with `base_value` and the ensemble bands"
         " (`mean`, `p5`, `p50`, `p95`, `band_convention`; null without an ensemble). Another"
         " tenant's run is 404 `scenario_run_unknown`; a run not yet published, 409.",
+    ),
+]
+
+
+ToCurrencyParam = Annotated[
+    str | None,
+    Query(
+        max_length=8,
+        description="Prices in this currency (USD, GBP, JPY …, EUR, or GBp/GBX/USc): each row's"
+        " value, bid, ask and mid (a strip's value; a diff's values and change) times the ECB"
+        " euro reference rate of its as-of, crossing through EUR; a weekend or TARGET holiday"
+        " uses the last rate before it (`fallback: true`). The row's `currency` becomes this one,"
+        " `per_unit` stays. The rates used are stated in `meta.fx` and in the `X-Aurum-FX`"
+        " header (every format). Not the `currency` filter, which picks curves by their own"
+        " currency. 400 `currency_unknown`, `curve_currency_missing` (a curve without a"
+        " currency: filter it out); 404 `fx_rate_missing` (no ECB rate in the week up to an"
+        " as-of, or none loaded).",
     ),
 ]
 
@@ -77,20 +98,25 @@ def curves(
         Query(description=f"Comma-separated subset of: {', '.join(COLUMNS)}.", max_length=1000),
     ] = None,
     scenario_run: ScenarioRunParam = None,
+    to_currency: ToCurrencyParam = None,
 ) -> Response:
     """Rows of `curve_observation` by any identity field, curve key, tenor type, delivery
     months and as-of, ordered by (as-of, vendor, curve, tenor). An unknown `curve_key` is 404;
-    filters that match nothing give an empty list. With `scenario_run`: that run's curves."""
+    filters that match nothing give an empty list. With `scenario_run`: that run's curves.
+    With `to_currency`: prices converted at each as-of's ECB rate."""
     where = _filter(identity, tenors, asof)
     curves = _source(request, services, scenario_run, as_at)
     columns = field_list(fields) or curves.columns
+    fx = _conversion(services, to_currency, scenario_run)
 
     def rows(snapshot: int | None, limit: int, offset: int, fmt: str) -> Page | ServedSlice:
         asked = {"snapshot_id": snapshot, "columns": columns, "limit": limit, "offset": offset}
+        if fx is not None:
+            return curves.curves(where, **asked, fx=fx)
         served = curves.slice(where, **asked) if fmt == "json" else None
         return served or curves.curves(where, **asked)
 
-    return _read(request, services, rows, curves, as_at, paging.limit, scenario_run)
+    return _read(request, services, rows, curves, as_at, paging.limit, scenario_run, fx)
 
 
 @router.get("/latest", response_model=Envelope[LatestRow], summary="Latest value per tenor")
@@ -171,14 +197,17 @@ def diff(
             " instead of with its own base.",
         ),
     ] = None,
+    to_currency: ToCurrencyParam = None,
 ) -> Response:
     """Each curve and tenor at `asof_from` against `asof_to`: values, the change (to the
     values' decimals), percent change, its robust z-score within its curve family and a
     status; `meta.curves_added` / `meta.curves_removed` list whole curves. With `sort`, `top`
     and `per`: what moved most. With `scenario_run`: the run's base against its scenario
     curves (or, with `against_run`, run A against run B), `meta.asof_from`/`asof_to` naming
-    the sides."""
+    the sides. With `to_currency`: each side converted at its own as-of's ECB rate, the change
+    and its ranks recomputed from the converted values (`meta.fx` states both sides' rates)."""
     where = _filter(identity, tenors)
+    fx = _conversion(services, to_currency, scenario_run)
     ordering = {
         "sort": sort.value if sort else None,
         "top": top,
@@ -207,13 +236,13 @@ def diff(
             "parameter_invalid", "a diff needs asof_from and asof_to (or a scenario_run)"
         )
     first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
-    return read(
+    return _read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.diff(
-            where, first, second, snapshot_id=snapshot, limit=limit, offset=offset,
+            where, first, second, snapshot_id=snapshot, limit=limit, offset=offset, fx=fx,
             **ordering,  # type: ignore[arg-type]
         ),
-        as_at=as_at, limit=paging.limit,
+        services.curves, as_at, paging.limit, None, fx,
     )  # fmt: skip
 
 
@@ -231,6 +260,7 @@ def diff_heatmap(
     asof_from: Annotated[str, Query(description="As-of A, YYYY-MM-DD.", max_length=10)],
     asof_to: Annotated[str, Query(description="As-of B, YYYY-MM-DD.", max_length=10)],
     as_at: AsAtParam = None,
+    to_currency: ToCurrencyParam = None,
 ) -> Response:
     """The diff of `asof_from` against `asof_to` summed up per cell of (curve family, delivery
     year), with the same identity and tenor filters as `/v1/curves/diff`: a heat map of what
@@ -246,15 +276,17 @@ def diff_heatmap(
       `max_abs_change_pct`, and the tenor that made it (`top_curve_key`, `top_tenor_label`,
       `top_change_pct`; of equal moves, the greatest curve key and tenor label).
 
-    Cells come ordered by family and year, paged like every read."""
+    Cells come ordered by family and year, paged like every read; with `to_currency`, of the
+    converted diff (families then share the one currency)."""
     where = _filter(identity, tenors)
     first, second = parse_date(asof_from, "asof_from"), parse_date(asof_to, "asof_to")
-    return read(
+    fx = _conversion(services, to_currency, None)
+    return _read(
         request, services,
         lambda snapshot, limit, offset, fmt: services.curves.diff_heatmap(
-            where, first, second, snapshot_id=snapshot, limit=limit, offset=offset
+            where, first, second, snapshot_id=snapshot, limit=limit, offset=offset, fx=fx
         ),
-        as_at=as_at, limit=paging.limit,
+        services.curves, as_at, paging.limit, None, fx,
     )  # fmt: skip
 
 
@@ -329,13 +361,16 @@ def strips(
     ] = False,
     as_at: AsAtParam = None,
     scenario_run: ScenarioRunParam = None,
+    to_currency: ToCurrencyParam = None,
 ) -> Response:
     """Calendar, quarter, season and custom strips, derived from the monthly rows (hour-weighted
     for power, day-weighted for gas) and/or the vendor's own, each row with its `source`,
     `weighting`, units, `months_expected` (the strip's months on the curve), `months_present`
     and `complete`. A period whose delivery has started is a balance strip, labelled
-    `Bal Cal 2025`, `Bal Q4 2025`, with its true first month."""
+    `Bal Cal 2025`, `Bal Q4 2025`, with its true first month. With `to_currency`: each value
+    times the ECB rate of its currency at its as-of."""
     where = _filter(identity, Tenors(), asof)
+    fx = _conversion(services, to_currency, scenario_run)
     # each list is a set of values: repeats change nothing (and the cache key is of the set)
     kinds = tuple(dict.fromkeys(k for k in kind or () if k != StripKind.CUSTOM))
     if custom and len(custom) > 24:
@@ -352,9 +387,9 @@ def strips(
     return _read(
         request, services,
         lambda snapshot, limit, offset, fmt: curves.strips(
-            where, request_, snapshot_id=snapshot, limit=limit, offset=offset
+            where, request_, snapshot_id=snapshot, limit=limit, offset=offset, fx=fx
         ),
-        curves, as_at, paging.limit, scenario_run,
+        curves, as_at, paging.limit, scenario_run, fx,
     )  # fmt: skip
 
 
@@ -371,13 +406,90 @@ def _source(
 
 def _read(
     request: Request, services: Services, reader: Reader, curves: Curves, as_at: str | None,
-    limit: int | None, scenario_run: str | None,
+    limit: int | None, scenario_run: str | None, fx: Conversion | None = None,
 ) -> Response:  # fmt: skip
     """``read`` pinned to ``curves``' snapshot; a scenario run's answers are its tenant's."""
+    if fx is not None:
+        return _converted(request, services, reader, fx, as_at=as_at, limit=limit,
+                          pin=lambda snapshot: curves.pin(as_at, snapshot))  # fmt: skip
     return read(
         request, services, reader, as_at=as_at, limit=limit,
         pin=lambda snapshot: curves.pin(as_at, snapshot), tenant_owned=scenario_run is not None,
     )  # fmt: skip
+
+
+# -- answers in another currency (``to_currency``) ---------------------------------------------
+
+FX_HEADER = "X-Aurum-FX"
+_FX_HEADER_MAX = 4000  # bytes; more rates than fit are in the answer's meta only
+
+
+def _conversion(
+    services: Services, to_currency: str | None, scenario_run: str | None
+) -> Conversion | None:
+    """The conversion ``to_currency`` asks for, at main's ECB rates now (``None``: none)."""
+    if to_currency is None:
+        return None
+    if scenario_run is not None:
+        raise RequestError("filters_contradictory", "a scenario run's curves take no to_currency")
+    return FxRates(services.lake).conversion(to_currency)
+
+
+def _converted(
+    request: Request, services: Services, reader: Reader, fx: Conversion, *,
+    as_at: str | None, limit: int | None, pin: Callable[[int | None], int],
+    cache: Cache | None = None,
+) -> Response:  # fmt: skip
+    """``read`` of a converted answer: its cache key and ETag name the rates' snapshot too (a
+    rate loaded later is another answer), it is never immutable (the rates are main's), and
+    every format carries the rates in the ``X-Aurum-FX`` header (remembered beside the body,
+    so a cached answer or a 304 states them too)."""
+    access = request.state.principal.access
+    stated: list[dict[str, Any]] = []
+
+    def converting(snapshot: int | None, limit: int, offset: int, fmt: str) -> Page | ServedSlice:
+        page = reader(snapshot, limit, offset, fmt)
+        stated.append(page.extra["fx"])
+        return page
+
+    cache = cache or services.cache
+    response = answer(
+        request, converting,
+        scope=f"{access.cache_scope(tenant_owned=False)}|fx:{fx.to}:{fx.snapshot_id}",
+        pin=pin, cache=cache, cursors=services.cursors,
+        neutralised=services.settings.files.neutralise_formulas, limit=limit,
+        limits=services.limits, pinned_by_request=False,
+        meta={"as_at": as_at} if as_at else {},
+    )  # fmt: skip
+    remembered = f"fx-header|{response.headers['etag']}"
+    if stated:
+        header = _fx_header(stated[0])
+        cache.set(remembered, header.encode("ascii"))
+    else:
+        found = cache.get(remembered)
+        if found is None and response.status_code == 200:  # the body outlived its header
+            return _converted(request, services, reader, fx, as_at=as_at, limit=limit, pin=pin,
+                              cache=NoCache())  # fmt: skip
+        header = found.decode("ascii") if found else ""
+    if header:
+        response.headers[FX_HEADER] = header
+    return response
+
+
+def _fx_header(statement: dict[str, Any]) -> str:
+    """The rates as compact JSON; past ``_FX_HEADER_MAX`` bytes, a summary without them."""
+    text = orjson.dumps(statement).decode("ascii")
+    if len(text) <= _FX_HEADER_MAX:
+        return text
+    rates = statement["rates"]
+    summary = {
+        **{k: v for k, v in statement.items() if k != "rates"},
+        "rates_count": len(rates),
+        "fallbacks": sum(1 for r in rates if r["fallback"]),
+        "rates_omitted": "too many for a header: see the answer's meta.fx (JSON, the XLSX about"
+        " sheet, Parquet metadata) or GET /v1/fx",
+    }
+    return orjson.dumps(summary).decode("ascii")
 
 
 def _day_range(text: str) -> tuple[date, date]:
