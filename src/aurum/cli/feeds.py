@@ -81,6 +81,73 @@ def load(
         raise typer.Exit(2)
 
 
+@feeds.command("collect")
+def collect_(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The source (see `aurum feeds sources`).")],
+    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: the day "
+                                              "after the watermark).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (default: yesterday, UTC).")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Fetch from this base URL "
+                                                 "instead (a mirror).")] = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """Fetch a source's days after its watermark (or from --since) and load each; the
+    watermark moves past a day only once it is loaded (exit 2 at a day that failed)."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from aurum.cli.files import parse_date
+    from aurum.feeds.collector import Fetcher, collect, source
+    from aurum.feeds.watermarks import StoreWatermarks
+
+    context: Context = ctx.obj
+    spec = source(name)
+    last = parse_date(until) or datetime.now(UTC).date() - timedelta(days=1)
+    first: date | None = parse_date(since)
+    service = context.feeds
+    output = context.output(as_json)
+
+    def load(payload: bytes, file: str, format: str, params: dict[str, str]) -> object:
+        return service.load(context.access, payload, name=file, format=format, params=params)
+
+    fetcher = Fetcher()
+    try:
+        report = collect(spec, fetcher=fetcher, load=load, watermarks=StoreWatermarks(
+            context.store), until=last, since=first, base=base_url)  # fmt: skip
+    finally:
+        fetcher.close()
+    output.rows(
+        ("day", "status", "detail"),
+        [(d.day.isoformat(), d.status, escape(d.detail)) for d in report.days],
+        data={"source": report.source, "retries": report.retries,
+              "days": [{"day": d.day.isoformat(), "status": d.status, "detail": d.detail}
+                       for d in report.days]},
+    )  # fmt: skip
+    if not report.days and not as_json:
+        output.note(f"{name}: nothing to collect (its watermark is at or past {last})")
+    if report.failed is not None:
+        raise typer.Exit(2)
+
+
+@feeds.command("sources")
+def sources_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The sources `aurum feeds collect` fetches, their formats, keys and watermarks."""
+    from aurum.feeds.collector import sources
+    from aurum.feeds.watermarks import StoreWatermarks
+
+    context: Context = ctx.obj
+    marks = StoreWatermarks(context.store)
+    found = list(sources().values())
+    output = context.output(as_json)
+    output.rows(
+        ("source", "format", "key", "watermark", "what"),
+        [(s.name, s.format, s.secret or "", str(marks.get(s.name) or ""), s.doc) for s in found],
+        data=[{"source": s.name, "format": s.format, "secret": s.secret, "doc": s.doc,
+               "documented": s.documented, "watermark": str(marks.get(s.name) or "")}
+              for s in found],
+    )  # fmt: skip
+
+
 @feeds.command("list")
 def list_(
     ctx: typer.Context,
