@@ -169,3 +169,10 @@ def test_a_load_that_publishes_says_so_once_on_the_outbox(loads: Feeds, feeds: P
     assert (event.key, event.run_id) == ("feed|pjm.dataminer_csv", first.run.run_id)
     assert event.payload["tags"] == [p["tag"] for p in first.partitions]
     assert (event.payload["kind"], event.payload["rows"]) == ("lmp", 864)
+
+
+def test_a_header_without_rows_is_loaded_with_nothing_written(loads: Feeds, feeds: Path):
+    header = (feeds / PJM_DA).read_bytes().splitlines(keepends=True)[0]
+    done = _load(loads, feeds, PJM_DA, data=header)
+    assert (done.status, done.kind, done.rows, done.partitions) == ("published", "lmp", 0, [])
+    assert _rows(loads, "iso_lmp").num_rows == 0

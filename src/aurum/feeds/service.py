@@ -178,7 +178,10 @@ class Feeds:
             self._register_nodes(rows, run.run_id)
         last = outcomes[-1] if outcomes else None
         failed = [o for o in outcomes if o["status"] == "failed"]
-        status = "published" if any(o["status"] == "published" for o in outcomes) else "duplicate"
+        # duplicate: every partition was already published as is; a payload of no rows is
+        # recorded as loaded, with nothing written
+        changed = any(o["status"] == "published" for o in outcomes)
+        status = "published" if changed or not outcomes else "duplicate"
         if failed:  # a partition's audit blocked (none does today: partition gates warn)
             raise ValidationFailed(
                 "gate_failed", f"{name}: {len(failed)} partitions failed their audit",
