@@ -164,6 +164,21 @@ class LakeSettings(BaseModel):
         None, description="Warehouse location (path or URI); default AURUM_HOME/warehouse."
     )
     namespace: str = Field("market", description="Iceberg namespace of Aurum's tables.")
+    s3_endpoint: str | None = Field(
+        None,
+        description="S3 endpoint of an `s3://` warehouse that is not AWS (MinIO, Ceph, rclone:"
+        " `http://host:9000`); unset: AWS, by its region.",
+    )
+    s3_access_key_id: str | None = Field(None, description="S3 access key id of the warehouse.")
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret key of the warehouse (never printed)."
+    )
+    s3_region: str = Field("us-east-1", description="S3 region of the warehouse's bucket.")
+    s3_path_style: bool = Field(
+        True,
+        description="Address buckets by path (`endpoint/bucket/key`), as S3-compatible servers"
+        " expect; false: virtual-hosted style (`bucket.endpoint/key`).",
+    )
 
 
 class QuerySettings(BaseModel):
@@ -354,7 +369,9 @@ class LineageSettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="Bearer token for the HTTP endpoint.")
     timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one HTTP delivery.")
     queue_size: int = Field(
-        1000, ge=1, description="Events waiting for HTTP delivery; beyond it they are dropped"
+        1000,
+        ge=1,
+        description="Events waiting for HTTP delivery; beyond it they are dropped"
         " (counted in aurum_lineage_dropped_total), never slowing a publish.",
     )
     retries: int = Field(3, ge=0, le=10, description="HTTP delivery attempts after the first.")
@@ -367,15 +384,22 @@ class EventSettings(BaseModel):
 
     webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one delivery.")
     webhook_poll_s: float = Field(
-        1.0, ge=0, le=3600, description="How often `aurum serve` and `aurum worker` deliver due"
+        1.0,
+        ge=0,
+        le=3600,
+        description="How often `aurum serve` and `aurum worker` deliver due"
         " webhooks (0: this process doesn't; several processes share the work safely).",
     )
     webhook_max_attempts: int = Field(
-        8, ge=1, le=50, description="Deliveries of one event to a webhook before it is given up"
+        8,
+        ge=1,
+        le=50,
+        description="Deliveries of one event to a webhook before it is given up"
         " (exponential backoff from 1 s, at most 10 min apart).",
     )
     kafka_bootstrap: str | None = Field(
-        None, description="Kafka bootstrap servers for `aurum relay` (host:port,...).",
+        None,
+        description="Kafka bootstrap servers for `aurum relay` (host:port,...).",
     )
     schema_registry_url: str | None = Field(
         None,
@@ -391,18 +415,25 @@ class AlertSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     quarantine_rate: float = Field(
-        0.01, ge=0, le=1,
+        0.01,
+        ge=0,
+        le=1,
         description="Alert when an ingest quarantines more than this share of its price cells.",
     )
     stale_days: int = Field(
-        3, ge=1, description="Alert when a vendor's last published as-of is this many of its"
+        3,
+        ge=1,
+        description="Alert when a vendor's last published as-of is this many of its"
         " business days old.",
     )
     webhook_url: str | None = Field(
-        None, description="Slack-compatible incoming webhook that each new alert is posted to.",
+        None,
+        description="Slack-compatible incoming webhook that each new alert is posted to.",
     )
     check_interval_s: float = Field(
-        60.0, gt=0, description="How often the server or worker checks cut-offs and staleness.",
+        60.0,
+        gt=0,
+        description="How often the server or worker checks cut-offs and staleness.",
     )
 
 
@@ -412,16 +443,21 @@ class TelemetrySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     log_format: Literal["text", "json"] = Field(
-        "text", description="json: one JSON object per line with request id, tenant and run id.",
+        "text",
+        description="json: one JSON object per line with request id, tenant and run id.",
     )
     log_level: str = Field("INFO", description="Level of Aurum's own loggers.")
     access_log: bool = Field(True, description="Log each API request (method, path, status).")
     traces: bool = Field(
-        False, description="OpenTelemetry spans across API, query and lake (needs the"
+        False,
+        description="OpenTelemetry spans across API, query and lake (needs the"
         " OpenTelemetry SDK: Aurum's otel extra).",
     )
     traces_kept: int = Field(
-        200, ge=1, le=100_000, description="Recent finished spans /v1/observability/traces keeps.",
+        200,
+        ge=1,
+        le=100_000,
+        description="Recent finished spans /v1/observability/traces keeps.",
     )
 
 
@@ -446,9 +482,7 @@ class Settings(BaseSettings):
     lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
     gates: GateSettings = Field(default_factory=GateSettings, description="Publish gates.")
     runs: RunSettings = Field(default_factory=RunSettings, description="Runs and their leases.")
-    scenarios: ScenarioLimits = Field(
-        default_factory=ScenarioLimits, description="Scenario runs."
-    )
+    scenarios: ScenarioLimits = Field(default_factory=ScenarioLimits, description="Scenario runs.")
     query: QuerySettings = Field(default_factory=QuerySettings, description="Reads of the lake.")
     store: StoreSettings = Field(
         default_factory=StoreSettings, description="The operational store."

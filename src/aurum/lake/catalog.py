@@ -8,11 +8,13 @@ The embedded default is the production code path with another URI (STYLE.md §2)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pyarrow.fs as pafs
 import sqlalchemy as sa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
@@ -21,7 +23,7 @@ from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 
-from aurum.config import Settings
+from aurum.config import LakeSettings, Settings
 from aurum.datasets import Dataset
 from aurum.datasets.builtin import ALL_DATASETS
 from aurum.errors import ConfigError, NotInstalledError, Unavailable, Unknown
@@ -47,7 +49,8 @@ class Lake:
     def __init__(self, settings: Settings, datasets: Iterable[Dataset] = ()) -> None:
         self.namespace = settings.lake.namespace
         self.warehouse = settings.warehouse.rstrip("/")
-        self.catalog = _open_catalog(settings.catalog_url, self.warehouse)
+        self.io_properties = io_properties(settings.lake)
+        self.catalog = _open_catalog(settings.catalog_url, self.warehouse, self.io_properties)
         self.catalog.create_namespace_if_not_exists(self.namespace)
         self.datasets: dict[str, Dataset] = {}
         self._loaded: dict[str, Table] = {}
@@ -99,7 +102,25 @@ class Lake:
 
     @property
     def io(self) -> FileIO:
-        return load_file_io({"warehouse": self.warehouse}, self.warehouse)
+        return load_file_io({"warehouse": self.warehouse, **self.io_properties}, self.warehouse)
+
+    def filesystem(self, location: str) -> tuple[pafs.FileSystem, str]:
+        """A pyarrow filesystem for a location of this lake's warehouse, and its path there
+        (S3 with the warehouse's endpoint and keys; a local path otherwise)."""
+        parsed = urlparse(location)
+        if parsed.scheme in ("s3", "s3a"):
+            props = self.io_properties
+            endpoint = urlparse(props.get("s3.endpoint", ""))
+            filesystem = pafs.S3FileSystem(
+                access_key=props.get("s3.access-key-id"),
+                secret_key=props.get("s3.secret-access-key"),
+                region=props.get("s3.region"),
+                endpoint_override=endpoint.netloc or None,
+                scheme=endpoint.scheme or "https",
+                force_virtual_addressing=props.get("s3.force-virtual-addressing") == "true",
+            )  # fmt: skip
+            return filesystem, f"{parsed.netloc}{parsed.path}"
+        return pafs.FileSystem.from_uri(location)
 
     def table(self, name: str) -> Table:
         identifier = f"{self.namespace}.{name}"
@@ -175,14 +196,36 @@ _METADATA_LOCATION = sa.text(
 )
 
 
-def _open_catalog(url: str, warehouse: str) -> SqlCatalog:
+def io_properties(lake: LakeSettings) -> dict[str, str]:
+    """pyiceberg's file IO properties for the warehouse (S3 endpoint, keys, addressing).
+
+    A custom endpoint also turns the AWS SDK's default request checksums (aws-chunked uploads,
+    since 2025) into "when required": S3-compatible servers (rclone, older MinIO) refuse those
+    uploads with 411 MissingContentLength.
+    """
+    props: dict[str, str] = {}
+    if lake.s3_endpoint:
+        props["s3.endpoint"] = lake.s3_endpoint
+        os.environ.setdefault("AWS_REQUEST_CHECKSUM_CALCULATION", "WHEN_REQUIRED")
+        os.environ.setdefault("AWS_RESPONSE_CHECKSUM_VALIDATION", "WHEN_REQUIRED")
+    if lake.s3_access_key_id:
+        props["s3.access-key-id"] = lake.s3_access_key_id
+    if lake.s3_secret_access_key is not None:
+        props["s3.secret-access-key"] = lake.s3_secret_access_key.get_secret_value()
+    if lake.warehouse and lake.warehouse.startswith(("s3://", "s3a://")):
+        props["s3.region"] = lake.s3_region
+        props["s3.force-virtual-addressing"] = "false" if lake.s3_path_style else "true"
+    return props
+
+
+def _open_catalog(url: str, warehouse: str, properties: dict[str, str]) -> SqlCatalog:
     parsed = urlparse(url)
     if parsed.scheme.startswith("sqlite"):
         Path(parsed.path).parent.mkdir(parents=True, exist_ok=True)
     if warehouse.startswith("file:"):
         Path(urlparse(warehouse).path).mkdir(parents=True, exist_ok=True)
     try:
-        return SqlCatalog("aurum", uri=url, warehouse=warehouse)
+        return SqlCatalog("aurum", uri=url, warehouse=warehouse, **properties)
     except ModuleNotFoundError as exc:
         if "psycopg" in str(exc):
             raise NotInstalledError(

@@ -60,7 +60,7 @@ def maintain(
         compacted = _compact(table, compact_min_files)
         keep = retain if retain is not None else timedelta(days=dataset.retain_snapshots_days)
         expired = _expire(table, keep)
-        deleted, freed = _delete_orphans(table, orphan_age)
+        deleted, freed = _delete_orphans(lake, table, orphan_age)
         reports.append(MaintenanceReport(dataset.name, compacted, expired, deleted, freed, rows))
     return reports
 
@@ -147,9 +147,9 @@ def _path(location: str) -> str:
     return parsed.path if parsed.scheme in ("", "file") else f"{parsed.netloc}{parsed.path}"
 
 
-def _delete_orphans(table: Table, orphan_age: timedelta) -> tuple[int, int]:
+def _delete_orphans(lake: Lake, table: Table, orphan_age: timedelta) -> tuple[int, int]:
     table.refresh()
-    filesystem, root = pafs.FileSystem.from_uri(table.location())
+    filesystem, root = lake.filesystem(table.location())
     keep = _referenced(table)
     cutoff = datetime.now(UTC) - orphan_age
     deleted = freed = 0
