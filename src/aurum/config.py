@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -461,6 +461,19 @@ class TelemetrySettings(BaseModel):
     )
 
 
+# AURUM_PROFILE=cluster: the services of deploy/compose.yaml by their names; any setting given
+# explicitly (an environment variable, a file) wins over these.
+_CLUSTER_DB = "postgresql+psycopg://aurum@postgres:5432/aurum"
+CLUSTER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "store": {"url": _CLUSTER_DB},
+    "lake": {"catalog_url": _CLUSTER_DB, "warehouse": "s3://aurum/warehouse",
+             "s3_endpoint": "http://s3:9000"},
+    "cache": {"url": "redis://redis:6379/0"},
+    "rate_limit": {"url": "redis://redis:6379/1"},
+    "events": {"kafka_bootstrap": "kafka:9092"},
+}  # fmt: skip
+
+
 class Settings(BaseSettings):
     """Aurum's configuration, built once by a composition root (the CLI, later the API)."""
 
@@ -472,6 +485,12 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    profile: Literal["embedded", "cluster"] = Field(
+        "embedded",
+        description="embedded: everything in AURUM_HOME (SQLite catalog and store, local"
+        " warehouse, in-process cache); cluster: PostgreSQL, S3, Redis and Kafka at the"
+        " deployment's service names (deploy/), each overridden by its own setting.",
+    )
     home: Path = Field(
         Path(".aurum"),
         description="Root of Aurum's local state; demo-data writes to $AURUM_HOME/inbox.",
@@ -500,6 +519,20 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(
         default_factory=TelemetrySettings, description="Logs and traces."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile(cls, data: Any) -> Any:
+        """The cluster profile's service URLs under whatever was set explicitly."""
+        if not isinstance(data, dict) or data.get("profile") != "cluster":
+            return data
+        merged = dict(data)
+        for group, values in CLUSTER_DEFAULTS.items():
+            given = merged.get(group)
+            if isinstance(given, BaseModel):
+                continue  # a whole settings object given: it is what was meant
+            merged[group] = {**values, **(given or {})}
+        return merged
 
     @classmethod
     def settings_customise_sources(

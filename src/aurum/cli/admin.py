@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
+from rich.markup import escape
 
 from aurum.config import describe_settings
 
@@ -186,3 +187,33 @@ def _shown(value: Any) -> str:
         return "(secret, set)"
     text = str(value)
     return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
+
+
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Check every dependency the settings name — home, store, catalog, warehouse, Redis,
+    Kafka, schema registry, lineage, OIDC — for real, and say precisely what is wrong (exit 2
+    when one fails)."""
+    import dataclasses
+
+    from aurum.observability.doctor import diagnose
+
+    context = ctx.obj
+    current = context.settings
+    checks = diagnose(current)
+    output = context.output(as_json)
+    if as_json:
+        output.rows((), [], data=[dataclasses.asdict(c) for c in checks])
+    else:
+        output.line(f"profile: {current.profile}; home: {context.home}")
+        for c in checks:
+            output.line(f"{'ok' if c.ok else 'FAILED':6} {c.name:15} {escape(c.detail)}")
+            if not c.ok:
+                output.line(f"{'':22}{c.setting} = {escape(c.target)}")
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        if not as_json:
+            output.note(f"{len(failed)} of {len(checks)} failed: {', '.join(failed)}")
+        raise typer.Exit(2)

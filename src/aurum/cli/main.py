@@ -93,6 +93,7 @@ for name, command in (
     ("ingest", ingest.ingest), ("backfill", ingest.backfill), ("watch", ingest.watch),
     ("sql", lake.sql), ("history", lake.history), ("runs", lake.runs), ("export", lake.export),
     ("maintenance", lake.maintenance), ("serve", serve.serve), ("settings", admin.settings),
+    ("doctor", admin.doctor),
     ("worker", scenarios.worker), ("catalog", catalog.catalog), ("relay", relay.relay),
     ("lineage", lineage.lineage),
 ):  # fmt: skip

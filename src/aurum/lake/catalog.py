@@ -29,7 +29,7 @@ from aurum.datasets.builtin import ALL_DATASETS
 from aurum.errors import ConfigError, NotInstalledError, Unavailable, Unknown
 from aurum.telemetry import span
 
-__all__ = ["Lake"]
+__all__ = ["Lake", "io_properties", "open_catalog"]
 
 
 # Table properties Aurum sets on every table. Appends merge manifests once there are ten, so a
@@ -50,7 +50,7 @@ class Lake:
         self.namespace = settings.lake.namespace
         self.warehouse = settings.warehouse.rstrip("/")
         self.io_properties = io_properties(settings.lake)
-        self.catalog = _open_catalog(settings.catalog_url, self.warehouse, self.io_properties)
+        self.catalog = open_catalog(settings.catalog_url, self.warehouse, self.io_properties)
         self.catalog.create_namespace_if_not_exists(self.namespace)
         self.datasets: dict[str, Dataset] = {}
         self._loaded: dict[str, Table] = {}
@@ -218,7 +218,7 @@ def io_properties(lake: LakeSettings) -> dict[str, str]:
     return props
 
 
-def _open_catalog(url: str, warehouse: str, properties: dict[str, str]) -> SqlCatalog:
+def open_catalog(url: str, warehouse: str, properties: dict[str, str]) -> SqlCatalog:
     parsed = urlparse(url)
     if parsed.scheme.startswith("sqlite"):
         Path(parsed.path).parent.mkdir(parents=True, exist_ok=True)

@@ -125,7 +125,7 @@ def migration_transaction(engine: Engine) -> Iterator[Connection]:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the store to the newest migration; a store already there is left untouched."""
-    config = _alembic_config()
+    config = alembic_config()
     if current_revision(engine) == head_revision(config):
         return
     with migration_transaction(engine) as connection:
@@ -135,7 +135,7 @@ def migrate(engine: Engine) -> None:
 
 def head_revision(config: Config | None = None) -> str | None:
     """The newest migration shipped with this version of Aurum."""
-    return ScriptDirectory.from_config(config or _alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(config or alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -144,7 +144,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
