@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -11,14 +12,16 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from starlette.responses import Response
 
-from aurum.api.deps import READ_RESPONSES, ServicesDep, envelope, read
-from aurum.api.params import AsAtParam, PagingDep, parse_date, parse_month
+from aurum.api.deps import READ_RESPONSES, Services, ServicesDep, envelope, read
+from aurum.api.params import AsAtParam, Paging, PagingDep, parse_date, parse_month
 from aurum.api.routes.objects import LimitQuery, OffsetQuery
 from aurum.api.security import PrincipalDep, requires
 from aurum.auth.principal import ANALYST, OPS
 from aurum.datasets.feeds import FX_RATE, ISO_LMP, ISO_NODE, SERIES_OBSERVATION
 from aurum.errors import RequestError
 from aurum.feeds import readers
+from aurum.query.page import Page
+from aurum.query.served import ServedSlice
 
 __all__ = ["feeds", "fx", "iso", "series"]
 
@@ -42,6 +45,21 @@ class Aggregate(StrEnum):
     hourly = "hourly"
     daily = "daily"
     monthly = "monthly"
+
+
+def _answer(
+    request: Request, services: Services, dataset: str, as_at: str | None, paging: Paging,
+    page: Callable[[int, int, int, str], Page | ServedSlice],
+) -> Response:  # fmt: skip
+    """A read of ``dataset`` pinned to ``as_at`` (or a cursor's snapshot), paged and rendered."""
+    reads = services.feeds
+
+    def pinned(snapshot: int | None, limit: int, offset: int, fmt: str) -> Page | ServedSlice:
+        assert snapshot is not None  # pinned by `pin` below
+        return page(snapshot, limit, offset, fmt)
+
+    return read(request, services, pinned, as_at=as_at, limit=paging.limit,
+                pin=lambda snapshot: reads.pin(dataset, as_at, snapshot))  # fmt: skip
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -74,17 +92,14 @@ def lmp(
     last = _day(end, "end") or first
     nodes = tuple(n for value in node or () for n in value.split(",") if n)
     reads = services.feeds
-
-    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
-        assert snapshot is not None
-        return reads.lmp(
+    return _answer(
+        request, services, ISO_LMP.name, as_at, paging,
+        lambda snapshot, limit, offset, fmt: reads.lmp(
             snapshot_id=snapshot, iso=iso_name, nodes=nodes, market_run=market_run.value,
             first=first, last=last, aggregate=aggregate.value, block=block, limit=limit,
             offset=offset, served=fmt == "json",
-        )  # fmt: skip
-
-    return read(request, services, page, as_at=as_at, limit=paging.limit,
-                pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
+        ),
+    )  # fmt: skip
 
 
 @iso.get("/nodes", summary="The ISOs' node registry")
@@ -121,14 +136,13 @@ def realised(
     day = _day(asof, "asof")
     access = request.state.principal.access
     reads = services.feeds
-
-    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
-        assert snapshot is not None
-        return reads.realised(snapshot_id=snapshot, iso=iso_name, node=node, month=month_start,
-                              asof=day, access=access)  # fmt: skip
-
-    return read(request, services, page, as_at=as_at, limit=paging.limit,
-                pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
+    return _answer(
+        request, services, ISO_LMP.name, as_at, paging,
+        lambda snapshot, limit, offset, fmt: reads.realised(
+            snapshot_id=snapshot, iso=iso_name, node=node, month=month_start, asof=day,
+            access=access,
+        ),
+    )  # fmt: skip
 
 
 @iso.get("/realised/monthly", summary="Settled monthly averages beside a forward curve")
@@ -151,14 +165,12 @@ def realised_monthly(
         raise RequestError("range_too_long", "at most 120 months at a time")
     access = request.state.principal.access
     reads = services.feeds
-
-    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
-        assert snapshot is not None
-        return reads.realised_monthly(snapshot_id=snapshot, curve_key=curve_key, first=first,
-                                      last=last, access=access)  # fmt: skip
-
-    return read(request, services, page, as_at=as_at, limit=paging.limit,
-                pin=lambda snapshot: reads.pin(ISO_LMP.name, as_at, snapshot))  # fmt: skip
+    return _answer(
+        request, services, ISO_LMP.name, as_at, paging,
+        lambda snapshot, limit, offset, fmt: reads.realised_monthly(
+            snapshot_id=snapshot, curve_key=curve_key, first=first, last=last, access=access
+        ),
+    )  # fmt: skip
 
 
 @series.get("/{source}/{series_id:path}", summary="A public series' observations")
@@ -179,28 +191,13 @@ def observations(
     `vintage` (its real-time window holds that day), else the newest."""
     first, last, on = _day(start, "start"), _day(end, "end"), _day(vintage, "vintage")
     reads = services.feeds
-
-    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
-        assert snapshot is not None
-        return reads.series(
-            snapshot_id=snapshot,
-            source=source,
-            series_id=series_id,
-            first=first,
-            last=last,
-            vintage=on,
-            limit=limit,
-            offset=offset,
-        )
-
-    return read(
-        request,
-        services,
-        page,
-        as_at=as_at,
-        limit=paging.limit,
-        pin=lambda snapshot: reads.pin(SERIES_OBSERVATION.name, as_at, snapshot),
-    )
+    return _answer(
+        request, services, SERIES_OBSERVATION.name, as_at, paging,
+        lambda snapshot, limit, offset, fmt: reads.series(
+            snapshot_id=snapshot, source=source, series_id=series_id, first=first, last=last,
+            vintage=on, limit=limit, offset=offset,
+        ),
+    )  # fmt: skip
 
 
 @fx.get("", summary="Foreign-exchange reference rates")
@@ -221,20 +218,13 @@ def rates(
         raise RequestError("parameter_invalid", f"currency must be ISO codes: {currency!r}")
     first, last = _day(start, "start"), _day(end, "end")
     reads = services.feeds
-
-    def page(snapshot: int | None, limit: int, offset: int, fmt: str):  # type: ignore[no-untyped-def]
-        assert snapshot is not None
-        return reads.fx(snapshot_id=snapshot, currencies=wanted, first=first, last=last,
-                        limit=limit, offset=offset)  # fmt: skip
-
-    return read(
-        request,
-        services,
-        page,
-        as_at=as_at,
-        limit=paging.limit,
-        pin=lambda snapshot: reads.pin(FX_RATE.name, as_at, snapshot),
-    )
+    return _answer(
+        request, services, FX_RATE.name, as_at, paging,
+        lambda snapshot, limit, offset, fmt: reads.fx(
+            snapshot_id=snapshot, currencies=wanted, first=first, last=last, limit=limit,
+            offset=offset,
+        ),
+    )  # fmt: skip
 
 
 @feeds.get(
