@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO   ?= .aurum/demo
 DAYS   ?= 5
 
-.PHONY: install browser demo test lint bench clean ui-vendor
+.PHONY: install browser demo test lint bench clean ui-vendor iceberg-reader
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Aurum needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -54,12 +54,27 @@ browser:
 	  || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
 	  || echo "chromium could not be installed: the browser tests skip (with CI set they fail)"
 
+## iceberg-reader: an independent Iceberg reader in its own venv (DuckDB with its iceberg extension
+## and the avro extension it needs, both shipped as PyPI wheels: nothing is downloaded at run time),
+## for tests/lake/test_independent_reader.py and tools/iceberg_reader.py
+READER        := .venv-iceberg-reader
+READER_DUCKDB := 1.5.5
+READER_STAMP  := $(READER)/.installed-$(READER_DUCKDB)
+
+$(READER_STAMP):
+	$(PYTHON) -m venv $(READER)
+	$(READER)/bin/python -m pip install --quiet duckdb==$(READER_DUCKDB) \
+	  duckdb-extension-iceberg==$(READER_DUCKDB) duckdb-extension-avro==$(READER_DUCKDB)
+	touch $(READER_STAMP)
+
+iceberg-reader: $(READER_STAMP)
+
 ## test: lint (ruff, mypy on the pure core, import contracts), run the whole suite (pytest exit 5 = no tests = failure)
-test: $(STAMP) lint browser
+test: $(STAMP) lint browser iceberg-reader
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -91,4 +106,4 @@ ui-vendor: $(STAMP)
 	$(BIN)/python -m aurum.ui.vendor $(if $(UPGRADE),--upgrade $(UPGRADE))
 
 clean:
-	rm -rf $(VENV) .aurum .pytest_cache .ruff_cache .mypy_cache test-artifacts
+	rm -rf $(VENV) $(READER) .aurum .pytest_cache .ruff_cache .mypy_cache test-artifacts
