@@ -54,17 +54,19 @@ browser:
 	  || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
 	  || echo "chromium could not be installed: the browser tests skip (with CI set they fail)"
 
-## iceberg-reader: an independent Iceberg reader in its own venv (DuckDB with its iceberg extension
-## and the avro extension it needs, both shipped as PyPI wheels: nothing is downloaded at run time),
+## iceberg-reader: an independent Iceberg reader in its own venv (DuckDB with its iceberg extension,
+## the avro extension it needs and httpfs for S3, shipped as PyPI wheels: nothing is downloaded at
+## run time),
 ## for tests/lake/test_independent_reader.py and tools/iceberg_reader.py
 READER        := .venv-iceberg-reader
 READER_DUCKDB := 1.5.5
-READER_STAMP  := $(READER)/.installed-$(READER_DUCKDB)
+READER_STAMP  := $(READER)/.installed-$(READER_DUCKDB)-httpfs
 
 $(READER_STAMP):
 	$(PYTHON) -m venv $(READER)
 	$(READER)/bin/python -m pip install --quiet duckdb==$(READER_DUCKDB) \
-	  duckdb-extension-iceberg==$(READER_DUCKDB) duckdb-extension-avro==$(READER_DUCKDB)
+	  duckdb-extension-iceberg==$(READER_DUCKDB) duckdb-extension-avro==$(READER_DUCKDB) \
+	  duckdb-extension-httpfs==$(READER_DUCKDB)
 	touch $(READER_STAMP)
 
 iceberg-reader: $(READER_STAMP)

@@ -18,7 +18,11 @@ Usage (``--snapshot-id`` or ``--ref`` reads an older snapshot, e.g. a published 
         file:///…/curve_observation/metadata/00012-….metadata.json \\
         --ref eod/EUGP/2025-09-17/v1 --out rows.parquet
 
-Without ``--out`` the rows are printed as CSV.
+Without ``--out`` the rows are printed as CSV. An ``s3://`` location is read through DuckDB's
+``httpfs`` extension (its wheel too) with the endpoint and keys from the environment:
+``READER_S3_ENDPOINT`` (``host:port`` of an S3-compatible server; unset: AWS),
+``READER_S3_KEY_ID``, ``READER_S3_SECRET``, ``READER_S3_REGION`` (default ``us-east-1``) and
+``READER_S3_SSL`` (``false`` for plain HTTP); addressing is path-style for a custom endpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -34,15 +39,27 @@ import duckdb
 EXTENSIONS = ("avro", "iceberg")  # avro first: iceberg's init would otherwise try to fetch it
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the wheels' avro and iceberg extensions loaded (offline)."""
+def connect(s3: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the wheels' avro and iceberg extensions loaded (offline); with
+    ``s3``, httpfs too and a secret for the environment's endpoint and keys."""
     con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
-    for name in EXTENSIONS:
+    for name in ("httpfs", *EXTENSIONS) if s3 else EXTENSIONS:
         package = Path(importlib.import_module(f"duckdb_extension_{name}").__file__).parent
         binary = package / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
         con.execute(f"LOAD '{binary}'")
+    if s3:
+        options = {
+            "KEY_ID": os.environ.get("READER_S3_KEY_ID", ""),
+            "SECRET": os.environ.get("READER_S3_SECRET", ""),
+            "REGION": os.environ.get("READER_S3_REGION", "us-east-1"),
+        }
+        if os.environ.get("READER_S3_ENDPOINT"):
+            options |= {"ENDPOINT": os.environ["READER_S3_ENDPOINT"], "URL_STYLE": "path"}
+        settings = ", ".join(f"{k} '{v}'" for k, v in options.items())
+        ssl = os.environ.get("READER_S3_SSL", "true").lower() != "false"
+        con.execute(f"CREATE SECRET reader (TYPE s3, {settings}, USE_SSL {str(ssl).lower()})")
     return con
 
 
@@ -76,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the rows to this Parquet file")
     args = parser.parse_args(argv)
 
-    con = connect()
+    con = connect(s3=args.metadata.startswith(("s3://", "s3a://")))
     snapshot_id = args.snapshot_id
     if args.ref is not None:
         snapshot_id = snapshot_of(con, args.metadata, args.ref)

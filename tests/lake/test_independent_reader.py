@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from aurum.config import Settings
+from aurum.config import LakeSettings, Settings
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.ingest.runner import backfill
 from aurum.lake.catalog import Lake
@@ -34,6 +34,7 @@ READER = ROOT / ".venv-iceberg-reader" / "bin" / "python"
 TOOL = ROOT / "tools" / "iceberg_reader.py"
 DAYS = ("EOD_EUGP_20250912_1430.xlsx", "EOD_EUGP_20250917_1430.xlsx")
 MOVES = {"C20": 0.5, "D30": 2.5, "E40": 1.5}  # the corrected re-delivery's cells
+S3_ENV: dict[str, str] = {}  # the reader's endpoint and keys, once the S3 lake is made
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +63,28 @@ def redeliver(path: Path, target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def lake(build_lake: Any, workbooks_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """Two EUGP days, then the second corrected (``eod/EUGP/2025-09-17/v1`` and ``v2``)."""
-    settings: Settings = build_lake("independent-reader", [workbooks_dir / d for d in DAYS])
+@pytest.fixture(scope="module", params=["local", "s3"])
+def lake(
+    request: pytest.FixtureRequest, build_lake: Any, workbooks_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Lake:  # fmt: skip
+    """Two EUGP days, then the second corrected (``eod/EUGP/2025-09-17/v1`` and ``v2``); the
+    warehouse local, or on a real S3 server (``s3_server``)."""
+    overrides: dict[str, Any] = {}
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        overrides["lake"] = LakeSettings(
+            warehouse="s3://aurum/independent-reader", s3_endpoint=server["endpoint"],
+            s3_access_key_id=server["keys"][0], s3_secret_access_key=server["keys"][1],
+        )  # fmt: skip
+        S3_ENV.update({
+            "READER_S3_ENDPOINT": server["endpoint"].removeprefix("http://"),
+            "READER_S3_KEY_ID": server["keys"][0], "READER_S3_SECRET": server["keys"][1],
+            "READER_S3_SSL": "false",
+        })  # fmt: skip
+    settings: Settings = build_lake(
+        f"independent-reader-{request.param}", [workbooks_dir / d for d in DAYS], **overrides
+    )
     corrected = redeliver(workbooks_dir / DAYS[1], tmp_path_factory.mktemp("v2") / DAYS[1])
     lake = Lake(settings)
     with Store.connect(settings) as store:
@@ -81,7 +100,8 @@ def read_independently(
     args = [str(reader), str(TOOL), metadata, "--out", str(out)]
     args += ["--snapshot-id", str(snapshot_id)] if snapshot_id is not None else []
     args += ["--ref", ref] if ref else []
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    env = {**os.environ, **(S3_ENV if metadata.startswith("s3://") else {})}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False, env=env)
     assert done.returncode == 0, done.stderr
     return pq.read_table(out)
 
@@ -113,7 +133,7 @@ def test_curve_observation_reads_the_same_at_main_and_at_older_versions(
     second = versions(table, scheme, {"vendor": "EUGP", "asof_date": "2025-09-17"})
     assert sorted(second) == [1, 2] and second[2] == table.current_snapshot().snapshot_id
     metadata = table.metadata_location
-    assert metadata.startswith("file://")
+    assert metadata.startswith(("file://", "s3://"))
 
     # main: the first day and the corrected second day
     now = read_independently(reader, metadata, tmp_path / "main.parquet")
