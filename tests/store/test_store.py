@@ -26,7 +26,7 @@ from aurum.store import RUN_KINDS, RUN_STATUSES, Run, Store
 from aurum.store import engine as store_engine
 from aurum.store.base import Base
 from aurum.store.engine import (
-    _alembic_config,
+    alembic_config,
     create_engine,
     current_revision,
     head_revision,
@@ -148,7 +148,7 @@ def test_the_status_and_kind_checks_are_in_the_database(store):
 def test_a_populated_store_of_the_previous_schema_keeps_its_runs(store_url):
     """Ingest runs and model runs made before 0005 become runs, nothing lost."""
     engine = create_engine(store_url)
-    config = _alembic_config()
+    config = alembic_config()
     with migration_transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0004")
