@@ -189,6 +189,19 @@ def test_a_redirect_is_followed_and_a_huge_payload_refused(server):
         _fetcher(Clock(), max_bytes=100_000).get("test", f"{url}/huge", {})
 
 
+def test_a_secret_header_does_not_follow_a_redirect_to_another_host(server):
+    url, script = server
+    port = urlsplit(url).port
+    script.answers["/same"] = [(302, {"Location": f"{url}/kept"}, b"")]
+    script.answers["/away"] = [(302, {"Location": f"http://localhost:{port}/kept"}, b"")]
+    script.answers["/kept"] = [(200, {}, b"ok")]
+    fetcher = _fetcher(Clock())
+    assert fetcher.get("test", f"{url}/same", {"X-Key": KEY}) == b"ok"
+    assert script.seen[-1][1] == "/kept" and script.seen[-1][2].get("X-Key") == KEY
+    assert fetcher.get("test", f"{url}/away", {"X-Key": KEY}) == b"ok"  # another origin
+    assert script.seen[-1][1] == "/kept" and "X-Key" not in script.seen[-1][2]
+
+
 def test_secrets_go_where_the_source_says_and_nowhere_else(server):
     url, script = server
     script.answers["/h"] = [(200, {}, b"ok")]

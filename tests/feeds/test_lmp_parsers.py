@@ -243,3 +243,25 @@ def test_bad_input_is_refused_with_a_code(
     with pytest.raises(PayloadError) as refused:
         PARSED[name][0](spoil(text).encode())
     assert refused.value.code == code, refused.value
+
+
+def test_an_oasis_single_zip_is_read_like_its_csv(feeds: Path):
+    """OASIS answers SingleZip requests with a zip: the CSV member (or INVALID_REQUEST.xml)."""
+    import io
+    import zipfile
+
+    def zipped(name: str, data: bytes) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            archive.writestr(name, data)
+        return out.getvalue()
+
+    plain = (feeds / "caiso/caiso_oasis_PRC_LMP_DAM_20200101_hubs_dlaps.csv").read_bytes()
+    assert caiso.parse(zipped("20200101_PRC_LMP_DAM_v1.csv", plain)).rows.equals(
+        caiso.parse(plain).rows)  # fmt: skip
+    with pytest.raises(PayloadError) as refused:
+        caiso.parse(zipped("INVALID_REQUEST.xml", INVALID_REQUEST))
+    assert refused.value.code == "payload_invalid_request"
+    with pytest.raises(PayloadError) as broken:
+        caiso.parse(zipped("a.csv", plain)[:200])
+    assert broken.value.code == "payload_truncated"

@@ -31,7 +31,8 @@ import re
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -129,6 +130,7 @@ class Fetcher:
     def __init__(
         self, client: httpx.Client | None = None, *, attempts: int = 5, backoff_s: float = 1.0,
         max_wait_s: float = 120.0, timeout_s: float = 60.0, max_bytes: int = 512 << 20,
+        max_redirects: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
     ) -> None:  # fmt: skip
@@ -137,6 +139,7 @@ class Fetcher:
         self.backoff_s = backoff_s
         self.max_wait_s = max_wait_s
         self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
         self.sleep = sleep
         self.clock = clock
         self.rng = rng or random.Random()
@@ -159,11 +162,11 @@ class Fetcher:
             self._space(name, min_interval_s)
             wait: float | None = None
             try:
-                with self.client.stream("GET", url, headers=dict(headers)) as response:
+                with self._open(url, headers) as response:
                     status = response.status_code
                     if status == 200:
                         return self._body(response, name, shown)
-                    text = response.read()[:2000].decode("utf-8", "replace")
+                    text = _head(response, 2000).decode("utf-8", "replace")
                     last = f"HTTP {status}: {redact(' '.join(text.split())[:200], hidden)}"
                     if status == 429:
                         wait = _said_wait(response.headers.get("retry-after"), text)
@@ -186,6 +189,32 @@ class Fetcher:
             "feed_unavailable", f"{name}: {shown} failed {self.attempts} times; last: {last}",
             source=name, attempts=self.attempts, dependency=name,
         )  # fmt: skip
+
+    @contextmanager
+    def _open(self, url: str, headers: Mapping[str, str]) -> Iterator[httpx.Response]:
+        """The streamed answer to ``GET url`` after its redirects (OASIS and NYISO answer http://
+        with a 302 to https://). httpx keeps custom headers on a redirect to another host, so
+        the secret (``Ocp-Apim-Subscription-Key``, ``token``) goes only where it was meant to:
+        the caller's headers but the User-Agent are dropped once the host or port changes."""
+        origin = httpx.URL(url)
+        request = self.client.build_request("GET", url, headers=dict(headers))
+        for _ in range(self.max_redirects + 1):
+            response = self.client.send(request, stream=True, follow_redirects=False)
+            following = response.next_request
+            if following is None:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            _head(response, 2000)  # a redirect's body is never needed
+            response.close()
+            if not _same_site(origin, following.url):
+                for key in headers:  # the caller's: its secret, never httpx's Host
+                    if key.lower() != "user-agent":
+                        following.headers.pop(key, None)
+            request = following
+        raise httpx.TooManyRedirects(f"more than {self.max_redirects} redirects", request=request)
 
     def _backoff(self, attempt: int) -> float:
         """1, 2, 4 … times ``backoff_s``, with up to a quarter more at random (jitter)."""
@@ -213,6 +242,39 @@ class Fetcher:
                 )  # fmt: skip
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _same_site(origin: httpx.URL, target: httpx.URL) -> bool:
+    """Whether a redirect stays where the secret was meant to go: the same host and port, or
+    the same host moved from http to https on the default ports.
+
+    >>> _same_site(httpx.URL("http://oasis.caiso.com/a"), httpx.URL("https://oasis.caiso.com/b"))
+    True
+    >>> _same_site(httpx.URL("https://api.ercot.com/a"), httpx.URL("http://api.ercot.com/a"))
+    False
+    >>> _same_site(httpx.URL("https://api.pjm.com/a"), httpx.URL("https://cdn.example/a"))
+    False
+    """
+    if target.host != origin.host:
+        return False
+    if target.scheme == origin.scheme:
+        return target.port == origin.port
+    return (
+        origin.scheme == "http"
+        and target.scheme == "https"
+        and origin.port in (None, 80)
+        and target.port in (None, 443)
+    )
+
+
+def _head(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a body we only quote (an error page, a redirect)."""
+    got = b""
+    for chunk in response.iter_bytes():
+        got += chunk
+        if len(got) >= limit:
+            break
+    return got[:limit]
 
 
 def _said_wait(header: str | None, body: str) -> float | None:

@@ -348,3 +348,29 @@ def occurrences(keys: np.ndarray) -> np.ndarray:
     out = np.empty(len(keys), dtype=np.int64)
     out[by] = within
     return out
+
+
+MAX_UNZIPPED = 256 * 1024 * 1024
+
+
+def single_member(payload: bytes, source: str, suffixes: tuple[str, ...]) -> bytes:
+    """The one member of a zipped answer (OASIS ``SingleZip``, the ECB history) whose name ends
+    with one of ``suffixes``; a broken zip, several candidates or one that unzips past
+    :data:`MAX_UNZIPPED` (a zip bomb) are refused with the reason."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(payload))
+    except zipfile.BadZipFile:
+        raise PayloadError("payload_truncated", f"{source}: a broken zip") from None
+    members = [m for m in archive.infolist() if m.filename.lower().endswith(suffixes)]
+    if len(members) != 1:
+        raise PayloadError(
+            "payload_invalid", f"{source}: the zip holds {len(members)} data files, not one"
+        )
+    if members[0].file_size > MAX_UNZIPPED:
+        raise PayloadError(
+            "payload_too_large",
+            f"{source}: {members[0].filename} unzips to {members[0].file_size:,} bytes",
+        )
+    return archive.read(members[0])

@@ -24,6 +24,7 @@ from aurum.feeds.read import (
     occurrences,
     ranks,
     read_csv,
+    single_member,
     text_column,
     time_column,
 )
@@ -78,6 +79,8 @@ def parse_report_xml(payload: bytes) -> FeedRows:
 
 
 def parse(payload: bytes) -> FeedRows:
+    if payload[:2] == b"PK":  # OASIS SingleZip: the CSV, or INVALID_REQUEST.xml, in a zip
+        payload = single_member(payload, SOURCE, (".csv", ".xml"))
     kind = classify(payload)
     if kind is not None:
         raise PayloadError(

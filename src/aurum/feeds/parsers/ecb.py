@@ -10,43 +10,23 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from datetime import date, datetime
 
 from aurum.feeds.lmp import FeedRows, PayloadError, text_of
-from aurum.feeds.read import load_xml
+from aurum.feeds.read import load_xml, single_member
 from aurum.feeds.series import fx_table
 
 SOURCE = "ECB reference rates"
 _CUBE = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}Cube"
-MAX_UNZIPPED = 64 * 1024 * 1024
 
 
 def parse(payload: bytes) -> FeedRows:
     """Any of the ECB's layouts, recognised by its first bytes."""
     if payload[:2] == b"PK":
-        return parse(_unzip(payload))
+        return parse(single_member(payload, SOURCE, (".csv", ".xml")))
     if payload.lstrip()[:1] == b"<":
         return _xml(payload)
     return _csv(payload)
-
-
-def _unzip(payload: bytes) -> bytes:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(payload))
-    except zipfile.BadZipFile:
-        raise PayloadError("payload_truncated", f"{SOURCE}: a broken zip") from None
-    members = [m for m in archive.infolist() if m.filename.endswith((".csv", ".xml"))]
-    if len(members) != 1:
-        raise PayloadError(
-            "payload_invalid", f"{SOURCE}: the zip holds {len(members)} rate files, not one"
-        )
-    if members[0].file_size > MAX_UNZIPPED:
-        raise PayloadError(
-            "payload_too_large",
-            f"{SOURCE}: {members[0].filename} unzips to {members[0].file_size:,} bytes",
-        )
-    return archive.read(members[0])
 
 
 def _xml(payload: bytes) -> FeedRows:
