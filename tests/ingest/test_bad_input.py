@@ -391,7 +391,7 @@ def test_total_uncompressed_size_is_bounded_even_at_modest_ratios(
 
 
 # Runs in a fresh interpreter: parses each (path, limits) job and reports its own peak RSS
-# (ru_maxrss, KiB on Linux) after the imports and at the end. RUSAGE_CHILDREN in the test process
+# (VmHWM, KiB) after the imports and at the end. RUSAGE_CHILDREN in the test process
 # would report the largest child of the whole session, whichever test started it.
 CHILD = """
 import dataclasses, json, resource, sys
@@ -399,6 +399,12 @@ from aurum.config import IngestSettings, Settings
 from aurum.ingest.pipeline import parse_workbook
 
 def peak():
+    # VmHWM: this program's own high-water mark (its memory map is new since exec), where
+    # ru_maxrss also counts the RSS the forking pytest worker had (Linux carries it over exec)
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 jobs = json.loads(sys.argv[1])
