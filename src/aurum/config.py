@@ -551,6 +551,15 @@ class Settings(BaseSettings):
             file_secret_settings,
         )
 
+    @classmethod
+    def from_env_file(cls, path: Path) -> Settings:
+        """The settings ``path`` holds (``AURUM_…=value`` lines, as in ``.env``) and only those:
+        neither the environment nor ``./.env`` fills what it leaves out. For a second
+        installation beside the current one (the target of ``aurum migrate``)."""
+        if not path.is_file():
+            raise ConfigError("settings_file_missing", f"no settings file {path}")
+        return _FileOnly(_env_file=path)
+
     @property
     def catalog_url(self) -> str:
         return self.lake.catalog_url or f"sqlite:///{(self.home / 'catalog.db').resolve()}"
@@ -562,6 +571,19 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.store.url or f"sqlite:///{(self.home / 'store.db').resolve()}"
+
+
+class _FileOnly(Settings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, dotenv_settings)
 
 
 class _EnvWithoutFileVariables(EnvSettingsSource):

@@ -32,7 +32,9 @@ maps an error to HTTP by its class alone (``http_status``)::
     ├── Forbidden              403  valid credentials, not allowed (role, entitlement)
     ├── RateLimited            429  too many requests for this principal or address
     ├── ScenarioError          422
-    └── ValuationError         422
+    ├── ValuationError         422
+    └── BackupError            422  a backup that cannot be taken or restored: damaged, a target
+                                    that is not empty, a file that vanished mid-copy
 
 Row-level problems are never exceptions: they become quarantine rows with a reason. The Python
 client's ``aurum.client.ApiError`` (an ``AurumError`` too) is the other side of the wire: an error
@@ -48,6 +50,7 @@ __all__ = [
     "AsOfError",
     "AurumError",
     "AuthError",
+    "BackupError",
     "ConfigError",
     "Conflict",
     "Forbidden",
@@ -216,4 +219,12 @@ class ScenarioError(AurumError):
 
 class ValuationError(AurumError):
     default_code = "valuation_invalid"
+    http_status = 422
+
+
+class BackupError(AurumError):
+    """A backup, restore or migration that cannot go on: a damaged or incomplete backup, a
+    target that is not empty, a file that vanished while it was copied."""
+
+    default_code = "backup_failed"
     http_status = 422

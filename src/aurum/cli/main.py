@@ -22,6 +22,7 @@ from aurum._version import __version__
 from aurum.cli import (
     admin,
     alerts,
+    backup,
     catalog,
     feeds,
     files,
@@ -95,7 +96,8 @@ for name, command in (
     ("maintenance", lake.maintenance), ("serve", serve.serve), ("settings", admin.settings),
     ("doctor", admin.doctor),
     ("worker", scenarios.worker), ("catalog", catalog.catalog), ("relay", relay.relay),
-    ("lineage", lineage.lineage),
+    ("lineage", lineage.lineage), ("backup", backup.backup), ("restore", backup.restore),
+    ("migrate", backup.migrate),
 ):  # fmt: skip
     app.command(name)(_one_line_errors(command))
 for group in (admin.tenants, admin.keys, scenarios.scenario, ppa.ppa, alerts.alerts, feeds.feeds):

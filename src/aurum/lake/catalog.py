@@ -29,7 +29,7 @@ from aurum.datasets.builtin import ALL_DATASETS
 from aurum.errors import ConfigError, NotInstalledError, Unavailable, Unknown
 from aurum.telemetry import span
 
-__all__ = ["Lake", "io_properties", "open_catalog"]
+__all__ = ["Lake", "filesystem", "io_properties", "open_catalog"]
 
 
 # Table properties Aurum sets on every table. Appends merge manifests once there are ten, so a
@@ -105,22 +105,8 @@ class Lake:
         return load_file_io({"warehouse": self.warehouse, **self.io_properties}, self.warehouse)
 
     def filesystem(self, location: str) -> tuple[pafs.FileSystem, str]:
-        """A pyarrow filesystem for a location of this lake's warehouse, and its path there
-        (S3 with the warehouse's endpoint and keys; a local path otherwise)."""
-        parsed = urlparse(location)
-        if parsed.scheme in ("s3", "s3a"):
-            props = self.io_properties
-            endpoint = urlparse(props.get("s3.endpoint", ""))
-            filesystem = pafs.S3FileSystem(
-                access_key=props.get("s3.access-key-id"),
-                secret_key=props.get("s3.secret-access-key"),
-                region=props.get("s3.region"),
-                endpoint_override=endpoint.netloc or None,
-                scheme=endpoint.scheme or "https",
-                force_virtual_addressing=props.get("s3.force-virtual-addressing") == "true",
-            )  # fmt: skip
-            return filesystem, f"{parsed.netloc}{parsed.path}"
-        return pafs.FileSystem.from_uri(location)
+        """A pyarrow filesystem for a location of this lake's warehouse, and its path there."""
+        return filesystem(location, self.io_properties)
 
     def table(self, name: str) -> Table:
         identifier = f"{self.namespace}.{name}"
@@ -236,3 +222,21 @@ def open_catalog(url: str, warehouse: str, properties: dict[str, str]) -> SqlCat
         raise ConfigError(
             "catalog_unreachable", f"cannot open the Iceberg catalog at {url}: {exc}"
         ) from None
+
+
+def filesystem(location: str, properties: dict[str, str]) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem for ``location`` and its path there: S3 with the endpoint and keys
+    of ``properties`` (:func:`io_properties`), a local path otherwise."""
+    parsed = urlparse(location)
+    if parsed.scheme in ("s3", "s3a"):
+        endpoint = urlparse(properties.get("s3.endpoint", ""))
+        s3 = pafs.S3FileSystem(
+            access_key=properties.get("s3.access-key-id"),
+            secret_key=properties.get("s3.secret-access-key"),
+            region=properties.get("s3.region"),
+            endpoint_override=endpoint.netloc or None,
+            scheme=endpoint.scheme or "https",
+            force_virtual_addressing=properties.get("s3.force-virtual-addressing") == "true",
+        )  # fmt: skip
+        return s3, f"{parsed.netloc}{parsed.path}"
+    return pafs.FileSystem.from_uri(location)

@@ -1,0 +1,168 @@
+"""Warehouse files for backups: which files a table's metadata needs, copying them with their
+SHA-256, and rewriting Iceberg's metadata tree for another warehouse.
+
+Iceberg metadata holds absolute URIs (a table's location, each snapshot's manifest list, each
+manifest's path, each data file's path). Restoring to the same warehouse copies every file as it
+is; restoring to another (a fresh home, ``file://`` to ``s3://``) rewrites the three metadata
+kinds with the new prefix: manifests first (Avro, their sizes change, so the manifest lists
+that record each manifest's length are rewritten with the new lengths), then manifest lists,
+then the table's metadata JSON. Data files are copied byte for byte. This is what Iceberg's
+``rewrite_table_path`` procedure does on Spark.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+
+import fastavro
+import pyarrow.fs as pafs
+from pyiceberg.manifest import DataFileContent
+from pyiceberg.table import StaticTable
+
+from aurum.backup.manifest import FileKind, relocate
+from aurum.errors import BackupError
+from aurum.lake.catalog import filesystem
+
+__all__ = ["Place", "Warehouse", "rewrite_avro", "rewrite_metadata", "table_files"]
+
+_CHUNK = 1 << 20
+
+
+class Place:
+    """A folder on some filesystem: the warehouse, or a backup repository's objects."""
+
+    def __init__(self, fs: pafs.FileSystem, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")  # the folder's path on ``fs``
+
+    @property
+    def local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def path(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    def read(self, relative: str) -> bytes:
+        with self.fs.open_input_stream(self.path(relative)) as stream:
+            return bytes(stream.read())
+
+    def size(self, relative: str) -> int | None:
+        info = self.fs.get_file_info(self.path(relative))
+        return info.size if info.type == pafs.FileType.File else None
+
+    def chunks(self, relative: str) -> Iterator[bytes]:
+        with self.fs.open_input_stream(self.path(relative)) as stream:
+            while chunk := stream.read(_CHUNK):
+                yield bytes(chunk)
+
+    def write(self, relative: str, chunks: Iterable[bytes]) -> tuple[int, str]:
+        """Write ``chunks`` to ``relative``; return the size and SHA-256 written. Locally the
+        file appears whole or not at all (written beside, then renamed); an S3 PUT is atomic."""
+        target = self.path(relative)
+        partial = f"{target}.partial" if self.local else target
+        if self.local:
+            self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        digest, size = hashlib.sha256(), 0
+        with self.fs.open_output_stream(partial) as out:
+            for chunk in chunks:
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        if self.local:
+            self.fs.move(partial, target)
+        return size, digest.hexdigest()
+
+    def files_under(self, relative: str) -> list[tuple[str, int]]:
+        """Every file below ``relative`` (path relative to the root, size); none if absent."""
+        selector = pafs.FileSelector(self.path(relative), recursive=True, allow_not_found=True)
+        found = [
+            (info.path[len(self.root) + 1 :], info.size)
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File and not info.path.endswith(".partial")
+        ]
+        return sorted(found)
+
+
+class Warehouse(Place):
+    """The lake's warehouse, by its URI and pyiceberg IO properties."""
+
+    def __init__(self, uri: str, properties: dict[str, str]) -> None:
+        super().__init__(*filesystem(uri.rstrip("/"), properties))
+        self.uri = uri.rstrip("/")
+        self.properties = properties
+
+
+def table_files(metadata_location: str, properties: dict[str, str]) -> list[tuple[str, FileKind]]:
+    """Every file the table needs at ``metadata_location``: that metadata file, each snapshot's
+    manifest list and manifests, the live data and delete files, statistics files.
+
+    Earlier metadata files (the metadata log) are not included: no reader needs them.
+    """
+    try:
+        table = StaticTable.from_metadata(metadata_location, properties)
+    except FileNotFoundError as exc:
+        raise _vanished(metadata_location, exc) from None
+    metadata = table.metadata
+    found: dict[str, FileKind] = {metadata_location: "metadata"}
+    for stats in (*metadata.statistics, *metadata.partition_statistics):
+        found[stats.statistics_path] = "statistics"
+    for snapshot in metadata.snapshots:
+        found[snapshot.manifest_list] = "manifest_list"
+        try:
+            manifests = snapshot.manifests(table.io)
+        except FileNotFoundError as exc:
+            raise _vanished(snapshot.manifest_list, exc) from None
+        for manifest in manifests:
+            if manifest.manifest_path in found:
+                continue  # shared by an earlier snapshot: its entries are already in
+            found[manifest.manifest_path] = "manifest"
+            try:
+                entries = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+            except FileNotFoundError as exc:
+                raise _vanished(manifest.manifest_path, exc) from None
+            for entry in entries:
+                content = entry.data_file.content
+                found[entry.data_file.file_path] = (
+                    "data" if content == DataFileContent.DATA else "delete"
+                )
+    return sorted(found.items())
+
+
+def rewrite_avro(data: bytes, old: str, new: str, lengths: dict[str, int] | None = None) -> bytes:
+    """A manifest or manifest list with every path moved from warehouse ``old`` to ``new``;
+    a manifest list's ``manifest_length`` set from ``lengths`` (new path -> new size).
+
+    The writer schema (with Iceberg's field ids) and the file's metadata are kept as they were.
+    """
+    reader = fastavro.reader(io.BytesIO(data))
+    schema = json.loads(reader.metadata["avro.schema"])
+    user = {k: v for k, v in reader.metadata.items() if not k.startswith("avro.")}
+    records = []
+    for record in reader:
+        moved = relocate(record, old, new)
+        if lengths is not None:
+            moved["manifest_length"] = lengths[moved["manifest_path"]]
+        records.append(moved)
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(schema), records, codec=reader.codec, metadata=user)
+    return out.getvalue()
+
+
+def rewrite_metadata(data: bytes, path: str, old: str, new: str) -> bytes:
+    """A table metadata JSON (gzipped when its name says so) moved from ``old`` to ``new``."""
+    zipped = path.endswith(".gz.metadata.json")
+    text = gzip.decompress(data) if zipped else data
+    moved = json.dumps(relocate(json.loads(text), old, new), separators=(",", ":")).encode()
+    return gzip.compress(moved) if zipped else moved
+
+
+def _vanished(location: str, exc: OSError) -> BackupError:
+    return BackupError(
+        "backup_file_vanished",
+        f"{location} disappeared while it was being backed up ({exc.strerror or exc}): lake"
+        " maintenance probably expired its snapshot meanwhile; run the backup again",
+    )
