@@ -101,6 +101,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/feed_loads.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/workers.py
+	$(BIN)/python bench/backup.py
 
 ## ui-vendor: re-fetch the dashboard's vendored chart library from the npm registry and check it
 ## against the pins in src/aurum/ui/static/vendor/VENDOR.json (UPGRADE=6.2.0 moves to a release)
