@@ -174,6 +174,7 @@ def test_a_second_backup_copies_only_what_is_new(small: tuple[Settings, Path], w
     source, repository = small
     first = backup(source, repository)
     assert first.copied == len(first.manifest.files) and first.reused == 0
+    assert repository.stat().st_mode & 0o777 == 0o700  # webhook secrets, key digests inside
     again = backup(source, repository)
     assert (again.copied, again.reused) == (0, len(first.manifest.files))
     with Store.connect(source) as store:
