@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic.fields import FieldInfo
@@ -485,6 +485,8 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    _from_environment: ClassVar[bool] = True  # False: arguments and the .env file only
+
     profile: Literal["embedded", "cluster"] = Field(
         "embedded",
         description="embedded: everything in AURUM_HOME (SQLite catalog and store, local"
@@ -543,6 +545,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if not cls._from_environment:
+            return (init_settings, dotenv_settings)
         return (
             init_settings,
             _EnvWithoutFileVariables(settings_cls),
@@ -574,16 +578,9 @@ class Settings(BaseSettings):
 
 
 class _FileOnly(Settings):
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, dotenv_settings)
+    """Settings from the arguments and the given ``_env_file`` alone."""
+
+    _from_environment: ClassVar[bool] = False
 
 
 class _EnvWithoutFileVariables(EnvSettingsSource):

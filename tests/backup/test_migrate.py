@@ -147,3 +147,22 @@ def test_an_embedded_installation_moves_onto_the_cluster_with_everything(
     assert set(back) == set(before)
     for tag, rows in before.items():
         assert back[tag].equals(rows), tag
+
+
+def test_a_target_settings_file_is_read_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the file leaves out is the default, never this process's environment or ./.env
+    (those describe the source)."""
+    monkeypatch.setenv("AURUM_HOME", str(tmp_path / "source"))
+    monkeypatch.setenv("AURUM_LAKE__NAMESPACE", "source_ns")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("AURUM_STORE__URL=sqlite:////elsewhere/store.db\n")
+    target = tmp_path / "target.env"
+    target.write_text(f"AURUM_PROFILE=cluster\nAURUM_HOME={tmp_path / 'target'}\n")
+    settings = Settings.from_env_file(target)
+    assert settings.home == tmp_path / "target" and settings.lake.namespace == "market"
+    assert settings.store_url.startswith("postgresql+psycopg://")  # the profile's, not .env's
+    assert Settings().lake.namespace == "source_ns"  # the process's own settings unchanged
+    missing = CliRunner().invoke(app, ["migrate", "--to", str(tmp_path / "nope.env")])
+    assert missing.exit_code == 2 and "settings_file_missing" in missing.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,10 +63,7 @@ def backup(
     context.check_home()
     with _progress(as_json) as progress:
         report = run_backup(context.settings, repository, progress=progress)
-    if as_json:
-        output.data(_backup_data(report))
-    else:
-        _show_backup(output, report)
+    output.data(_backup_data(report)) if as_json else _show_backup(output, report)
 
 
 def restore(
@@ -82,15 +80,11 @@ def restore(
     are settled from the catalog."""
     from aurum.backup import restore as run_restore
 
-    context = ctx.obj
+    context, output = ctx.obj, ctx.obj.output(as_json)
     context.check_home()
     with _progress(as_json) as progress:
         report = run_restore(context.settings, repository, backup_id, progress=progress)
-    output = context.output(as_json)
-    if as_json:
-        output.data(_restore_data(report))
-    else:
-        _show_restore(output, report)
+    output.data(asdict(report)) if as_json else _show_restore(output, report)
 
 
 def migrate(
@@ -123,7 +117,7 @@ def migrate(
             source, target, work or source.home / "backups", progress=progress
         )
     if as_json:
-        output.data({"backup": _backup_data(made), "restore": _restore_data(restored)})
+        output.data({"backup": _backup_data(made), "restore": asdict(restored)})
         return
     _show_backup(output, made)
     _show_restore(output, restored)
@@ -182,12 +176,6 @@ def _backup_data(report: BackupReport) -> dict[str, object]:
         "store_rows": dict(m.store_rows), "started_at": m.started_at.isoformat(),
         "catalog_at": m.catalog_at.isoformat(), "seconds": round(report.seconds, 3),
     }  # fmt: skip
-
-
-def _restore_data(report: RestoreReport) -> dict[str, object]:
-    from dataclasses import asdict
-
-    return asdict(report)
 
 
 def _size(n: int) -> str:
