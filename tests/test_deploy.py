@@ -69,7 +69,9 @@ def _k8s_error(document: dict[str, Any]) -> str | None:
 
 
 def _containers(document: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = document.get("spec", {}).get("template", {}).get("spec", {})
+    spec = document.get("spec", {})
+    spec = spec.get("jobTemplate", {}).get("spec", spec)  # a CronJob's pods are its jobs'
+    spec = spec.get("template", {}).get("spec", {})
     return list(spec.get("containers", [])) + list(spec.get("initContainers", []))
 
 
@@ -294,7 +296,7 @@ def _aurum_commands() -> dict[str, list[str]]:
 
 def test_every_aurum_command_parses() -> None:
     commands = _aurum_commands()
-    assert {args[0] for args in commands.values()} == {"serve", "worker", "relay"}
+    assert {args[0] for args in commands.values()} == {"serve", "worker", "relay", "backup"}
     group = typer.main.get_command(app)
     for where, args in commands.items():
         command = group.commands[args[0]]  # type: ignore[attr-defined]
