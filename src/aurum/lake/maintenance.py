@@ -9,14 +9,19 @@
   that held them still answer time travel until they expire in turn.
 * **Orphans**: files under a table's location that no remaining snapshot (and no metadata file
   still in the log) refers to are deleted, if older than ``orphan_age`` so that the files of a
-  write in progress are never touched.
+  write in progress are never touched. On S3 they go through DeleteObjects, 1,000 keys a
+  request (botocore, ``aurum[s3]``): Arrow's ``delete_file`` costs a HEAD, a DELETE and a PUT
+  of an empty ``folder/`` marker per file, and rclone's server refuses that marker and then
+  lists the folder as empty, files still in it included.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -26,6 +31,7 @@ from pyiceberg.table import Table
 from pyiceberg.types import DateType
 
 from aurum.datasets import Retention
+from aurum.errors import NotInstalledError, Unavailable
 from aurum.lake.catalog import Lake
 from aurum.lake.commits import backoff, is_conflict
 from aurum.lake.expressions import partition_filter
@@ -152,14 +158,94 @@ def _delete_orphans(lake: Lake, table: Table, orphan_age: timedelta) -> tuple[in
     filesystem, root = lake.filesystem(table.location())
     keep = _referenced(table)
     cutoff = datetime.now(UTC) - orphan_age
-    deleted = freed = 0
+    orphans: dict[str, int] = {}
     for info in filesystem.get_file_info(pafs.FileSelector(root, recursive=True)):
         if info.type != pafs.FileType.File or info.path in keep:
             continue
         modified = info.mtime
         if modified is not None and modified.replace(tzinfo=modified.tzinfo or UTC) > cutoff:
             continue  # perhaps a write in progress
-        filesystem.delete_file(info.path)
-        deleted += 1
-        freed += info.size or 0
-    return deleted, freed
+        orphans[info.path] = info.size or 0
+    if not orphans:
+        return 0, 0
+    if isinstance(filesystem, pafs.S3FileSystem):
+        _delete_objects(_s3_client(lake.io_properties), list(orphans))
+    else:
+        for path in orphans:
+            filesystem.delete_file(path)
+    return len(orphans), sum(orphans.values())
+
+
+# DeleteObjects takes at most this many keys per request.
+_BATCH = 1000
+
+
+def _delete_objects(client: Any, paths: Sequence[str]) -> None:
+    """Delete ``bucket/key`` paths with S3's DeleteObjects, a batch of keys per request; no
+    folder marker is written. Every batch is sent; the keys S3 refused are then one error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    by_bucket: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        bucket, _, key = path.partition("/")
+        by_bucket[bucket].append(key)
+    refused: list[dict[str, str]] = []
+    for bucket, keys in by_bucket.items():
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start : start + _BATCH]
+            try:
+                answer = client.delete_objects(
+                    Bucket=bucket,
+                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise Unavailable(
+                    "orphan_delete_failed",
+                    f"deleting {len(batch)} orphan files from s3://{bucket}/ (first"
+                    f" {batch[0]!r}) failed: {exc}",
+                    bucket=bucket,
+                    keys=batch[:10],
+                    dependency="the lake's warehouse",
+                ) from exc
+            refused += [{"bucket": bucket, **error} for error in answer.get("Errors", [])]
+    if refused:
+        shown = "; ".join(
+            f"s3://{e['bucket']}/{e.get('Key', '?')}: {e.get('Code', 'error')}"
+            + (f" ({e['Message']})" if e.get("Message") else "")
+            for e in refused[:5]
+        )
+        more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+        raise Unavailable(
+            "orphan_delete_failed",
+            f"S3 refused to delete {len(refused)} of {len(paths)} orphan files: {shown}{more}",
+            refused=refused[:50],
+            dependency="the lake's warehouse",
+        )
+
+
+def _s3_client(properties: dict[str, str]) -> Any:
+    """A botocore S3 client from pyiceberg's IO ``properties`` (:func:`aurum.lake.io_properties`):
+    the same endpoint, keys (else the AWS default chain, as Arrow's) and addressing as
+    :func:`aurum.lake.catalog.filesystem`."""
+    try:
+        import botocore.session
+        from botocore.config import Config
+    except ImportError as exc:
+        raise NotInstalledError(
+            "not_installed",
+            "deleting orphan files from an S3 warehouse needs botocore: pip install 'aurum[s3]'",
+            extra="s3",
+        ) from exc
+    endpoint = properties.get("s3.endpoint") or None
+    if properties.get("s3.force-virtual-addressing") == "true":
+        addressing = "virtual"
+    else:  # Arrow's rule: path style on an endpoint of one's own, AWS's default elsewhere
+        addressing = "path" if endpoint else "auto"
+    return botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=properties.get("s3.region"),
+        aws_access_key_id=properties.get("s3.access-key-id"),
+        aws_secret_access_key=properties.get("s3.secret-access-key"),
+        config=Config(s3={"addressing_style": addressing}),
+    )
