@@ -102,6 +102,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/backup.py
+	$(BIN)/python bench/split_runs.py
 
 ## ui-vendor: re-fetch the dashboard's vendored chart library from the npm registry and check it
 ## against the pins in src/aurum/ui/static/vendor/VENDOR.json (UPGRADE=6.2.0 moves to a release)

@@ -124,6 +124,12 @@ class ScenarioLimits(BaseModel):
         description="Path values (paths x tenors x curves) a run may keep with"
         " `store_paths`; more is refused (`paths_too_large`).",
     )  # fmt: skip
+    paths_per_block: int = Field(
+        51_200, ge=1024, multiple_of=1024,  # 1024: aurum.domain.ensembles.STREAM_BLOCK
+        description="Paths per path block: an ensemble of more paths is split into blocks that"
+        " workers share through the queue (and combined bit for bit as one run); a multiple of"
+        " 1024, the paths of one random stream.",
+    )  # fmt: skip
 
 
 class GateSettings(BaseModel):

@@ -25,14 +25,19 @@ Input is plain numpy: a curve's as-of history ``history[d, j]``, the price on as
 * :func:`historical` resamples the history's own h-day moves instead (no model at all);
 * :func:`bands` summarises paths as mean, P5, P50, P95 per tenor (:data:`BAND_CONVENTION`);
 * :func:`backtest` counts how often realised h-day moves fell inside the model's P5-P95;
-* :func:`memory_bytes` sizes the paths matrices for a caller's memory budget.
+* :func:`memory_bytes` sizes the paths matrices for a caller's memory budget;
+* :func:`path_blocks`, :func:`stream_blocks` and :func:`stack_paths` split a run's paths over
+  processes and put them back together; :func:`numerics_fingerprint` names the floating-point
+  behaviour a process computes with.
 
-**Reproducibility.** Paths are computed in blocks of ``block_size``; block ``b`` draws from the
-``b``-th child of ``np.random.SeedSequence(seed)`` with a PCG64 generator. A block's numbers
-depend only on the seed and its index, so blocks ``[0, k)`` computed in one process and
-``[k, n)`` in another concatenate to exactly the matrix computed at once. ``seed`` may be a
-sequence of non-negative ints, e.g. ``[run_seed, curve_hash]``: one run seed, a distinct stream
-per curve.
+**Reproducibility.** Paths are computed in blocks of ``block_size`` (:data:`STREAM_BLOCK`);
+block ``b`` draws from the ``b``-th child of ``np.random.SeedSequence(seed)`` with a PCG64
+generator. A block's numbers depend only on the seed and its index, so blocks ``[0, k)``
+computed in one process and ``[k, n)`` in another concatenate to exactly the matrix computed at
+once. ``seed`` may be a sequence of non-negative ints, e.g. ``[run_seed, curve_hash]``: one run
+seed, a distinct stream per curve. A stream per block of 1,024 paths, not one per path: a
+generator per path would cost more to make than its draws (and lose numpy's vector draws), and
+any split on multiples of the block draws the same numbers anyway.
 
 >>> cal = Calibration(model="lognormal", kappa=1.5, sigma_short=0.5, sigma_long=0.2, rho=0.3,
 ...                   days=0, first=None, last=None, tenors=0, fit={})
@@ -49,6 +54,7 @@ per curve.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,9 +66,10 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "BAND_CONVENTION", "BAND_COVERAGE", "DAYS_PER_YEAR", "Backtest", "Calibration",
-    "HistoryTooShort", "Model", "backtest", "bands", "calibrate", "historical", "memory_bytes",
-    "relative_taus", "simulate",
+    "BAND_CONVENTION", "BAND_COVERAGE", "DAYS_PER_YEAR", "STREAM_BLOCK", "Backtest",
+    "Calibration", "HistoryTooShort", "Model", "backtest", "bands", "calibrate", "historical",
+    "memory_bytes", "numerics_fingerprint", "path_blocks", "relative_taus", "simulate",
+    "stack_paths", "stream_blocks",
 ]  # fmt: skip
 
 Model = Literal["lognormal", "arithmetic"]
@@ -75,6 +82,9 @@ BAND_COVERAGE = 0.90
 """The share of outcomes the P5-P95 band should hold."""
 DAYS_PER_YEAR = 252
 """Business days per year: daily changes are annualised with it, horizons in days divided by it."""
+STREAM_BLOCK = 1024
+"""Paths per random stream (the default ``block_size``): a split of a run's paths on multiples
+of it draws exactly the numbers of the run in one piece."""
 
 _MAX_GAP = 5  # business days: a longer gap between two as-of dates is a hole, not a move
 _KAPPAS = np.geomspace(0.05, 20.0, 97)  # per year: half-lives from 14 years to 9 days
@@ -505,7 +515,7 @@ def simulate(
     *,
     seed: int | Sequence[int],
     paths: int,
-    block_size: int = 1024,
+    block_size: int = STREAM_BLOCK,
     blocks: range | None = None,
 ) -> FloatArray:
     """Each tenor's forward at the horizon, one row per path: shape ``(paths in the chosen
@@ -595,13 +605,132 @@ def bands(paths_matrix: npt.ArrayLike) -> dict[str, FloatArray]:
     """Per tenor (column): ``mean``, ``p5``, ``p50``, ``p95`` of the paths
     (:data:`BAND_CONVENTION`: non-exceedance, numpy's default linear interpolation).
 
+    The same paths give the same bands bit for bit whatever their memory layout: numpy sums a
+    column path after path when rows are contiguous, pairwise when columns are, so the mean is
+    taken on a row-contiguous matrix (a column-ordered one, e.g. a selection of some tenors'
+    columns, is copied first). That is what lets paths drawn in blocks and stacked
+    (:func:`stack_paths`) band exactly as the run drawn in one piece.
+
     >>> b = bands(np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [5.0, 50.0]]))
     >>> {k: v.tolist() for k, v in b.items()}
     {'mean': [3.0, 30.0], 'p5': [1.2, 12.0], 'p50': [3.0, 30.0], 'p95': [4.8, 48.0]}
+    >>> m = np.random.default_rng(0).standard_normal((3000, 4))
+    >>> bool(np.array_equal(bands(np.asfortranarray(m))["mean"], bands(m)["mean"]))
+    True
     """
-    values = np.asarray(paths_matrix, dtype=np.float64)
+    values = np.ascontiguousarray(paths_matrix, dtype=np.float64)
     p5, p50, p95 = np.percentile(values, [5.0, 50.0, 95.0], axis=0)
     return {"mean": values.mean(axis=0), "p5": p5, "p50": p50, "p95": p95}
+
+
+# --- runs split over processes --------------------------------------------------------------
+
+
+def path_blocks(paths: int, per_block: int) -> list[tuple[int, int]]:
+    """A run's paths ``[0, paths)`` as blocks ``[start, stop)`` of ``per_block`` paths (the last
+    one shorter), for processes to compute apart: ``per_block`` is a multiple of
+    :data:`STREAM_BLOCK`, so every block starts on a random stream of its own and the blocks
+    together draw exactly the numbers of the run in one piece. A run of at most ``per_block``
+    paths is one block.
+
+    >>> path_blocks(5000, 2048)
+    [(0, 2048), (2048, 4096), (4096, 5000)]
+    >>> path_blocks(1000, 2048)
+    [(0, 1000)]
+    >>> path_blocks(5000, 1500)
+    Traceback (most recent call last):
+    ...
+    ValueError: paths per block must be a positive multiple of 1024 (the paths of one random \
+stream), not 1500
+    """
+    if paths < 1:
+        raise ValueError(f"a run has at least one path, not {paths}")
+    if per_block < STREAM_BLOCK or per_block % STREAM_BLOCK:
+        raise ValueError(
+            f"paths per block must be a positive multiple of {STREAM_BLOCK} (the paths of one"
+            f" random stream), not {per_block}"
+        )
+    return [(start, min(start + per_block, paths)) for start in range(0, paths, per_block)]
+
+
+def stream_blocks(start: int, stop: int, *, paths: int, block_size: int = STREAM_BLOCK) -> range:
+    """The stream blocks (``blocks=`` of :func:`simulate` and :func:`historical`) that compute
+    paths ``[start, stop)`` of a run of ``paths``: the range must start on a stream block and
+    end on one or at the run's end (elsewhere, a block's stream would be cut in two).
+
+    >>> stream_blocks(2048, 4096, paths=5000), stream_blocks(4096, 5000, paths=5000)
+    (range(2, 4), range(4, 5))
+    >>> stream_blocks(1000, 2048, paths=5000)
+    Traceback (most recent call last):
+    ...
+    ValueError: paths [1000, 2048) of 5000 do not start and end on stream blocks of 1024 paths
+    """
+    if not 0 <= start < stop <= paths:
+        raise ValueError(f"paths [{start}, {stop}) are not a range inside a run of {paths}")
+    if start % block_size or (stop % block_size and stop != paths):
+        raise ValueError(
+            f"paths [{start}, {stop}) of {paths} do not start and end on stream blocks of"
+            f" {block_size} paths"
+        )
+    return range(start // block_size, -(-stop // block_size))
+
+
+def stack_paths(parts: Sequence[npt.ArrayLike]) -> FloatArray:
+    """The run's ``(paths, tenors)`` matrix from its blocks' matrices, in path order: what
+    :func:`bands` of a run computed in blocks is made from.
+
+    The blocks' paths are stacked and banded, rather than per-block summaries merged: P5, P50
+    and P95 are order statistics of all the paths, which no per-block summary holds, and a mean
+    is a floating-point sum whose last bits depend on the order it adds in, so block means
+    averaged are the run's mean only to a rounding. Stacked, the bands are the one-piece run's
+    bit for bit, for the cost of moving every path once. One part is returned as it is.
+
+    >>> cal = Calibration("arithmetic", 1.0, 5.0, 2.0, -0.2, 0, None, None, 0, {})
+    >>> fwd, taus = np.array([40.0, 30.0]), np.array([0.5, 2.0])
+    >>> def part(a, b):
+    ...     return simulate(fwd, taus, 1.0, cal, seed=3, paths=3000,
+    ...                     blocks=stream_blocks(a, b, paths=3000))
+    >>> whole = bands(part(0, 3000))
+    >>> split = bands(stack_paths([part(0, 1024), part(1024, 3000)]))
+    >>> all(np.array_equal(whole[k], split[k]) for k in whole)
+    True
+    >>> stack_paths([np.zeros((2, 3)), np.zeros((2, 4))])
+    Traceback (most recent call last):
+    ...
+    ValueError: blocks must be (paths, tenors) matrices of one width, got [(2, 3), (2, 4)]
+    """
+    matrices = [np.asarray(part, dtype=np.float64) for part in parts]
+    shapes = [m.shape for m in matrices]
+    if not matrices or any(len(s) != 2 for s in shapes) or len({s[1] for s in shapes}) != 1:
+        raise ValueError(f"blocks must be (paths, tenors) matrices of one width, got {shapes}")
+    return matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
+
+
+_PROBE = np.linspace(-40.0, 40.0, 4099) + 1.0 / 3.0
+
+
+def numerics_fingerprint() -> str:
+    """What this process computes for the operations paths go through, as numpy's version and a
+    short hash: two processes with the same fingerprint make the same paths bit for bit.
+
+    Why it is needed: numpy chooses its SIMD kernels by CPU when it is imported, and its ``exp``
+    on an AVX-512 machine differs in the last bit, for some inputs, from its ``exp`` without
+    AVX-512; so two machines of one fleet can compute the same seeded path two ways. The probe
+    runs the transcendental functions the models use (``exp``, ``expm1``, ``log``) and the
+    normal draws (whose tails use the C library's) on fixed inputs.
+
+    >>> numerics_fingerprint() == numerics_fingerprint()
+    True
+    >>> numerics_fingerprint().startswith(f"numpy {np.__version__} ")
+    True
+    """
+    digest = hashlib.sha256()
+    with np.errstate(all="ignore"):
+        for function in (np.exp, np.expm1, np.log):
+            digest.update(function(_PROBE).tobytes())
+    draws = np.random.Generator(np.random.PCG64(np.random.SeedSequence(0))).standard_normal(4099)
+    digest.update(draws.tobytes())
+    return f"numpy {np.__version__} {digest.hexdigest()[:16]}"
 
 
 # --- historical simulation and backtest --------------------------------------------------------
@@ -615,7 +744,7 @@ def historical(
     horizon_days: int,
     seed: int | Sequence[int],
     paths: int,
-    block_size: int = 1024,
+    block_size: int = STREAM_BLOCK,
     blocks: range | None = None,
     min_windows: int = 20,
 ) -> FloatArray:

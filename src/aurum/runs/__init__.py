@@ -35,6 +35,21 @@ run twice::
 Which kinds come from the queue is :data:`QUEUED_KINDS`: recovery requeues those (another worker
 runs them again) and fails the others (an ingest or a feed load was started by a process, not
 taken from the queue: whoever started it decides whether to start it again).
+
+A queued run may **fan out** into children that any worker takes from the same queue (a large
+ensemble's path blocks): :meth:`Runs.fan_out` enqueues them and puts the parent back on the
+queue, *waiting*, in one store transaction, so no child exists without its parent waiting for
+it. A child that ends wakes its parent (makes it due at once) when every child has ended or one
+failed; a parent whose wake was lost (its child's worker died between the two commits) is due
+again after ``recheck`` anyway and waits again (:meth:`Runs.wait`) if its children are still
+at work. Waiting does not use up an attempt. Cancelling the parent cancels its children::
+
+    children = runs.fan_out(claimed, [("scenario_run", claimed.run_id, {"paths": [0, 2048]}),
+                                      ("scenario_run", claimed.run_id, {"paths": [2048, 4096]})],
+                            stage="path blocks")
+    ...                                       # workers run the children; the last one wakes
+    again = runs.claim(["scenario_run"])      # the parent, due: its children have ended
+    runs.children(again)                      # their records, to combine what they made
 """
 
 from __future__ import annotations
@@ -58,14 +73,19 @@ from aurum.lake.versions import published_by
 from aurum.lineage import Lineage
 from aurum.runs.events import RunEvent, finished_events, queued_events
 from aurum.store import Run, RunKind, RunStatus, Store, Tx
+from aurum.store.runs import FINAL_STATUSES
 
 __all__ = [
-    "QUEUED_KINDS", "Recovered", "Runs", "drop_branch", "drop_orphan_branches", "worker_name",
+    "QUEUED_KINDS", "Child", "Recovered", "Runs", "drop_branch", "drop_orphan_branches",
+    "worker_name",
 ]  # fmt: skip
 
 # Kinds that come from the queue: a worker death or a crash requeues them (with backoff).
 QUEUED_KINDS: tuple[RunKind, ...] = ("scenario_run", "valuation")
 MAX_BACKOFF = timedelta(minutes=10)
+Child = tuple[RunKind, str, Mapping[str, Any]]
+"""A child run to enqueue: its kind, subject and params (:meth:`Runs.fan_out` adds ``parent``)."""
+_BROKEN: tuple[RunStatus, ...] = ("failed", "cancelled")
 
 log = logging.getLogger("aurum.runs")
 
@@ -148,6 +168,8 @@ class Runs:
             _emit(tx, ended, finished_events(ended))
         if self.lineage is not None:
             self.lineage.finished(ended)
+        if ended.params.get("parent") and ended.status in FINAL_STATUSES:
+            self._wake(str(ended.params["parent"]), ended)
         return ended
 
     @contextmanager
@@ -202,6 +224,98 @@ class Runs:
             self.lineage.started(claimed)
         return claimed
 
+    def fan_out(
+        self, run: Run, children: Sequence[Child], *, stage: str,
+        recheck: timedelta | None = None,
+    ) -> list[Run]:  # fmt: skip
+        """Enqueue ``children`` of the claimed ``run`` (each with ``params["parent"]``, of the
+        run's tenant) and put ``run`` back on the queue to wait for them, in one transaction;
+        the children, queued. ``run.result["children"]`` lists them, in order."""
+        if not children:
+            raise ValueError(f"run {run.run_id} fans out into no children")
+        if run.result.get("children"):
+            raise Conflict(
+                "run_has_children", f"run {run.run_id} already fanned out: wait for its children",
+                run_id=run.run_id,
+            )  # fmt: skip
+        with self.store.transaction(_access_of(run)) as tx:
+            cancelled = tx.update_run(run.run_id).cancel_requested  # asked since its checkpoint
+            made = [
+                tx.start_run(kind, subject=subject, queued=True,
+                             params={**params, "parent": run.run_id},
+                             request_id=run.request_id)
+                for kind, subject, params in children
+            ]  # fmt: skip
+            for index, child in enumerate(made):
+                tx.audit(f"{child.kind}.enqueue", target=child.run_id,
+                         request_id=run.request_id,
+                         details={"subject": child.subject, "parent": run.run_id})  # fmt: skip
+                if cancelled:  # none will run; the parent, due at once, sees its cancel
+                    made[index] = tx.update_run(
+                        child.run_id, status="cancelled", finished_at=datetime.now(UTC),
+                        error_code="cancelled", error_message=f"its parent {run.run_id} was"
+                        " cancelled",
+                    )  # fmt: skip
+            result = {**run.result, "children": [child.run_id for child in made]}
+            self._park(tx, run, made, result=result, stage=stage, recheck=recheck)
+        return made
+
+    def wait(self, run: Run, *, stage: str, recheck: timedelta | None = None) -> Run:
+        """Put the claimed ``run`` back on the queue to wait for its children again (it was due
+        before they ended: a lost wake, or the recheck came first)."""
+        ids = run.result.get("children") or []
+        if not ids:
+            raise ValueError(f"run {run.run_id} has no children to wait for")
+        with self.store.transaction(_access_of(run)) as tx:
+            found = [tx.get_run(child) for child in ids]
+            return self._park(tx, run, found, result=run.result, stage=stage, recheck=recheck)
+
+    def children(self, run: Run) -> list[Run]:
+        """The records of ``run``'s children (:meth:`fan_out`), in the order they were made."""
+        with self.store.transaction(_access_of(run), write=False) as tx:
+            return [tx.get_run(child) for child in run.result.get("children") or []]
+
+    def _park(
+        self, tx: Tx, run: Run, children: Sequence[Run], *, result: Mapping[str, Any],
+        stage: str, recheck: timedelta | None,
+    ) -> Run:  # fmt: skip
+        """``run`` queued again, waiting for ``children``: due at once when they have ended
+        (or one broke) already, else after ``recheck`` (default: the lease). The claim that
+        led here is not an attempt."""
+        now = datetime.now(UTC)
+        ended = sum(child.status in FINAL_STATUSES for child in children)
+        broken = any(child.status in _BROKEN for child in children)
+        due = ended == len(children) or broken
+        return tx.update_run(
+            run.run_id, status="queued", lease_owner=None, lease_expires_at=None,
+            attempts=max(run.attempts - 1, 0), result=dict(result),
+            available_at=now if due else now + (recheck or self.lease),
+            progress={"done": ended, "total": len(children), "stage": stage,
+                      "at": now.isoformat(timespec="seconds")},
+        )  # fmt: skip
+
+    def _wake(self, parent_id: str, child: Run) -> None:
+        """Count ``child``'s end on its waiting parent; make the parent due once every child
+        has ended or one broke. Best effort: a parent not woken is due after its recheck."""
+        try:
+            with self.store.transaction(_access_of(child, "aurum")) as tx:
+                parent = tx.update_run(parent_id)  # under the row's lock: children end together
+                ids = parent.result.get("children") or []
+                if parent.status != "queued" or child.run_id not in ids:
+                    return
+                found = [tx.get_run(i) for i in ids]
+                ended = sum(r.status in FINAL_STATUSES for r in found)
+                now = datetime.now(UTC)
+                changes: dict[str, Any] = {"progress": {
+                    **(parent.progress or {}), "done": ended, "total": len(ids),
+                    "at": now.isoformat(timespec="seconds"),
+                }}  # fmt: skip
+                if ended == len(ids) or any(r.status in _BROKEN for r in found):
+                    changes["available_at"] = now
+                tx.update_run(parent_id, **changes)
+        except Exception:  # the recheck makes it due anyway
+            log.exception("could not wake run %s after its child %s", parent_id, child.run_id)
+
     def checkpoint(self, run: Run, *, done: int, total: int, stage: str) -> bool:
         """Record the run's progress; whether a cancel was asked for (the worker then stops)."""
         progress = {"done": done, "total": total, "stage": stage,
@@ -227,8 +341,19 @@ class Runs:
                 run = tx.update_run(run_id, cancel_requested=True)
             tx.audit("run.cancel", target=run_id, request_id=request_id,
                      details={"kind": run.kind, "status": run.status})  # fmt: skip
-        if run.status == "cancelled" and self.lineage is not None:  # it never started: ABORT
-            self.lineage.finished(run)
+            never: list[Run] = []  # children that never started
+            for child_id in run.result.get("children") or []:  # a waiting run's children
+                child = tx.update_run(child_id)
+                if child.status == "queued":
+                    never.append(tx.update_run(
+                        child_id, status="cancelled", finished_at=datetime.now(UTC),
+                        error_code="cancelled", error_message=f"its parent {run_id} was cancelled",
+                    ))  # fmt: skip
+                elif child.status not in FINAL_STATUSES:
+                    tx.update_run(child_id, cancel_requested=True)
+        if self.lineage is not None:  # what never started: ABORT
+            for ended in [run, *never] if run.status == "cancelled" else never:
+                self.lineage.finished(ended)
         return run
 
     def retry(

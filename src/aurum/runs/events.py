@@ -5,16 +5,17 @@ store transaction as the run's row, so an event exists exactly when its change d
 ordering **key** (a vendor's day, a scenario, a contract): consumers get one key's events in the
 order they happened.
 
-============================  =====================================================
-run                           events
-============================  =====================================================
-ingest published              ``curve.observation`` (counts, snapshot, tag) and ``qa.result``
-ingest failed at a gate       ``qa.result`` and ``ingest.error``
-ingest failed otherwise       ``ingest.error`` (a dead letter, an error)
-scenario run / valuation      ``scenario.request`` when queued; ``scenario.output`` or
-                              ``ppa.valuation`` when published
-feed load published           ``feed.load`` (format, kind, rows, the versions it made)
-============================  =====================================================
+==============================  =====================================================
+run                             events
+==============================  =====================================================
+ingest published                ``curve.observation`` (counts, snapshot, tag) and ``qa.result``
+ingest failed at a gate         ``qa.result`` and ``ingest.error``
+ingest failed otherwise         ``ingest.error`` (a dead letter, an error)
+scenario run / valuation        ``scenario.request`` when queued; ``scenario.output`` or
+                                ``ppa.valuation`` when published
+feed load published             ``feed.load`` (format, kind, rows, the versions it made)
+child run (``params.parent``)   none: its parent's events say what the work made
+==============================  =====================================================
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class RunEvent:
 
 
 def finished_events(run: Run) -> list[RunEvent]:
-    """The events of ``run``'s end (none for a duplicate, a cancel or a run requeued)."""
+    """The events of ``run``'s end (none for a duplicate, a cancel, a run requeued or a child
+    run)."""
+    if run.params.get("parent"):
+        return []
     if run.kind == "ingest":
         return _ingest(run)
     if run.status != "published":
@@ -57,7 +61,10 @@ def finished_events(run: Run) -> list[RunEvent]:
 
 
 def queued_events(run: Run) -> list[RunEvent]:
-    """A queued run is announced (the work itself stays on the store's queue)."""
+    """A queued run is announced (the work itself stays on the store's queue); a child run is
+    its parent's business."""
+    if run.params.get("parent"):
+        return []
     return [
         RunEvent(
             "scenario.request", f"{run.kind}|{run.subject}",

@@ -10,6 +10,9 @@ published); it reports progress through the :class:`Progress` it is given, which
                                          would fail the same way (bad spec, history too short)
     anything else (a crash, a 5xx)    -> back on the queue with backoff, until its attempts
                                          are used up (then failed)
+    returned with the run waiting     -> left queued: it fanned out into children
+      for its children                   (:meth:`Runs.fan_out`) and is claimed again when
+                                         they have ended
     returned without finishing it     -> failed (handler_incomplete)
 
 A worker killed mid-run leaves its lease to expire; :meth:`Runs.recover` (every worker runs it
@@ -96,12 +99,26 @@ class Worker:
     def run_one(
         self, run_id: str, *, on_progress: Callable[[int, int, str], None] | None = None
     ) -> Run:
-        """Claim run ``run_id`` and execute it here (``aurum scenario run``)."""
+        """Claim run ``run_id`` and execute it here (``aurum scenario run``); a run that fans out
+        has its children executed here too (those no other worker took), then itself again."""
         claimed = self.runs.claim(tuple(self.handlers), run_id=run_id)
-        if claimed is None:  # taken by a worker meanwhile, or not queued: report where it is
-            with self.runs.store.transaction(PLATFORM) as tx:
-                return tx.get_run(run_id)
-        return self.execute(claimed, on_progress=on_progress)
+        if claimed is None:  # taken by a worker meanwhile, not queued, or waiting
+            ended = self._current_id(run_id)
+        else:
+            ended = self.execute(claimed, on_progress=on_progress)
+        while _waiting(ended):
+            for child_id in ended.result["children"]:
+                child = self.runs.claim(tuple(self.handlers), run_id=child_id)
+                if child is not None:
+                    self.execute(child, on_progress=on_progress)
+            again = self.runs.claim(tuple(self.handlers), run_id=run_id)
+            if again is not None:
+                ended = self.execute(again, on_progress=on_progress)
+                continue
+            ended = self._current_id(run_id)  # its children are at work elsewhere
+            if _waiting(ended):
+                time.sleep(self.poll_s)
+        return ended
 
     def execute(
         self, run: Run, *, on_progress: Callable[[int, int, str], None] | None = None
@@ -127,7 +144,9 @@ class Worker:
             ended = self._retry(run, "crashed", f"{type(exc).__name__}: {exc}")
         else:
             ended = self._current(run)
-            if ended.status not in _FINAL:
+            if _waiting(ended):
+                pass
+            elif ended.status not in _FINAL:
                 ended = self._end(run, "failed", "handler_incomplete",
                                   "the handler returned without finishing the run")  # fmt: skip
         log.info("run %s (%s) %s in %.1f s", run.run_id, run.kind, ended.status,
@@ -160,8 +179,11 @@ class Worker:
 
     def _current(self, run: Run) -> Run:
         """The run as recorded now (its handler may have set its dataset, partition, branch)."""
+        return self._current_id(run.run_id)
+
+    def _current_id(self, run_id: str) -> Run:
         with self.runs.store.transaction(PLATFORM) as tx:
-            return tx.get_run(run.run_id)
+            return tx.get_run(run_id)
 
     def _end(self, run: Run, status: RunStatus, code: str, message: str) -> Run:
         current = self._current(run)
@@ -173,3 +195,9 @@ class Worker:
             details={"kind": run.kind, "error": code}, error_code=code, error_message=message,
             branch=None,
         )  # fmt: skip
+
+
+def _waiting(run: Run) -> bool:
+    """Queued again by its handler to wait for the children it fanned out into (a retry, which
+    also requeues it, clears its progress)."""
+    return run.status == "queued" and bool(run.result.get("children")) and run.progress is not None

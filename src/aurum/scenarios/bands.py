@@ -7,11 +7,15 @@ is simulated, seeds each curve's stream from the run's seed and the curve's key 
 paths do not change when other curves join the run) or, with ``streams: market``, its power
 market's (so that market's blocks move together), and scores the calibrated model's bands
 against the history it was fitted on (the band backtest, per curve family).
+
+In three steps, so that a run's paths can be drawn by several processes: :func:`plan_bands`
+calibrates (a :class:`BandPlan`), :meth:`BandPlan.simulate` draws any range of a curve's paths,
+:func:`assemble` makes the bands from all of them. :func:`simulate_bands` does the three here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -27,7 +31,8 @@ from aurum.scenarios.compute import CurveGrid, History, family_of, horizon_years
 from aurum.scenarios.specs import Ensemble
 
 __all__ = [
-    "MAX_RELATIVE_TENORS", "Bands", "check_budgets", "curve_name", "histories", "simulate_bands",
+    "MAX_RELATIVE_TENORS", "BandPlan", "Bands", "CurvePlan", "assemble", "check_budgets",
+    "curve_name", "histories", "plan_bands", "simulate_bands",
 ]  # fmt: skip
 
 Array = npt.NDArray[np.float64]
@@ -85,7 +90,66 @@ def histories(rows: pa.Table, days: int) -> dict[str, History]:
     return found
 
 
-def simulate_bands(
+@dataclass(frozen=True)
+class CurvePlan:
+    """What simulating one banded curve needs, whichever process draws its paths: its grid
+    row, the months it is quoted in (``cells``, a mask over the grid's months), its random
+    stream, its scenario forward in those months, each month's time to delivery (the factor
+    model) or relative tenor (the historical one), its calibration and its history."""
+
+    row: int
+    vendor: str
+    key: str
+    name: str
+    cells: npt.NDArray[np.bool_]
+    stream: tuple[int, ...]
+    forward: Array
+    taus: Array
+    ahead: npt.NDArray[np.int64]
+    calibration: ensembles.Calibration
+    history: History
+
+
+@dataclass(frozen=True)
+class BandPlan:
+    """An ensemble calibrated and ready to simulate: the model, its paths and horizon, each
+    banded curve's :class:`CurvePlan`, the grid's shape and month labels, and the report
+    (calibrations, backtest). Paths ``[start, stop)`` of a curve can be drawn anywhere from
+    this (:meth:`simulate`), and bands made from all of them (:func:`assemble`)."""
+
+    model: str
+    paths: int
+    horizon_days: int
+    store_paths: bool
+    shape: tuple[int, int]
+    labels: tuple[str, ...]
+    curves: tuple[CurvePlan, ...]
+    report: dict[str, Any]
+
+    def simulate(self, curve: CurvePlan, start: int = 0, stop: int | None = None) -> Array:
+        """Paths ``[start, stop)`` (default: all) of ``curve``, one row per path: the rows of
+        the whole run's matrix, bit for bit, wherever they are drawn."""
+        stop = self.paths if stop is None else stop
+        blocks = (
+            None if (start, stop) == (0, self.paths)
+            else ensembles.stream_blocks(start, stop, paths=self.paths)
+        )  # fmt: skip
+        seed = list(curve.stream)
+        if self.model == "factor":
+            return ensembles.simulate(
+                curve.forward, curve.taus, horizon_years(self.horizon_days), curve.calibration,
+                seed=seed, paths=self.paths, blocks=blocks,
+            )  # fmt: skip
+        return ensembles.historical(
+            _by_tenor(curve.forward, curve.ahead), curve.history.values, curve.history.dates,
+            horizon_days=self.horizon_days, seed=seed, paths=self.paths, blocks=blocks,
+        )[:, curve.ahead]  # fmt: skip
+
+    def month_labels(self, curve: CurvePlan) -> list[str]:
+        return [label for label, on in zip(self.labels, curve.cells, strict=True) if on]
+
+
+def plan_bands(
     grid: CurveGrid,
     values: Array,
     rows: Sequence[int],
@@ -95,27 +159,19 @@ def simulate_bands(
     seed: int,
     asof: date,
     limits: ScenarioLimits,
-    progress: Callable[[int, int], None] = lambda done, total: None,
-    keep_matrices: bool = False,
-) -> Bands:
-    """Bands for grid rows ``rows`` around ``values`` (the scenario grid); ``keep_matrices``:
-    also each curve's paths, by curve key, with the grid months they cover."""
-    shape = values.shape
-    nan = np.full(shape, np.nan)
-    result = Bands(
-        model=ensemble.model, convention=ensembles.BAND_CONVENTION, mean=nan.copy(),
-        p5=nan.copy(), p50=nan.copy(), p95=nan.copy(),
-    )  # fmt: skip
+) -> BandPlan:
+    """Calibrate and backtest each of grid rows ``rows`` around ``values`` (the scenario grid):
+    everything an ensemble needs before its paths are drawn. The budgets are checked first;
+    a curve without history enough fails the run here (``history_too_short``), before any
+    path is drawn."""
     quoted = ~np.isnan(values)
-    tenors = [int(quoted[r].sum()) for r in rows]
-    check_budgets(ensemble, tenors, limits)
-    horizon = horizon_years(ensemble.horizon_days)
+    check_budgets(ensemble, [int(quoted[r].sum()) for r in rows], limits)
     years = np.array([max((m - asof).days, 1) / 365.25 for m in grid.months])
     ahead_of = np.array([(m.year - asof.year) * 12 + m.month - asof.month for m in grid.months])
     calibrations: dict[str, Any] = {}
     scores: dict[str, list[int]] = {}
-    kept: list[pa.Table] = []
-    for done, row in enumerate(rows):
+    curves: list[CurvePlan] = []
+    for row in rows:
         curve = grid.curves[int(row)]
         key = str(curve["curve_key"])
         history = found.get(key)
@@ -127,22 +183,14 @@ def simulate_bands(
             )  # fmt: skip
         cells = quoted[row]
         forward = values[row, cells]
-        stream = seed_for(seed, _stream_key(curve, ensemble.streams))
+        ahead = ahead_of[cells].astype(np.int64)
         try:
             calibration = ensembles.calibrate(history.values, history.dates, forward=forward)
-            if ensemble.model == "factor":
-                paths = ensembles.simulate(
-                    forward, years[cells], horizon, calibration, seed=stream,
-                    paths=ensemble.paths,
+            if ensemble.model == "historical":  # enough windows to resample (no path drawn)
+                ensembles.historical(
+                    _by_tenor(forward, ahead), history.values, history.dates,
+                    horizon_days=ensemble.horizon_days, seed=0, paths=1, blocks=range(0),
                 )  # fmt: skip
-            else:  # by relative tenor: months after the as-of month
-                ahead = ahead_of[cells]
-                by_tenor = np.full(int(ahead.max()) + 1, np.nan)
-                by_tenor[ahead] = forward
-                paths = ensembles.historical(
-                    by_tenor, history.values, history.dates,
-                    horizon_days=ensemble.horizon_days, seed=stream, paths=ensemble.paths,
-                )[:, ahead]  # fmt: skip
             score = ensembles.backtest(
                 history.values, history.dates, calibration, horizon_days=ensemble.horizon_days
             )
@@ -151,25 +199,17 @@ def simulate_bands(
                 "history_too_short", f"{name}: {exc} (narrow ensemble.curves or ingest more days)",
                 curve=name,
             ) from None  # fmt: skip
-        summary = ensembles.bands(paths)
-        for target, source in (
-            (result.mean, "mean"),
-            (result.p5, "p5"),
-            (result.p50, "p50"),
-            (result.p95, "p95"),
-        ):
-            target[row, cells] = summary[source]
+        curves.append(CurvePlan(
+            row=int(row), vendor=str(curve["vendor"]), key=key, name=name, cells=cells,
+            stream=tuple(seed_for(seed, _stream_key(curve, ensemble.streams))),
+            forward=forward, taus=years[cells], ahead=ahead,
+            calibration=calibration, history=history,
+        ))  # fmt: skip
         calibrations[name] = _calibration_report(calibration)
-        family = family_of(curve)
-        tally = scores.setdefault(family, [0, 0])
+        tally = scores.setdefault(family_of(curve), [0, 0])
         tally[0] += score.inside
         tally[1] += score.total
-        if ensemble.store_paths:
-            kept.append(_path_rows(curve, grid, cells, paths))
-        if keep_matrices:
-            result.matrices[key] = (cells, paths)
-        progress(done + 1, len(rows))
-    result.report = {
+    report = {
         "ensemble": {
             "model": ensemble.model, "paths": ensemble.paths,
             "horizon_days": ensemble.horizon_days, "curves": len(rows),
@@ -185,9 +225,73 @@ def simulate_bands(
             for family, (inside, total) in sorted(scores.items())
         },
     }  # fmt: skip
+    return BandPlan(
+        model=ensemble.model, paths=ensemble.paths, horizon_days=ensemble.horizon_days,
+        store_paths=ensemble.store_paths, shape=(values.shape[0], values.shape[1]),
+        labels=tuple(m.strftime("%Y-%m") for m in grid.months), curves=tuple(curves),
+        report=report,
+    )  # fmt: skip
+
+
+def assemble(
+    plan: BandPlan,
+    matrices: Iterable[tuple[CurvePlan, Sequence[Array]]],
+    *,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    keep_matrices: bool = False,
+) -> Bands:
+    """Bands from each curve's paths, given as its blocks' matrices in path order (one block:
+    the whole matrix), stacked (:func:`ensembles.stack_paths`) and banded, curve by curve as
+    ``matrices`` yields them, so one curve's paths are held at a time; with ``store_paths``,
+    the path rows too; ``keep_matrices``: each curve's paths by key."""
+    nan = np.full(plan.shape, np.nan)
+    result = Bands(
+        model=plan.model, convention=ensembles.BAND_CONVENTION, mean=nan.copy(),
+        p5=nan.copy(), p50=nan.copy(), p95=nan.copy(), report=plan.report,
+    )  # fmt: skip
+    kept: list[pa.Table] = []
+    for done, (curve, parts) in enumerate(matrices):
+        paths = ensembles.stack_paths(parts)
+        if paths.shape != (plan.paths, int(curve.cells.sum())):
+            raise ValueError(f"{curve.name}: {paths.shape} paths, the plan has"
+                             f" {(plan.paths, int(curve.cells.sum()))}")  # fmt: skip
+        summary = ensembles.bands(paths)
+        for target, source in (
+            (result.mean, "mean"),
+            (result.p5, "p5"),
+            (result.p50, "p50"),
+            (result.p95, "p95"),
+        ):
+            target[curve.row, curve.cells] = summary[source]
+        if plan.store_paths:
+            kept.append(_path_rows(curve.vendor, curve.key, plan.month_labels(curve), paths))
+        if keep_matrices:
+            result.matrices[curve.key] = (curve.cells, paths)
+        progress(done + 1, len(plan.curves))
     if kept:
         result.paths = pa.concat_tables(kept)
     return result
+
+
+def simulate_bands(
+    grid: CurveGrid,
+    values: Array,
+    rows: Sequence[int],
+    found: Mapping[str, History],
+    ensemble: Ensemble,
+    *,
+    seed: int,
+    asof: date,
+    limits: ScenarioLimits,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    keep_matrices: bool = False,
+) -> Bands:
+    """Bands for grid rows ``rows`` around ``values`` (the scenario grid), every path drawn
+    here; ``keep_matrices``: also each curve's paths, by curve key, with the grid months they
+    cover."""
+    plan = plan_bands(grid, values, rows, found, ensemble, seed=seed, asof=asof, limits=limits)
+    drawn = ((curve, [plan.simulate(curve)]) for curve in plan.curves)
+    return assemble(plan, drawn, progress=progress, keep_matrices=keep_matrices)
 
 
 def check_budgets(
@@ -218,6 +322,13 @@ def check_budgets(
             )  # fmt: skip
 
 
+def _by_tenor(forward: Array, ahead: npt.NDArray[np.int64]) -> Array:
+    """A curve's forward by relative tenor (months after the as-of month), NaN where unquoted."""
+    by_tenor = np.full(int(ahead.max()) + 1, np.nan)
+    by_tenor[ahead] = forward
+    return by_tenor
+
+
 def _stream_key(curve: Mapping[str, Any], streams: str) -> str:
     """Whose random stream a curve draws from: its own, or (``market``) its power market's, so
     the blocks of one market share their draws; a curve of no market keeps its own."""
@@ -228,15 +339,12 @@ def _stream_key(curve: Mapping[str, Any], streams: str) -> str:
     return str(curve["curve_key"])
 
 
-def _path_rows(
-    curve: Mapping[str, Any], grid: CurveGrid, cells: npt.NDArray[np.bool_], paths: Array
-) -> pa.Table:
-    labels = [m.strftime("%Y-%m") for m, on in zip(grid.months, cells, strict=True) if on]
+def _path_rows(vendor: str, key: str, labels: Sequence[str], paths: Array) -> pa.Table:
     count, width = paths.shape
     return pa.table(
         {
-            "vendor": pa.array([curve["vendor"]] * (count * width), pa.string()),
-            "curve_key": pa.array([curve["curve_key"]] * (count * width), pa.string()),
+            "vendor": pa.array([vendor] * (count * width), pa.string()),
+            "curve_key": pa.array([key] * (count * width), pa.string()),
             "tenor_label": pa.array(np.tile(np.array(labels, dtype=object), count), pa.string()),
             "path": pa.array(np.repeat(np.arange(count, dtype=np.int32), width), pa.int32()),
             "value": pa.array(paths.reshape(-1), pa.float64()),

@@ -22,7 +22,9 @@ from aurum.scenarios.specs import ScenarioSettings
 from aurum.store import Run
 from aurum.store.documents import ScenarioVersion
 
-__all__ = ["audit_output", "content_sha256", "output_mask", "output_table"]
+__all__ = [
+    "audit_output", "base_table", "content_sha256", "output_mask", "output_table", "with_bands",
+]  # fmt: skip
 
 
 def output_mask(grid: CurveGrid, vendors: set[str], settings: ScenarioSettings) -> np.ndarray:
@@ -36,13 +38,32 @@ def output_mask(grid: CurveGrid, vendors: set[str], settings: ScenarioSettings) 
     return mask
 
 
+_BAND_COLUMNS = ("mean", "p5", "p50", "p95", "band_convention", "band_model", "seed")
+
+
 def output_table(
     run: Run, found: ScenarioVersion, grid: CurveGrid, values: np.ndarray,
     shares: Mapping[str, np.ndarray], residual: np.ndarray | None, output: np.ndarray,
     ensemble: bands.Bands | None, seed: int,
     settings: ScenarioSettings, stack_sources: Mapping[int, str],
 ) -> pa.Table:  # fmt: skip
+    """The run's ``scenario_output`` rows: :func:`base_table`, then :func:`with_bands`."""
+    rows, cells = base_table(
+        run, found, grid, values, shares, residual, output, settings, stack_sources
+    )
+    return with_bands(rows, cells, ensemble, seed)
+
+
+def base_table(
+    run: Run, found: ScenarioVersion, grid: CurveGrid, values: np.ndarray,
+    shares: Mapping[str, np.ndarray], residual: np.ndarray | None, output: np.ndarray,
+    settings: ScenarioSettings, stack_sources: Mapping[int, str],
+) -> tuple[pa.Table, np.ndarray]:  # fmt: skip
+    """The output rows without their bands (those columns null), and each row's grid cell
+    (row, month) to put its band in: what a run split into path blocks keeps while its blocks
+    are drawn."""
     columns: dict[str, list[Any]] = {name: [] for name in SCENARIO_OUTPUT.column_names}
+    cells: list[tuple[int, int]] = []
     version = code_version()
     for row in np.flatnonzero(output):
         curve = grid.curves[int(row)]
@@ -50,6 +71,7 @@ def output_table(
             base = grid.values[row, m]
             if np.isnan(base):
                 continue
+            cells.append((int(row), m))
             attribution = {name: _round(share[row, m]) for name, share in shares.items()}
             if residual is not None:
                 attribution["residual"] = _round(residual[row, m])
@@ -69,17 +91,38 @@ def output_table(
             columns["tenor_end"].append(month)
             columns["base_value"].append(float(base))
             columns["value"].append(float(values[row, m]))
-            band = ensemble.at(int(row), m) if ensemble is not None else None
-            for name in ("mean", "p5", "p50", "p95"):
-                columns[name].append(band[name] if band else None)
-            columns["band_convention"].append(ensemble.convention if band else None)
-            columns["band_model"].append(ensemble.model if band else None)
+            for name in _BAND_COLUMNS:
+                columns[name].append(None)
             columns["attribution"].append(json.dumps(attribution) if shares else None)
             columns["attribution_method"].append(settings.attribution if shares else None)
             columns["stack_source"].append(stack_sources.get(int(row)))
             columns["code_version"].append(version)
-            columns["seed"].append(seed if ensemble is not None else None)
-    return pa.table(columns, schema=SCENARIO_OUTPUT.schema)
+    table = pa.table(columns, schema=SCENARIO_OUTPUT.schema)
+    return table, np.array(cells, dtype=np.int64).reshape(-1, 2)
+
+
+def with_bands(
+    rows: pa.Table, cells: np.ndarray, ensemble: bands.Bands | None, seed: int
+) -> pa.Table:
+    """``rows`` (:func:`base_table`) with each row's band from its grid cell ``cells[i]``, and
+    the run's seed on every row when it has an ensemble."""
+    if len(cells) != rows.num_rows:
+        raise ValueError(f"{len(cells)} grid cells for {rows.num_rows} output rows")
+    columns: dict[str, list[Any]] = {name: [] for name in _BAND_COLUMNS}
+    for row, m in cells.tolist():
+        band = ensemble.at(row, m) if ensemble is not None else None
+        for name in ("mean", "p5", "p50", "p95"):
+            columns[name].append(band[name] if band else None)
+        columns["band_convention"].append(ensemble.convention if band else None)
+        columns["band_model"].append(ensemble.model if band else None)
+        columns["seed"].append(seed if ensemble is not None else None)
+    schema = SCENARIO_OUTPUT.schema
+    for name, values in columns.items():
+        index = schema.get_field_index(name)
+        rows = rows.set_column(
+            index, schema.field(index), pa.array(values, schema.field(index).type)
+        )
+    return rows
 
 
 def _round(value: float) -> float:

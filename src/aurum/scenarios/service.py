@@ -19,13 +19,15 @@ The shells (API routes, CLI, the worker) call only this:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -45,7 +47,7 @@ from aurum.auth.access import Access
 from aurum.config import ScenarioLimits
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.datasets.scenarios import SCENARIO_OUTPUT, SCENARIO_PATH
-from aurum.domain import drivers
+from aurum.domain import drivers, ensembles
 from aurum.errors import Conflict, Forbidden, NotFound, ScenarioError
 from aurum.lake.catalog import Lake
 from aurum.lake.publish import Audit, publish
@@ -53,7 +55,7 @@ from aurum.query.engine import Query
 from aurum.query.page import Page, page_of
 from aurum.query.scenarios import ScenarioCurves, curve_rows, run_rows
 from aurum.runs import Runs
-from aurum.scenarios import bands, outputs
+from aurum.scenarios import bands, blocks, outputs
 from aurum.scenarios.compute import (
     SHAPLEY_MAX_PLAYERS,
     AssumptionValue,
@@ -83,6 +85,7 @@ _READ = (
 )  # fmt: skip
 _LIVE = ("queued", "running", "staged", "published")
 _KEPT_RUNS = 16  # runs whose curves stay in memory for reads
+log = logging.getLogger("aurum.scenarios")
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,9 @@ class ScenarioService:
                 run = tx.get_run(run_id)
         except NotFound:
             raise unknown from None
-        if run.kind != "scenario_run" or scenario_id not in (None, run.subject):
+        if run.kind != "scenario_run" or run.params.get("parent"):
+            raise unknown  # a path block is its run's, not a scenario run of its own
+        if scenario_id not in (None, run.subject):
             raise unknown
         if not access.acts_for(run.tenant_id or ""):  # the platform's runs are not a tenant's
             raise unknown
@@ -392,17 +397,25 @@ class ScenarioService:
         self, access: Access, scenario_id: str, run_id: str, *, request_id: str | None = None
     ) -> Run:
         self.run(access, scenario_id, run_id)
-        return self.runs.cancel(access, run_id, request_id=request_id)
+        cancelled = self.runs.cancel(access, run_id, request_id=request_id)
+        if cancelled.status == "cancelled" and cancelled.result.get("path_blocks"):
+            blocks.remove(self.lake, run_id)  # it waited for its path blocks: none will combine
+        return cancelled
 
     # -- execution (the worker's handler) ---------------------------------------------------------
 
     def execute(self, run: Run, progress: Progress) -> None:
-        """Compute and publish the run, then finish it (a ``ScenarioError`` fails it as is)."""
-        access = (
-            Access(run.tenant_id, actor=run.requested_by or "aurum")
-            if run.tenant_id
-            else (Access.platform(run.requested_by or "aurum"))
-        )
+        """Compute and publish the run, then finish it (a ``ScenarioError`` fails it as is).
+
+        An ensemble of more paths than ``limits.paths_per_block`` is split into path blocks
+        (:mod:`aurum.scenarios.blocks`): this plans it and fans out; each block, a child run,
+        comes back here to draw its paths; the run, claimed again once they have ended,
+        combines them and publishes what one piece would have published."""
+        if run.params.get("parent"):
+            return self._execute_block(run, progress)
+        if run.result.get("children"):
+            return self._combine(run, progress)
+        access = _access_of(run)
         found = self.version(access, run.params["scenario_id"], int(run.params["version"]))
         settings, assumptions = _parsed(found)
         tags: dict[str, str] = dict(run.params["base_tags"])
@@ -434,6 +447,10 @@ class ScenarioService:
             "driver_gaps": scenario.driver_gaps,
             "markets": sorted(m.drivers.name for m in scenario.markets),
         }  # fmt: skip
+        rows, cells = outputs.base_table(
+            run, found, grid, values, shares, residual, output, settings,
+            scenario.stack_sources(),
+        )  # fmt: skip
         ensemble = None
         if settings.ensemble is not None:
             progress(2, steps, "simulating the ensemble")
@@ -442,17 +459,27 @@ class ScenarioService:
                 if settings.ensemble.curves is not None else True
             )  # fmt: skip
             histories = self._histories(grid, np.flatnonzero(chosen), tags, settings)
-            ensemble = bands.simulate_bands(
+            plan = bands.plan_bands(
                 grid, values, np.flatnonzero(chosen), histories, settings.ensemble, seed=seed,
                 asof=asof, limits=self.limits,
+            )  # fmt: skip
+            report.update(plan.report)
+            split = ensembles.path_blocks(plan.paths, self.limits.paths_per_block)
+            if len(split) > 1:
+                return self._fan_out(run, plan, rows, cells, report, split, progress, steps)
+            ensemble = bands.assemble(
+                plan, ((curve, [plan.simulate(curve)]) for curve in plan.curves),
                 progress=lambda done, total: progress(2, steps, f"ensemble {done}/{total} curves"),
             )  # fmt: skip
-            report.update(ensemble.report)
         progress(steps - 1, steps, "publishing")
-        rows = outputs.output_table(
-            run, found, grid, values, shares, residual, output, ensemble, seed,
-            settings, scenario.stack_sources(),
-        )  # fmt: skip
+        self._publish(run, found, outputs.with_bands(rows, cells, ensemble, seed), ensemble,
+                      report, steps)  # fmt: skip
+
+    def _publish(
+        self, run: Run, found: ScenarioVersion, rows: pa.Table, ensemble: bands.Bands | None,
+        report: dict[str, Any], steps: int,
+    ) -> None:  # fmt: skip
+        """Publish the run's rows (and its kept paths) and finish it ``published``."""
         if ensemble is not None and ensemble.paths is not None:
             paths = ensemble.paths.append_column(
                 "tenant_id", pa.array([run.tenant_id or ""] * ensemble.paths.num_rows, pa.string())
@@ -486,6 +513,99 @@ class ScenarioService:
             version=publication.version, result={**run.result, **report},
             progress={"done": steps, "total": steps, "stage": "published"},
         )  # fmt: skip
+
+    # -- path blocks (a large ensemble over several workers) --------------------------------------
+
+    def _fan_out(
+        self, run: Run, plan: bands.BandPlan, rows: pa.Table, cells: np.ndarray,
+        report: dict[str, Any], split: Sequence[tuple[int, int]], progress: Progress, steps: int,
+    ) -> None:  # fmt: skip
+        """Write the plan and the rows without bands to the run's scratch folder, then fan out
+        into one child run per path block and wait on the queue for them."""
+        progress(2, steps, f"writing the plan of {len(split)} path blocks")
+        plan_at = blocks.write_plan(self.lake, run.run_id, plan)
+        rows_at = blocks.write_rows(self.lake, run.run_id, rows, cells)
+        progress(2, steps, f"queueing {len(split)} path blocks")  # a cancel stops it here
+        result = {
+            **run.result, **report, "path_blocks": {
+                "blocks": len(split), "paths_per_block": self.limits.paths_per_block,
+                "plan": plan_at, "rows": rows_at,
+            },
+        }  # fmt: skip
+        self.runs.fan_out(
+            replace(run, result=result),
+            [("scenario_run", run.run_id, {"block": index, "paths": [start, stop],
+                                           "plan": plan_at})
+             for index, (start, stop) in enumerate(split)],
+            stage=f"path blocks ({len(split)})",
+        )  # fmt: skip
+
+    def _execute_block(self, run: Run, progress: Progress) -> None:
+        """A path block: draw its paths of every curve of its run's plan, write them, finish."""
+        start, stop = (int(v) for v in run.params["paths"])
+        index = int(run.params["block"])
+        parent = str(run.params["parent"])
+        plan = blocks.read_plan(self.lake, str(run.params["plan"]))
+        total = len(plan.curves)
+        progress(0, total, f"path block {index}: paths [{start}, {stop})")
+        location, size = blocks.write_block(
+            self.lake, parent, plan, index=index, start=start, stop=stop,
+            progress=lambda done, total: progress(done, total, f"path block {index}: {done}/"
+                                                  f"{total} curves"),
+        )  # fmt: skip
+        self.runs.finish(
+            run, "published", action="scenario_run.block",
+            details={"parent": parent, "block": index, "paths": [start, stop]},
+            result={**run.result, "file": location, "bytes": size, "start": start,
+                    "stop": stop, "curves": total, "worker": self.runs.owner,
+                    "numerics": ensembles.numerics_fingerprint()},
+            progress={"done": total, "total": total, "stage": "drawn"},
+        )  # fmt: skip
+
+    def _combine(self, run: Run, progress: Progress) -> None:
+        """The run after its path blocks: wait again while one is at work; fail when one
+        failed; else band all their paths and publish."""
+        children = self.runs.children(run)
+        broken = [c for c in children if c.status in ("failed", "cancelled")]
+        if broken:
+            for child in children:  # stop what would be wasted
+                if child.status not in ("published", "failed", "cancelled"):
+                    with contextlib.suppress(Conflict):  # it ended meanwhile
+                        self.runs.cancel(_access_of(child), child.run_id)
+            blocks.remove(self.lake, run.run_id)
+            first = broken[0]
+            raise ScenarioError(
+                "path_block_failed",
+                f"path block {first.params.get('block')} (paths {first.params.get('paths')}) of"
+                f" the run {first.status}: {first.error_code}: {first.error_message}",
+                block=first.run_id, block_error=first.error_code,
+            )  # fmt: skip
+        if any(c.status != "published" for c in children):
+            self.runs.wait(run, stage=f"path blocks ({len(children)})")
+            return
+        access = _access_of(run)
+        found = self.version(access, run.params["scenario_id"], int(run.params["version"]))
+        steps = 4
+        about = run.result["path_blocks"]
+        plan = blocks.read_plan(self.lake, about["plan"])
+        rows, cells = blocks.read_rows(self.lake, about["rows"])
+        progress(3, steps + 1, f"combining {len(children)} path blocks")
+        ensemble = bands.assemble(
+            plan, blocks.read_curves(self.lake, plan, [c.result for c in children]),
+            progress=lambda done, total: progress(
+                3, steps + 1, f"combining {len(children)} path blocks: {done}/{total} curves"
+            ),
+        )  # fmt: skip
+        numerics = sorted({str(c.result.get("numerics")) for c in children})
+        if len(numerics) > 1:
+            log.warning("run %s: its path blocks were drawn with different numerics %s: its"
+                        " paths are not those of one machine to the last bit", run.run_id,
+                        numerics)  # fmt: skip
+        report = {"path_blocks": {**about, "numerics": numerics}}
+        progress(steps, steps + 1, "publishing")
+        rows = outputs.with_bands(rows, cells, ensemble, int(run.params["seed"]))
+        self._publish(run, found, rows, ensemble, report, steps + 1)
+        blocks.remove(self.lake, run.run_id)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -648,6 +768,13 @@ class ScenarioService:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _access_of(run: Run) -> Access:
+    """Who a run acts as: its tenant's requester, or the platform's."""
+    if run.tenant_id:
+        return Access(run.tenant_id, actor=run.requested_by or "aurum")
+    return Access.platform(run.requested_by or "aurum")
 
 
 def _dump(model: Any) -> dict[str, Any]:
