@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -36,7 +37,7 @@ from aurum.lake.catalog import Lake
 from aurum.lake.commits import backoff, is_conflict
 from aurum.lake.expressions import partition_filter
 
-__all__ = ["MaintenanceReport", "maintain"]
+__all__ = ["MaintenanceReport", "delete_files", "maintain"]
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,17 @@ def _delete_orphans(lake: Lake, table: Table, orphan_age: timedelta) -> tuple[in
         for path in orphans:
             filesystem.delete_file(path)
     return len(orphans), sum(orphans.values())
+
+
+def delete_files(locations: Sequence[str], properties: dict[str, str]) -> None:
+    """Delete files of a warehouse by location: on S3 with DeleteObjects (no folder marker is
+    written, see :func:`_delete_objects`), elsewhere one by one."""
+    remote = [loc for loc in locations if urlparse(loc).scheme in ("s3", "s3a")]
+    if remote:
+        _delete_objects(_s3_client(properties), [_path(loc) for loc in remote])
+    for location in locations:
+        if location not in remote:
+            Path(_path(location)).unlink(missing_ok=True)
 
 
 # DeleteObjects takes at most this many keys per request.

@@ -141,15 +141,17 @@ def _warehouse(settings: Settings) -> str:
     from pyiceberg.io import load_file_io
 
     from aurum.lake.catalog import io_properties
+    from aurum.lake.maintenance import delete_files
 
     warehouse = settings.warehouse.rstrip("/")
-    io = load_file_io({"warehouse": warehouse, **io_properties(settings.lake)}, warehouse)
+    properties = io_properties(settings.lake)
+    io = load_file_io({"warehouse": warehouse, **properties}, warehouse)
     location = f"{warehouse}/_doctor/{uuid.uuid4().hex}"
     with io.new_output(location).create(overwrite=True) as out:
         out.write(b"aurum doctor")
     with io.new_input(location).open() as back:
         read = back.read()
-    io.delete(location)
+    delete_files([location], properties)  # on S3 without leaving a folder marker behind
     if read != b"aurum doctor":
         raise RuntimeError(f"wrote a probe at {location} and read back {read[:40]!r}")
     return "writes, reads and deletes"
