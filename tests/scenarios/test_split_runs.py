@@ -8,7 +8,9 @@
   byte for byte);
 * in one process (``Worker.run_one``, as ``aurum scenario run``), a split run of the historical
   model equals its one-piece run; a failed block fails its run; a cancel reaches the blocks;
-  the scratch folder goes when the run ends.
+  the scratch folder goes when the run ends;
+* on an S3 warehouse (``rclone serve s3``) with the catalog on PostgreSQL, split runs equal their
+  run in one piece and leave no key under the scratch folder (no folder marker either).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,12 +30,18 @@ import pytest
 from pydantic import ValidationError
 
 from aurum.auth.access import PLATFORM, Access
-from aurum.config import ScenarioLimits, Settings
+from aurum.config import LakeSettings, ScenarioLimits, Settings
+from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain import ensembles
+from aurum.lake.catalog import Lake, io_properties
+from aurum.lake.maintenance import _s3_client
+from aurum.lake.publish import publish
 from aurum.runs import Runs
 from aurum.runs.worker import Worker
 from aurum.scenarios import ScenarioService, blocks
 from aurum.store import Run, Store
+
+from .conftest import day_rows, simulate_history
 
 SCRIPT = Path(__file__).with_name("split_worker.py")
 ACME = Access("acme", actor="user:a@acme")
@@ -267,3 +276,56 @@ def test_cancelling_a_split_run_cancels_its_blocks(scenario_lake, world):
     assert [c.status for c in runs.children(cancelled)] == ["cancelled", "cancelled"]
     assert worker.run_once() is None
     assert not Path(blocks.scratch_dir(service.lake, run_id).removeprefix("file://")).exists()
+
+
+# -- on an S3 warehouse (a real S3 server) with the catalog on PostgreSQL ------------------------
+
+
+@pytest.fixture
+def s3_world(s3_server, postgres_database, tmp_path) -> Any:  # type: ignore[no-untyped-def]
+    """The scenario tests' 70 days published to a warehouse on ``rclone serve s3`` whose catalog
+    is on PostgreSQL; the store on SQLite. Yields the settings, the store, the runs and the
+    S3 server's folder of the warehouse."""
+    name = uuid.uuid4().hex[:10]
+    settings = Settings(
+        home=tmp_path / "home", store={"url": f"sqlite:///{tmp_path / 'store.db'}"},
+        lake=LakeSettings(
+            catalog_url=postgres_database, namespace=f"split_{name}",
+            warehouse=f"s3://aurum/split-{name}", s3_endpoint=s3_server["endpoint"],
+            s3_access_key_id=s3_server["keys"][0], s3_secret_access_key=s3_server["keys"][1],
+        ),
+    )  # fmt: skip
+    lake = Lake(settings)
+    days, levels = simulate_history()
+    for asof, day_levels in zip(days, levels, strict=True):
+        run_id = f"{asof:%Y%m%d}".ljust(32, "0")
+        rows = day_rows(asof, day_levels)
+        done = publish(lake, CURVE_OBSERVATION, {"vendor": "EUGP", "asof_date": asof}, rows,
+                       run_id=run_id, content_sha256=run_id)  # fmt: skip
+        assert done.status == "published"
+    store = Store.connect(settings)
+    with store.transaction(PLATFORM) as tx:
+        tx.create_tenant("acme", "Acme")
+    runs = Runs(store, lease=timedelta(seconds=30), backoff=timedelta(0))
+    yield settings, store, runs, s3_server["root"] / "aurum" / f"split-{name}"
+    store.close()
+
+
+def test_split_runs_on_an_s3_warehouse_leave_nothing_behind_and_run_again(s3_world):
+    """Blocks written to and read from S3, the scratch folder removed without a folder marker
+    (which rclone's server refuses, and then lists the folder as empty): a second split run
+    after the first works, and both equal their run in one piece."""
+    settings, store, runs, objects = s3_world
+    whole = ScenarioService(store, Lake(settings), runs)
+    split = ScenarioService(store, Lake(settings), runs,
+                            limits=ScenarioLimits(paths_per_block=1024))  # fmt: skip
+    ensemble = {"paths": 2500, "horizon_days": 5}
+    one = run_here(whole, scenario(whole, "one piece", ensemble))
+    for name in ("in blocks", "in blocks again"):
+        three = run_here(split, scenario(split, name, ensemble))
+        assert three.result["path_blocks"]["blocks"] == 3
+        assert_bit_identical(outputs(whole, one), outputs(split, three), FLOATS)
+    # nothing is left under the scratch folder, as S3 lists it (markers included)
+    client = _s3_client(io_properties(settings.lake))
+    listed = client.list_objects_v2(Bucket="aurum", Prefix=f"{objects.name}/scratch/")
+    assert [item["Key"] for item in listed.get("Contents", [])] == []

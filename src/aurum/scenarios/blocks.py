@@ -17,11 +17,11 @@ executed in three moves, each a claim from the run table (the queue):
    exactly as a run in one piece does, then removes its scratch folder.
 
 The scratch folder is ``{warehouse}/scratch/scenario_run/{run_id}/``: on the warehouse's own
-storage (a local folder or S3), so workers on other machines read what a worker wrote, and
-never backed up (it is not in the lake's metadata or the raw archive). Every file is written
-once under a name of its own (a block retried after its worker died writes another file, and
-its record says which), so a worker taken for dead that still writes can never damage a file
-another reads.
+storage (a local folder or S3, where no folder marker is ever written), so workers on other
+machines read what a worker wrote, and never backed up (it is not in the lake's metadata or
+the raw archive). Every file is written once under a name of its own (a block retried after
+its worker died writes another file, and its record says which), so a worker taken for dead
+that still writes can never damage a file another reads.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import pyarrow.fs as pafs
 from aurum.domain import ensembles
 from aurum.errors import ScenarioError
 from aurum.lake.catalog import Lake
+from aurum.lake.maintenance import delete_files
 from aurum.scenarios.bands import BandPlan, CurvePlan
 from aurum.scenarios.compute import History
 
@@ -219,10 +220,19 @@ def read_curves(
 
 
 def remove(lake: Lake, run_id: str) -> None:
-    """Remove the run's scratch folder (nothing when it has none)."""
+    """Remove the run's scratch folder (nothing when it has none). On S3 its files go through
+    DeleteObjects (:func:`aurum.lake.maintenance.delete_files`): Arrow's ``delete_dir`` leaves
+    a folder marker behind, which S3-compatible servers such as rclone's refuse."""
     filesystem, path = lake.filesystem(scratch_dir(lake, run_id))
-    if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
-        filesystem.delete_dir(path)
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+            filesystem.delete_dir(path)
+        return
+    listing = filesystem.get_file_info(pafs.FileSelector(path, recursive=True,
+                                                         allow_not_found=True))  # fmt: skip
+    found = [f"s3://{info.path}" for info in listing if info.type == pafs.FileType.File]
+    if found:
+        delete_files(found, lake.io_properties)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -235,7 +245,8 @@ def _unique() -> str:
 def _write(lake: Lake, location: str, parts: Any, *, schema: pa.Schema | None = None) -> str:
     """Write tables or record batches as one Arrow IPC file at ``location``."""
     filesystem, path = lake.filesystem(location)
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    if isinstance(filesystem, pafs.LocalFileSystem):  # S3 has no folders: no marker is made
+        filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with filesystem.open_output_stream(path) as sink:
         writer: pa.ipc.RecordBatchFileWriter | None = None
         try:
