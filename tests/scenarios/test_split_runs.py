@@ -27,8 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from aurum.api.app import create_app, housekeeping
 from aurum.auth.access import PLATFORM, Access
 from aurum.config import LakeSettings, ScenarioLimits, Settings
 from aurum.datasets.curves import CURVE_OBSERVATION
@@ -325,7 +327,43 @@ def test_split_runs_on_an_s3_warehouse_leave_nothing_behind_and_run_again(s3_wor
         three = run_here(split, scenario(split, name, ensemble))
         assert three.result["path_blocks"]["blocks"] == 3
         assert_bit_identical(outputs(whole, one), outputs(split, three), FLOATS)
+    # a folder left by a run the store does not know is found and swept
+    assert blocks.scratch_runs(split.lake) == []
+    filesystem, path = split.lake.filesystem(f"{blocks.scratch_dir(split.lake, 'f' * 32)}/x")
+    filesystem.open_output_stream(path).close()
+    assert blocks.scratch_runs(split.lake) == ["f" * 32]
+    assert split.sweep_scratch() == ["f" * 32]
     # nothing is left under the scratch folder, as S3 lists it (markers included)
     client = _s3_client(io_properties(settings.lake))
     listed = client.list_objects_v2(Bucket="aurum", Prefix=f"{objects.name}/scratch/")
     assert [item["Key"] for item in listed.get("Contents", [])] == []
+
+
+def test_the_server_sweeps_the_scratch_of_split_runs_that_ended(scenario_lake, world):
+    """A split run that ended without its combine (here cancelled in the store alone, as a run
+    whose publish failed or that recovery settled) leaves its scratch folder; so does a run the
+    store does not know. The server's housekeeping removes both, and not a live run's."""
+    settings, store, runs = world
+    service = ScenarioService(store, scenario_lake.lake(), runs,
+                              limits=ScenarioLimits(paths_per_block=1024))  # fmt: skip
+    worker = Worker(runs, service.lake, {"scenario_run": service.execute}, backoff=timedelta(0))
+    ended = service.request_run(ACME, scenario(service, "ended", {"paths": 2048})).run.run_id
+    assert worker.run_once().status == "queued"  # planned: waits for its two blocks
+    assert runs.cancel(ACME, ended).status == "cancelled"  # its blocks too; the folder stays
+    live = service.request_run(ACME, scenario(service, "at work", {"paths": 2048})).run.run_id
+    assert (worker.run_once().run_id, current(store, live).status) == (live, "queued")
+    unknown = "f" * 32
+    filesystem, path = service.lake.filesystem(f"{blocks.scratch_dir(service.lake, unknown)}/x")
+    filesystem.create_dir(path.rsplit("/", 1)[0])
+    filesystem.open_output_stream(path).close()
+    assert {ended, live, unknown} <= set(blocks.scratch_runs(service.lake))
+
+    with TestClient(create_app(settings)) as client:  # the server's chores run at start
+        services = client.app.state.services
+        assert ended not in blocks.scratch_runs(service.lake)
+        assert unknown not in blocks.scratch_runs(service.lake)
+        assert live in blocks.scratch_runs(service.lake)
+        assert housekeeping(services)["scenario_scratch"] == []
+    runs.cancel(ACME, live)
+    assert service.sweep_scratch() == [live]
+    assert not Path(blocks.scratch_dir(service.lake, live).removeprefix("file://")).exists()

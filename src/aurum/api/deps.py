@@ -206,10 +206,12 @@ _UPLOAD_LIFETIME = timedelta(hours=1)
 def housekeeping(services: Services) -> dict[str, list[str]]:
     """What a crash leaves behind, cleared by the server as by the CLI: runs whose lease expired
     (recorded as published if the catalog has them, else failed), write-audit-publish branches
-    no live run holds, scratch files of a replica build, and upload folders older than an upload
-    may take. What it cleared, by kind."""
+    no live run holds, scratch files of a replica build, scratch folders of split scenario runs
+    that ended, and upload folders older than an upload may take. What it cleared, by kind."""
     settings = services.settings
-    done: dict[str, list[str]] = {"runs": [], "branches": [], "replica_files": [], "uploads": []}
+    done: dict[str, list[str]] = {
+        "runs": [], "branches": [], "replica_files": [], "scenario_scratch": [], "uploads": [],
+    }  # fmt: skip
     runs = Runs(services.store, lease=settings.runs.lease, lineage=shared_lineage(settings))
     for run in runs.recover(services.lake):
         log.warning("recovered run %s, whose lease expired: %s", run.run_id, run.status)
@@ -220,6 +222,9 @@ def housekeeping(services: Services) -> dict[str, list[str]]:
     for path in services.curves.replicas.sweep() if services.curves.replicas else ():
         log.warning("removed %s, left by a replica build that died", path.name)
         done["replica_files"].append(path.name)
+    for run_id in services.scenarios.sweep_scratch():
+        log.warning("removed the scratch folder of the split scenario run %s, which ended", run_id)
+        done["scenario_scratch"].append(run_id)
     uploads = settings.home / "uploads"
     cutoff = time.time() - _UPLOAD_LIFETIME.total_seconds()
     for folder in uploads.iterdir() if uploads.is_dir() else ():

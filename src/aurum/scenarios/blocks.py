@@ -26,6 +26,7 @@ that still writes can never damage a file another reads.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import uuid
@@ -45,7 +46,7 @@ from aurum.scenarios.compute import History
 
 __all__ = [
     "BLOCK_FORMAT", "read_curves", "read_plan", "read_rows", "remove", "scratch_dir",
-    "write_block", "write_plan", "write_rows",
+    "scratch_runs", "write_block", "write_plan", "write_rows",
 ]  # fmt: skip
 
 BLOCK_FORMAT = 1
@@ -219,13 +220,20 @@ def read_curves(
         yield curve, parts
 
 
+def scratch_runs(lake: Lake) -> list[str]:
+    """The runs that have a scratch folder, by id."""
+    filesystem, path = lake.filesystem(f"{lake.warehouse}/scratch/scenario_run")
+    listing = filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return sorted(info.base_name for info in listing if info.type == pafs.FileType.Directory)
+
+
 def remove(lake: Lake, run_id: str) -> None:
     """Remove the run's scratch folder (nothing when it has none). On S3 its files go through
     DeleteObjects (:func:`aurum.lake.maintenance.delete_files`): Arrow's ``delete_dir`` leaves
     a folder marker behind, which S3-compatible servers such as rclone's refuse."""
     filesystem, path = lake.filesystem(scratch_dir(lake, run_id))
     if isinstance(filesystem, pafs.LocalFileSystem):
-        if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+        with contextlib.suppress(FileNotFoundError):  # none, or removed meanwhile by a sweep
             filesystem.delete_dir(path)
         return
     listing = filesystem.get_file_info(pafs.FileSelector(path, recursive=True,

@@ -43,7 +43,7 @@ from pyiceberg.expressions import (
 )
 
 from aurum._version import code_version
-from aurum.auth.access import Access
+from aurum.auth.access import PLATFORM, Access
 from aurum.config import ScenarioLimits
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.datasets.scenarios import SCENARIO_OUTPUT, SCENARIO_PATH
@@ -72,6 +72,7 @@ from aurum.scenarios.specs import (
 )
 from aurum.store import Run, Store
 from aurum.store.documents import Assumption, Document, ScenarioVersion
+from aurum.store.runs import FINAL_STATUSES
 
 __all__ = ["Outputs", "Paths", "Progress", "RunRequest", "ScenarioService"]
 
@@ -401,6 +402,23 @@ class ScenarioService:
         if cancelled.status == "cancelled" and cancelled.result.get("path_blocks"):
             blocks.remove(self.lake, run_id)  # it waited for its path blocks: none will combine
         return cancelled
+
+    def sweep_scratch(self) -> list[str]:
+        """Remove the scratch folders of split runs that have ended, or that the store does not
+        know: a run whose publish failed after its blocks, or that recovery settled as failed,
+        leaves its folder behind (a run still at work keeps it: a retry combines from it). The
+        runs swept, by id."""
+        swept = []
+        for run_id in blocks.scratch_runs(self.lake):
+            with self.store.transaction(PLATFORM, write=False) as tx:
+                try:
+                    ended = tx.get_run(run_id).status in FINAL_STATUSES
+                except NotFound:
+                    ended = True
+            if ended:
+                blocks.remove(self.lake, run_id)
+                swept.append(run_id)
+        return swept
 
     # -- execution (the worker's handler) ---------------------------------------------------------
 

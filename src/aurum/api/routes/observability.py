@@ -98,7 +98,8 @@ def traces(
 def cleanup(request: Request, services: ServicesDep, principal: PrincipalDep) -> Response:
     """Settle runs whose lease expired (published if the catalog has their version, else failed
     or requeued), drop write-audit-publish branches no live run holds, remove scratch files of
-    dead replica builds and abandoned uploads — what the server also does every minute."""
+    dead replica builds, the scratch folders of split scenario runs that ended, and abandoned
+    uploads — what the server also does every minute."""
     done = housekeeping(services)
     audit(request, principal, "observability.cleanup", None,
           **{k: len(v) for k, v in done.items()})  # fmt: skip
