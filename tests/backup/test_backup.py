@@ -4,6 +4,7 @@ incremental backups, and every way a backup or a target can be wrong."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from aurum.config import Settings
 from aurum.errors import BackupError
 from aurum.ingest.runner import backfill, ingest_file
 from aurum.lake import Lake
+from aurum.lineage import journal_path, read_journal
 from aurum.store import Store
 from aurum.store.runs import RunRecord
 
@@ -116,6 +118,17 @@ def test_restore_drill_backup_during_ingest_restores_every_published_day(
     # the raw archive came along: every published run's delivered file is there
     archived = {p.name for p in (target.home / "warehouse" / "raw").rglob("*.xlsx")}
     assert {f"{r['sha256']}.xlsx" for r in runs if r["status"] == "published"} <= archived
+    # so did the lineage journal, up to the catalog's read: the first lines of the source's,
+    # every version it says a run wrote is in the restored lake, every restored day has its run
+    restored_journal = journal_path(target).read_bytes()
+    assert journal_path(source).read_bytes().startswith(restored_journal)
+    assert restored_journal.count(b"\n") == chosen.manifest.lineage_events == report.lineage_events
+    journal = read_journal(journal_path(target))
+    assert journal.skipped == 0
+    written = {v.tag: run for run in journal.runs.values() for v in run.outputs if v.tag}
+    assert {tag for tag in written if tag.startswith("eod/")} <= set(restored_tags)
+    for tag in restored_tags:
+        assert (written[tag].state, written[tag].status) == ("COMPLETE", "published"), tag
 
     # the restored installation works: the rest of the deliveries ingest, re-deliveries are
     # duplicates of what it already had
@@ -206,6 +219,33 @@ def test_a_damaged_file_fails_the_restore_before_the_catalog_sees_anything(
     # repaired, the same target takes the restore (nothing half-done stands in the way)
     damaged.write_bytes(original)
     assert restore(target, repository).tables == len(made.tables)
+
+
+def test_a_damaged_lineage_journal_fails_the_restore_before_anything_changes(
+    small: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    source, repository = small
+    made = backup(source, repository).manifest
+    assert made.lineage_events > 0
+    saved = repository / "backups" / made.backup_id / "lineage.jsonl.gz"
+    original = saved.read_bytes()
+    target = Settings(home=tmp_path / "restored")
+    for broken, says in (
+        (original[: len(original) // 2], "cannot be read"),  # cut short
+        (gzip.compress(gzip.decompress(original).replace(b"COMPLETE", b"COMPLETED", 1)),
+         "its SHA-256 differs"),  # another journal
+    ):  # fmt: skip
+        saved.write_bytes(broken)
+        with pytest.raises(BackupError, match=says) as caught:
+            restore(target, repository)
+        assert caught.value.code == "backup_damaged"
+        assert not [p for p in target.home.joinpath("warehouse").rglob("*") if p.is_file()]
+        assert not list(target.home.joinpath("lineage").glob("*"))
+    # repaired: a line the target's journal already had stays, after the restored ones
+    saved.write_bytes(original)
+    journal_path(target).write_text('{"newer": true}\n')
+    assert restore(target, repository).lineage_events == made.lineage_events
+    assert journal_path(target).read_bytes() == gzip.decompress(original) + b'{"newer": true}\n'
 
 
 def test_a_missing_file_and_a_malformed_manifest_are_named(

@@ -4,7 +4,8 @@ A backup repository is a folder: ``objects/`` holds every warehouse file any bac
 its path relative to the warehouse (Iceberg data, manifest and metadata files and raw archive
 files are never rewritten in place, so a path names one content and later backups reuse what is
 there); ``backups/{id}/`` holds one backup's ``manifest.json`` (written last: a folder without
-it is an interrupted backup, ignored) and its store dump.
+it is an interrupted backup, ignored), its store dump and its lineage journal
+(``lineage.jsonl.gz``).
 
 >>> relative("s3://b/w/market/t/data/x.parquet", "s3://b/w")
 'market/t/data/x.parquet'
@@ -65,6 +66,9 @@ class Manifest:
     store_rows: dict[str, int]
     files: tuple[BackupFile, ...]
     source: dict[str, str] = field(default_factory=dict)  # catalog/store URLs, passwords hidden
+    # the lineage journal's lines up to catalog_at, gzipped beside the manifest (none: no journal)
+    lineage_events: int = 0
+    lineage_sha256: str | None = None  # of the lines, uncompressed
     format: str = FORMAT
 
     @property

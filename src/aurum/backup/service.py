@@ -1,4 +1,5 @@
-"""Backup, restore and migration of a whole installation: store, catalog, warehouse, raw archive.
+"""Backup, restore and migration of a whole installation: store, catalog, warehouse, raw archive
+and the lineage journal.
 
 **Consistency.** A backup reads the store first (one snapshot of every table), then the catalog
 (every table's metadata pointer in one statement), then copies the files those pointers need
@@ -44,6 +45,7 @@ from aurum.config import Settings
 from aurum.errors import BackupError
 from aurum.lake import Lake
 from aurum.lake.catalog import io_properties, open_catalog
+from aurum.lineage import journal_path
 from aurum.store import Store
 from aurum.store.dump import StoreDump, check_empty, dump_store, load_store
 from aurum.store.engine import create_engine, head_revision
@@ -57,6 +59,9 @@ __all__ = [
     "migrate",
     "restore",
 ]
+
+LINEAGE = "lineage.jsonl.gz"  # a backup's lineage journal, beside its manifest
+_CHUNK = 1 << 20
 
 # (phase, done, total): called as work advances, for a progress bar.
 Progress = Callable[[str, int, int], None]
@@ -87,6 +92,7 @@ class RestoreReport:
     files: int
     bytes: int
     store_rows: int
+    lineage_events: int  # lineage journal lines restored
     settled: dict[str, int]  # runs in flight at the backup, by how recovery settled them
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -158,6 +164,7 @@ def backup(settings: Settings, root: Path, *, progress: Progress = _quiet) -> Ba
         namespace = settings.lake.namespace
         tables = _pointers(catalog, namespace)
         catalog_at = datetime.now(UTC)
+        journal = _save_journal(journal_path(settings), partial / LINEAGE)
         if not tables:
             raise BackupError(
                 "nothing_to_back_up",
@@ -198,6 +205,7 @@ def backup(settings: Settings, root: Path, *, progress: Progress = _quiet) -> Ba
             tables={name: relative(loc, warehouse.uri) for name, loc in tables.items()},
             store_revision=dump.revision, store_rows=dict(dump.rows), files=tuple(files),
             source={"catalog": _safe(settings.catalog_url), "store": _safe(settings.store_url)},
+            lineage_events=journal[0], lineage_sha256=journal[1],
         )  # fmt: skip
         (partial / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
         final = repository.folder / backup_id
@@ -240,8 +248,11 @@ def restore(
         )
     store = Store.connect(settings)
     writer_engine = create_engine(settings.store.owner_url or settings.store_url)
+    journal = journal_path(settings)
+    staged: Path | None = None
     try:
         check_empty(writer_engine)
+        staged = _stage_journal(repository, manifest, journal)  # checked before any change
         seconds: dict[str, float] = {}
         mark = time.perf_counter()
         relocated = warehouse.uri != manifest.warehouse.rstrip("/")
@@ -262,6 +273,8 @@ def restore(
             raise
         seconds["store"] = time.perf_counter() - mark
         mark = time.perf_counter()
+        if staged is not None:
+            _place_journal(staged, journal)
         lake = Lake(settings)
         settled = _recover(settings, store, lake)
         refs = _check_refs(manifest, repository, lake)
@@ -269,10 +282,12 @@ def restore(
     finally:
         writer_engine.dispose()
         store.close()
+        if staged is not None:
+            staged.unlink(missing_ok=True)  # placed, or the restore did not happen
     seconds["total"] = time.perf_counter() - began
     return RestoreReport(
         manifest.backup_id, warehouse.uri, relocated, len(pointers), refs, len(manifest.files),
-        manifest.bytes, sum(loaded.values()), settled, seconds,
+        manifest.bytes, sum(loaded.values()), manifest.lineage_events, settled, seconds,
     )  # fmt: skip
 
 
@@ -309,6 +324,44 @@ def _dump(settings: Settings, folder: Path) -> StoreDump:
             " AURUM_STORE__URL) to the installation to back up",
         )
     return dump
+
+
+def _save_journal(source: Path, target: Path) -> tuple[int, str | None]:
+    """The lineage journal's whole lines as they are now, gzipped to ``target``: (lines, their
+    SHA-256); (0, None) without a journal. Taken just after the catalog's pointers were read,
+    so every COMPLETE in it is of a version the backup holds (a run appends it after its
+    publish); a line being appended now is left out."""
+    try:
+        size = source.stat().st_size
+    except FileNotFoundError:
+        return 0, None
+    digest, lines = hashlib.sha256(), 0
+    with source.open("rb") as journal, gzip.open(target, "wb") as out:
+        left = _last_newline(journal, size)
+        while left:
+            chunk = journal.read(min(_CHUNK, left))
+            if not chunk:  # cut short under us: keep what was read, whole lines
+                break
+            digest.update(chunk)
+            out.write(chunk)
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+    return lines, digest.hexdigest()
+
+
+def _last_newline(journal: Any, size: int) -> int:
+    """The length of ``journal``'s first ``size`` bytes up to and with its last newline."""
+    end = size
+    while end > 0:
+        start = max(0, end - _CHUNK)
+        journal.seek(start)
+        found = journal.read(end - start).rfind(b"\n")
+        if found >= 0:
+            journal.seek(0)
+            return start + found + 1
+        end = start
+    journal.seek(0)
+    return 0
 
 
 def _pointers(catalog: SqlCatalog, namespace: str) -> dict[str, str]:
@@ -397,6 +450,44 @@ def _backed_up(repository: Repository, entry: BackupFile) -> Iterable[bytes]:
             f" ({size} bytes, SHA-256 {digest.hexdigest()[:12]}…; the manifest says"
             f" {entry.size} bytes, {entry.sha256[:12]}…)",
         )
+
+
+def _stage_journal(repository: Repository, manifest: Manifest, target: Path) -> Path | None:
+    """The backup's lineage journal written beside ``target`` and checked against its SHA-256,
+    ready for :func:`_place_journal`; ``None`` when the backup has none."""
+    if manifest.lineage_sha256 is None:
+        return None
+    source = repository.folder / manifest.backup_id / LINEAGE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f"{target.name}.restoring")
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(source, "rb") as saved, staged.open("wb") as out:
+            while chunk := saved.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+    except (OSError, EOFError) as exc:
+        staged.unlink(missing_ok=True)
+        raise BackupError(
+            "backup_damaged",
+            f"the lineage journal of backup {manifest.backup_id} ({source}) cannot be read: {exc}",
+        ) from None
+    if digest.hexdigest() != manifest.lineage_sha256:
+        staged.unlink(missing_ok=True)
+        raise BackupError(
+            "backup_damaged",
+            f"the lineage journal of backup {manifest.backup_id} ({source}) is not the one"
+            " backed up (its SHA-256 differs)",
+        )
+    return staged
+
+
+def _place_journal(staged: Path, target: Path) -> None:
+    """The staged journal at ``target``, ahead of any lines already there (they are newer)."""
+    if target.is_file():
+        with staged.open("ab") as out, target.open("rb") as newer:
+            shutil.copyfileobj(newer, out, _CHUNK)
+    os.replace(staged, target)
 
 
 def _register(

@@ -1,5 +1,6 @@
 """``aurum backup``, ``restore`` and ``migrate``: the whole installation — store, catalog,
-warehouse and raw archive — into a backup repository, back, or onto another installation."""
+warehouse, raw archive and lineage journal — into a backup repository, back, or onto another
+installation."""
 
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ def backup(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Back up the store, the catalog, every file the lake's tables need and the raw archive
-    into REPOSITORY, consistently, while ingest goes on. Files an earlier backup in the same
-    repository holds are not copied again."""
+    """Back up the store, the catalog, every file the lake's tables need, the raw archive and
+    the lineage journal into REPOSITORY, consistently, while ingest goes on. Files an earlier
+    backup in the same repository holds are not copied again."""
     from aurum.backup import Repository as Backups
     from aurum.backup import backup as run_backup
 
@@ -148,7 +149,10 @@ def _show_backup(output: Output, report: BackupReport) -> None:
         f"  {len(m.tables)} tables, {len(m.files):,} files ({_size(m.bytes)}): {report.copied:,}"
         f" copied ({_size(report.copied_bytes)}), {report.reused:,} already held"
     )
-    output.line(f"  store: {sum(m.store_rows.values()):,} rows at revision {m.store_revision}")
+    output.line(
+        f"  store: {sum(m.store_rows.values()):,} rows at revision {m.store_revision};"
+        f" lineage: {m.lineage_events:,} events"
+    )
     at = m.catalog_at.isoformat(timespec="milliseconds")
     output.line(f"  catalog read at {at}; {report.seconds:.1f} s in all")
 
@@ -158,7 +162,8 @@ def _show_restore(output: Output, report: RestoreReport) -> None:
     output.line(f"restored backup {report.backup_id}: metadata {where} {report.warehouse}")
     output.line(
         f"  {report.tables} tables, {report.refs} tags and main branches checked,"
-        f" {report.files:,} files ({_size(report.bytes)}), {report.store_rows:,} store rows"
+        f" {report.files:,} files ({_size(report.bytes)}), {report.store_rows:,} store rows,"
+        f" {report.lineage_events:,} lineage events"
     )
     if report.settled:
         settled = ", ".join(f"{n} {status}" for status, n in sorted(report.settled.items()))
@@ -174,7 +179,8 @@ def _backup_data(report: BackupReport) -> dict[str, object]:
         "files": len(m.files), "bytes": m.bytes, "copied": report.copied,
         "copied_bytes": report.copied_bytes, "reused": report.reused,
         "store_rows": dict(m.store_rows), "started_at": m.started_at.isoformat(),
-        "catalog_at": m.catalog_at.isoformat(), "seconds": round(report.seconds, 3),
+        "catalog_at": m.catalog_at.isoformat(), "lineage_events": m.lineage_events,
+        "seconds": round(report.seconds, 3),
     }  # fmt: skip
 
 
