@@ -71,7 +71,8 @@ def main() -> None:
                 m = report.manifest
                 rows = sum(m.store_rows.values())
                 print(f"  backup holds {len(m.tables)} tables, {len(m.files):,} files,"
-                      f" {m.bytes / 1e6:.1f} MB, {rows:,} store rows")  # fmt: skip
+                      f" {m.bytes / 1e6:.1f} MB, {rows:,} store rows,"
+                      f" {m.lineage_events:,} lineage events")  # fmt: skip
             return report.seconds
 
         full_s, full_all = median_of(args.trials, full)

@@ -10,6 +10,9 @@ read is one ``aurum.query.engine.Session``, under the time limit.
 One question has its own read model, the served slices (:meth:`Curves.slice`,
 ``aurum.query.served``): one curve at one as-of with every column, as the API's JSON.
 
+The diff and its heat map are written in ``aurum.query.diffs``, the strips' tables and SQL in
+``aurum.query.strip_rules``; this module pins, opens the session and builds the filter.
+
 All SQL is parameterised: filter values never become SQL text (``aurum.query.filters``).
 """
 
@@ -19,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -28,11 +31,10 @@ from pyiceberg.table import Table
 
 from aurum.auth.access import PLATFORM, Access
 from aurum.datasets.curves import CURVE_OBSERVATION
-from aurum.domain import calendar, strips
-from aurum.domain.identity import curve_family
 from aurum.errors import Gone, QueryError, Unknown
 from aurum.lake.catalog import Lake
 from aurum.lake.versions import latest_versions
+from aurum.query import diffs, strip_rules
 from aurum.query.engine import AsAt, Session, connect, readable_snapshots, resolve_snapshot
 from aurum.query.filters import (
     FILTER_FIELDS,
@@ -48,6 +50,7 @@ from aurum.query.fx import Conversion, refuse_without_currency
 from aurum.query.page import Page, page_of
 from aurum.query.replica import CURVE_SUMMARY, TABLE, BuildReport, Replicas
 from aurum.query.served import ServedSlice
+from aurum.query.strip_rules import StripRequest
 from aurum.telemetry import span
 
 __all__ = [
@@ -62,25 +65,10 @@ COLUMNS = (
     "value", "bid", "ask", "mid", "version_hash", "source_file",
 )  # fmt: skip
 _ORDER = "asof_date, vendor, curve_key, tenor_start, tenor_label"
+_FX_KEYS = ("curve_key", "asof_date", "currency")  # what converting a row reads
+_STRIPS = StripRequest()  # calendar, quarter and season, derived
 _SCHEME = CURVE_OBSERVATION.tags
 assert _SCHEME is not None
-
-
-@dataclass(frozen=True)
-class StripRequest:
-    """Which strips: ``kinds`` of derived strips (none: only ``custom`` ones), custom day/month
-    ranges, the season convention and weighting; ``source`` derived, the vendor's own quoted
-    strips, or both; ``include_current_month``: balance strips keep the rest of the as-of month
-    (weighted by what is left of it) instead of starting the month after."""
-
-    kinds: tuple[strips.StripKind, ...] = (
-        strips.StripKind.CALENDAR, strips.StripKind.QUARTER, strips.StripKind.SEASON,
-    )  # fmt: skip
-    custom: tuple[tuple[date, date], ...] = ()
-    convention: Literal["market", "us", "eu_gas"] = "market"
-    weighting: Literal["auto", "simple", "hours", "days"] = "auto"
-    source: Literal["derived", "vendor", "both"] = "derived"
-    include_current_month: bool = False
 
 
 class Curves:
@@ -315,7 +303,7 @@ class Curves:
         first: date,
         second: date,
         *,
-        sort: Literal["abs_change", "pct_change", "z"] | None = None,
+        sort: diffs.Sort | None = None,
         top: int | None = None,
         per: Literal["asset_class"] | None = None,
         as_at: AsAt = None,
@@ -339,62 +327,21 @@ class Curves:
         it is exactly converted B minus converted A); ``meta.fx`` states both sides' rates.
         """
         started = time.perf_counter()
-        if where.asof is not None:
-            raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
-        if first == second:
-            raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
         if top is not None and sort is None:
             raise QueryError(
                 "filters_contradictory", "top needs sort (abs_change, pct_change or z)"
             )
         if per is not None and top is None:
             raise QueryError("filters_contradictory", "per needs top: how many of each")
-        pinned = self.pin(as_at, snapshot_id)
-        pushdown = replace(where, asof=(min(first, second), max(first, second)))
-        with self.source(pinned, pushdown) as session:
-            clause = self._where(session, replace(where, asof=None))
-            stated = self._diff_rates(session, clause, (first, second), fx)
-            statement = self._diff_sql(session, clause, (first, second), fx)
-            params = [first, *clause.params, second, *clause.params]
-            order = "vendor, curve_key, tenor_start, tenor_label"
-            if sort is not None:
-                order = f"{_DIFF_SORT[sort]} DESC NULLS LAST, {order}"
-            keep = ""
-            if top is not None:
-                within = "PARTITION BY asset_class " if per else ""
-                keep = f" QUALIFY row_number() OVER ({within}ORDER BY {order}) <= {int(top)}"
-            rows = session.arrow(
-                statement + f" SELECT * EXCLUDE (tenor_start) FROM joined{keep}"
-                f" ORDER BY {'asset_class, ' if per else ''}{order} LIMIT ? OFFSET ?",
-                [*params, limit + 1, offset],
-            )
-            summary = session.rows(
-                statement
-                + """, curves AS (
-                    SELECT curve_key, bool_and(status = 'added') AS added,
-                           bool_and(status = 'removed') AS removed FROM paired GROUP BY curve_key)
-                SELECT (SELECT list(curve_key ORDER BY curve_key) FROM curves WHERE added),
-                       (SELECT list(curve_key ORDER BY curve_key) FROM curves WHERE removed),
-                       (SELECT count(*) FILTER (WHERE status = 'changed') FROM paired),
-                       (SELECT count(*) FROM paired)""",
-                params,
-            )[0]
-            session.unregister("curve_family")
-            if fx is not None:
-                session.unregister("fx_factor")
+        with self._two_days(where, first, second, as_at, snapshot_id) as (pinned, session, clause):
+            rows, meta = diffs.diff_rows(
+                session, clause, (first, second), sort=sort, top=top, per=per, limit=limit,
+                offset=offset, fx=fx,
+            )  # fmt: skip
         return page_of(
-            rows,
-            pinned,
-            limit,
-            started,
-            asof_from=first.isoformat(),
-            asof_to=second.isoformat(),
-            curves_added=summary[0] or [],
-            curves_removed=summary[1] or [],
-            tenors_changed=summary[2],
-            tenors_total=summary[3],
-            **stated,
-        )
+            rows, pinned, limit, started, asof_from=first.isoformat(),
+            asof_to=second.isoformat(), **meta,
+        )  # fmt: skip
 
     def diff_heatmap(
         self,
@@ -420,143 +367,19 @@ class Curves:
         bytes (and ETags) however DuckDB splits the work. With ``fx``: of the converted diff
         (:meth:`diff`)."""
         started = time.perf_counter()
-        if where.asof is not None:
-            raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
-        if first == second:
-            raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
-        pinned = self.pin(as_at, snapshot_id)
-        pushdown = replace(where, asof=(min(first, second), max(first, second)))
-        with self.source(pinned, pushdown) as session:
-            clause = self._where(session, replace(where, asof=None))
-            stated = self._diff_rates(session, clause, (first, second), fx)
-            statement = self._diff_sql(session, clause, (first, second), fx)
-            rows = session.arrow(
-                statement
-                + """
-                SELECT * EXCLUDE (top), top.curve_key AS top_curve_key,
-                       top.tenor_label AS top_tenor_label, top.change_pct AS top_change_pct
-                FROM (
-                SELECT f.family, min(j.asset_class) AS asset_class,
-                       min(j.product) AS product, min(j.currency) AS currency,
-                       min(j.per_unit) AS per_unit,
-                       CAST(year(j.tenor_start) AS INTEGER) AS year,
-                       count(*) AS tenors,
-                       count(*) FILTER (WHERE j.status = 'changed') AS changed,
-                       round(fsum(j.change) / count(j.change), 10) AS mean_change,
-                       round(fsum(j.change_pct) / count(j.change_pct), 10) AS mean_change_pct,
-                       max(abs(j.change_pct)) AS max_abs_change_pct,
-                       arg_max({'curve_key': j.curve_key, 'tenor_label': j.tenor_label,
-                                'change_pct': j.change_pct},
-                               CASE WHEN j.change_pct IS NOT NULL
-                                    THEN {'size': abs(j.change_pct), 'curve_key': j.curve_key,
-                                          'tenor_label': j.tenor_label} END) AS top
-                FROM joined j JOIN curve_family f USING (curve_key)
-                WHERE j.tenor_start IS NOT NULL
-                GROUP BY f.family, year
-                )
-                ORDER BY family, year LIMIT ? OFFSET ?""",
-                [first, *clause.params, second, *clause.params, limit + 1, offset],
+        with self._two_days(where, first, second, as_at, snapshot_id) as (pinned, session, clause):
+            rows, stated = diffs.heatmap_rows(
+                session, clause, (first, second), limit=limit, offset=offset, fx=fx
             )
-            session.unregister("curve_family")
-            if fx is not None:
-                session.unregister("fx_factor")
         return page_of(
             rows, pinned, limit, started, asof_from=first.isoformat(), asof_to=second.isoformat(),
             **stated,
         )  # fmt: skip
 
-    def _diff_sql(
-        self, session: Session, clause: Where, days: tuple[date, date], fx: Conversion | None = None
-    ) -> str:
-        """The diff's common table expressions (``paired``, ``joined`` with z-scores) over the
-        two as-of dates (parameters: day A, the filter's, day B, the filter's); registers each
-        curve's family as ``curve_family`` (the caller unregisters it). With ``fx``: over the
-        rows converted by ``fx_factor`` (:meth:`_diff_rates`)."""
-        session.register(
-            "curve_family", self._families(session, clause, days, fx.to if fx else None)
-        )
-        rows = f"SELECT * FROM {TABLE} WHERE asof_date = ? AND {clause.sql()}"
-        if fx is not None:
-            rows = (
-                "SELECT o.* REPLACE (o.value * x.factor AS value, x.target AS currency)"
-                f" FROM ({rows}) o JOIN fx_factor x"
-                " ON x.currency = o.currency AND x.asof_date = o.asof_date"
-            )
-        side = (
-            f"SELECT *, {_DECIMALS} AS decimals FROM ("
-            "SELECT curve_key, tenor_label, any_value(vendor) AS vendor,"
-            + ", ".join(f" any_value({c}) AS {c}" for c in (*IDENTITY, *_UNITS))
-            + ", any_value(tenor_type) AS tenor_type, any_value(tenor_start) AS tenor_start,"
-            " any_value(value) AS value, CAST(any_value(value) AS VARCHAR) AS text"
-            f" FROM ({rows}) GROUP BY curve_key, tenor_label)"
-        )
-        # converted values carry the rate's digits: their change is not rounded to them
-        change = (
-            "b.value - a.value"
-            if fx is not None
-            else "round(b.value - a.value, CAST(greatest(a.decimals, b.decimals) AS INTEGER))"
-        )
-        pick = ", ".join(f"coalesce(b.{c}, a.{c}) AS {c}" for c in ("vendor", *IDENTITY, *_UNITS))
-        statement = f"""
-            WITH a AS ({side}), b AS ({side}),
-            paired AS (
-                SELECT coalesce(b.curve_key, a.curve_key) AS curve_key,
-                       coalesce(b.tenor_label, a.tenor_label) AS tenor_label, {pick},
-                       coalesce(b.tenor_type, a.tenor_type) AS tenor_type,
-                       coalesce(b.tenor_start, a.tenor_start) AS tenor_start,
-                       a.value AS value_from, b.value AS value_to,
-                       {change} AS change,
-                       CASE WHEN a.value <> 0
-                            THEN (b.value - a.value) / abs(a.value) * 100 END AS change_pct,
-                       CASE WHEN a.curve_key IS NULL THEN 'added'
-                            WHEN b.curve_key IS NULL THEN 'removed'
-                            WHEN a.value IS NOT DISTINCT FROM b.value THEN 'unchanged'
-                            ELSE 'changed' END AS status
-                FROM a FULL OUTER JOIN b USING (curve_key, tenor_label)
-            ),
-            families AS (
-                SELECT p.change, f.family
-                FROM paired p JOIN curve_family f USING (curve_key)
-                WHERE p.change IS NOT NULL
-            ),
-            centre AS (SELECT family, median(change) AS med FROM families GROUP BY family),
-            spread AS (
-                SELECT family, any_value(med) AS med,
-                       {_MAD_TO_SIGMA} * median(abs(change - med)) AS scale
-                FROM families JOIN centre USING (family) GROUP BY family
-            ),
-            joined AS (
-                SELECT p.*, CASE WHEN s.scale > 0 THEN (p.change - s.med) / s.scale END AS z
-                FROM paired p JOIN curve_family f USING (curve_key)
-                LEFT JOIN spread s USING (family)
-            )
-        """
-        return statement
-
-    @staticmethod
-    def _families(
-        session: Session, clause: Where, days: tuple[date, date], currency: str | None = None
-    ) -> pa.Table:
-        """Each curve's family at the two as-of dates, by the domain's one definition (with
-        ``currency``: its prices converted into it)."""
-        found = session.rows(
-            f"SELECT DISTINCT curve_key, asset_class, product, currency, per_unit FROM {TABLE}"
-            f" WHERE asof_date IN (?, ?) AND {clause.sql()}",
-            [*days, *clause.params],
-        )
-        return pa.table(
-            {
-                "curve_key": pa.array([row[0] for row in found], pa.string()),
-                "family": pa.array(
-                    [curve_family(a, p, currency or c, u) for _, a, p, c, u in found], pa.string()
-                ),
-            }
-        )
-
     def strips(
         self,
         where: CurveFilter,
-        request: StripRequest = StripRequest(),
+        request: StripRequest = _STRIPS,
         *,
         as_at: AsAt = None,
         snapshot_id: int | None = None,
@@ -587,7 +410,6 @@ class Curves:
         pinned = self.pin(as_at, snapshot_id)
         parts: list[str] = []
         params: list[Any] = []
-        registered = ("curve_rule", "strip_month", "month_weight")
         with self.source(pinned, where) as session:
             if fx is not None:
                 self._require_currency(session, self._where(session, where))
@@ -596,21 +418,19 @@ class Curves:
                     monthly = replace(where, tenor_types=("MONTHLY",))
                     clause = self._where(session, monthly)
                     clause.add("mid IS NOT NULL")
-                    tables = self._strip_rules(session, clause, request)
-                    for name, table in zip(registered, tables, strict=True):
+                    tables = strip_rules.strip_tables(session, clause, request)
+                    for name, table in zip(strip_rules.REGISTERED, tables, strict=True):
                         session.register(name, table)
-                    parts.append(
-                        _DERIVED_STRIPS.format(table=TABLE, where=clause.sql(), expected=_EXPECTED)
-                    )
+                    parts.append(strip_rules.derived_strips(clause.sql()))
                     params += clause.params
-                vendor_types = _vendor_strip_types(request.kinds)
+                vendor_types = strip_rules.vendor_strip_types(request.kinds)
                 if request.source in ("vendor", "both") and vendor_types:
                     quoted = replace(where, tenor_types=vendor_types)
                     clause = self._where(session, quoted)
-                    parts.append(_VENDOR_STRIPS.format(table=TABLE, where=clause.sql()))
+                    parts.append(strip_rules.vendor_strips(clause.sql()))
                     params += clause.params
                 if not parts:  # nothing asked for: an empty answer with the columns
-                    parts.append(_VENDOR_STRIPS.format(table=TABLE, where="FALSE"))
+                    parts.append(strip_rules.vendor_strips("FALSE"))
                 rows = session.arrow(
                     f"SELECT * FROM ({' UNION ALL '.join(parts)})"
                     f" ORDER BY vendor, curve_key, asof_date, start_month, kind, label, source"
@@ -618,7 +438,7 @@ class Curves:
                     [*params, limit + 1, offset],
                 )
             finally:
-                for name in registered:
+                for name in strip_rules.REGISTERED:
                     session.unregister(name)
         if fx is None:
             return page_of(rows, pinned, limit, started)
@@ -757,25 +577,22 @@ class Curves:
         converted, used = fx.convert(rows)
         return converted, fx.statement(used)
 
-    def _diff_rates(
-        self, session: Session, clause: Where, days: tuple[date, date], fx: Conversion | None
-    ) -> dict[str, Any]:
-        """Registers ``fx_factor``: the rate of each currency of the two sides at its side's
-        as-of; ``{"fx": statement}`` (nothing without ``fx``)."""
-        if fx is None:
-            return {}
-        found = session.rows(
-            f"SELECT DISTINCT curve_key, currency FROM {TABLE}"
-            f" WHERE asof_date IN (?, ?) AND {clause.sql()}",
-            [*days, *clause.params],
-        )
-        refuse_without_currency(key for key, currency in found if currency is None)
-        currencies = sorted({currency for _, currency in found})
-        factors, used = fx.factors((c, day) for day in days for c in currencies)
-        session.register("fx_factor", factors)
-        return {"fx": fx.statement(used)}
-
     # -- helpers ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _two_days(
+        self, where: CurveFilter, first: date, second: date, as_at: AsAt, snapshot_id: int | None
+    ) -> Iterator[tuple[int, Session, Where]]:
+        """For a diff: the pinned snapshot, a session reading both as-of days and the filter's
+        clause without them."""
+        if where.asof is not None:
+            raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
+        if first == second:
+            raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
+        pinned = self.pin(as_at, snapshot_id)
+        pushdown = replace(where, asof=(min(first, second), max(first, second)))
+        with self.source(pinned, pushdown) as session:
+            yield pinned, session, self._where(session, replace(where, asof=None))
 
     def _where(self, session: Session, where: CurveFilter) -> Where:
         clause = Where()
@@ -830,176 +647,6 @@ class Curves:
                 + (f" (and {len(missing) - 1} more)" if missing[1:] else ""),
                 curve_keys=missing,
             )
-
-    @staticmethod
-    def _strip_rules(
-        session: Session, clause: Where, request: StripRequest
-    ) -> tuple[pa.Table, pa.Table, pa.Table]:
-        """Per curve: weighting and its weight group, season convention; per (convention,
-        as-of) the strips' months (balance strips for those that have started); each weight
-        group's weight per month (and per first day, for a month a strip enters mid-month),
-        from the domain's ``month_weight``."""
-        curves = session.rows(
-            f"SELECT curve_key, {', '.join(IDENTITY)}, min(contract_month), max(contract_month)"
-            f" FROM {TABLE} WHERE {clause.sql()} GROUP BY ALL",
-            clause.params,
-        )
-        if not curves:  # still run the query: an empty answer keeps its columns and types
-            return (_CURVE_RULE.empty_table(), _STRIP_MONTH.empty_table(), _WEIGHT.empty_table())
-        asofs = [row[0] for row in session.rows(
-            f"SELECT DISTINCT asof_date FROM {TABLE} WHERE {clause.sql()}", clause.params
-        )]  # fmt: skip
-        rules: dict[str, list[Any]] = {name: [] for name in _CURVE_RULE.names}
-        groups: dict[str, tuple[strips.Weighting, str | None, str | None]] = {}
-        first, last = min(c[-2] for c in curves), max(c[-1] for c in curves)
-        for row in curves:
-            identity = dict(zip(IDENTITY, row[1:-2], strict=True))
-            weighting = (
-                strips.weighting_for(identity) if request.weighting == "auto" else request.weighting
-            )
-            market = calendar.market_for(identity) if weighting == "hours" else None
-            if weighting == "hours" and (market is None or not identity["block"]):
-                weighting = "simple"  # hours unknown for this curve: say so on every number
-            block = identity["block"] if market else None
-            key = (weighting, market.code if market else None, block)
-            group = "|".join(part or "" for part in key)
-            groups[group] = key
-            rules["curve_key"].append(row[0])
-            rules["weighting"].append(weighting)
-            rules["weight_group"].append(group)
-            rules["convention"].append(
-                strips.season_convention(identity)
-                if request.convention == "market"
-                else request.convention
-            )
-        try:
-            custom = [strips.custom_strip(a, b) for a, b in request.custom]
-        except ValueError as exc:
-            raise QueryError("parameter_invalid", str(exc)) from None
-        month_rows: dict[str, list[Any]] = {name: [] for name in _STRIP_MONTH.names}
-        for convention in sorted(set(rules["convention"])):
-            defined = strips.strips_between(first, last, request.kinds, convention) + custom
-            for asof in asofs:
-                for strip in defined:
-                    left = strips.balance(
-                        strip, asof, include_current_month=request.include_current_month
-                    )
-                    if left is None:
-                        continue
-                    expected = strips.months_expected(left, asof)
-                    for month in left.months:
-                        month_rows["convention"].append(convention)
-                        month_rows["asof_date"].append(asof)
-                        month_rows["kind"].append(str(left.kind))
-                        month_rows["label"].append(left.label)
-                        month_rows["start_month"].append(left.start)
-                        month_rows["end_month"].append(left.end)
-                        month_rows["first_day"].append(left.first_day or left.start)
-                        month_rows["from_day"].append(
-                            left.first_day if month == left.start else None
-                        )
-                        month_rows["months_expected"].append(expected)
-                        month_rows["month"].append(month)
-        entered = sorted(
-            set(zip(month_rows["month"], month_rows["from_day"], strict=True)),
-            key=lambda pair: (pair[0], pair[1] or pair[0]),
-        )
-        weights: dict[str, list[Any]] = {name: [] for name in _WEIGHT.names}
-        for group, (weighting, market_code, block) in groups.items():
-            for month, from_day in entered:
-                weights["weight_group"].append(group)
-                weights["month"].append(month)
-                weights["from_day"].append(from_day)
-                weights["weight"].append(
-                    strips.month_weight(weighting, month, market_code, block, from_day=from_day)
-                )
-        return (
-            pa.table(rules, schema=_CURVE_RULE),
-            pa.table(month_rows, schema=_STRIP_MONTH),
-            pa.table(weights, schema=_WEIGHT),
-        )
-
-
-_CURVE_RULE = pa.schema(
-    [(name, pa.string()) for name in ("curve_key", "weighting", "weight_group", "convention")]
-)
-_STRIP_MONTH = pa.schema(
-    [
-        ("convention", pa.string()),
-        ("asof_date", pa.date32()),
-        ("kind", pa.string()),
-        ("label", pa.string()),
-        ("start_month", pa.date32()),
-        ("end_month", pa.date32()),
-        ("first_day", pa.date32()),
-        ("from_day", pa.date32()),  # the day the strip enters this month, when not the 1st
-        ("months_expected", pa.int64()),
-        ("month", pa.date32()),
-    ]
-)
-_WEIGHT = pa.schema(
-    [
-        ("weight_group", pa.string()),
-        ("month", pa.date32()),
-        ("from_day", pa.date32()),
-        ("weight", pa.int64()),
-    ]
-)
-_STRIP_COLUMNS = "o.asof_date, o.vendor, o.curve_key, " + ", ".join(
-    f"any_value(o.{c}) AS {c}" for c in (*IDENTITY, "currency", "per_unit")
-)
-# Derived strips: the weighted mean of each strip's monthly mids (the domain's price_strip).
-_DERIVED_STRIPS = (
-    f"SELECT {_STRIP_COLUMNS}, 'derived' AS source, s.kind, s.label, s.start_month,"
-    " s.end_month, s.first_day, r.weighting, sum(o.mid * w.weight) / sum(w.weight) AS value,"
-    " count(*) AS months_present, {expected} AS months_expected,"
-    " count(*) = {expected} AS complete"
-    " FROM (SELECT * FROM {table} WHERE {where}) o"
-    " JOIN curve_rule r ON r.curve_key = o.curve_key"
-    " JOIN strip_month s ON s.convention = r.convention AND s.asof_date = o.asof_date"
-    "  AND s.month = o.contract_month"
-    " JOIN month_weight w ON w.weight_group = r.weight_group AND w.month = o.contract_month"
-    "  AND w.from_day IS NOT DISTINCT FROM s.from_day"
-    # the weight of a first month the strip enters mid-month: none left, not expected
-    " LEFT JOIN month_weight f ON f.weight_group = r.weight_group AND f.month = s.start_month"
-    "  AND f.from_day = s.first_day"
-    " WHERE w.weight > 0"
-    " GROUP BY o.asof_date, o.vendor, o.curve_key, s.kind, s.label, s.start_month,"
-    " s.end_month, s.first_day, r.weighting"
-)
-_EXPECTED = "(any_value(s.months_expected) - CAST(coalesce(any_value(f.weight), 1) = 0 AS INTEGER))"
-# The vendor's own strips, as it quotes them (simple means of the months it prices).
-_VENDOR_STRIPS = (
-    f"SELECT {_STRIP_COLUMNS}, 'vendor' AS source, lower(any_value(o.tenor_type)) AS kind,"
-    " o.tenor_label AS label, any_value(o.tenor_start) AS start_month,"
-    " any_value(o.tenor_end) AS end_month, any_value(o.tenor_start) AS first_day,"
-    " 'simple' AS weighting, any_value(o.mid) AS value, NULL::BIGINT AS months_present,"
-    " NULL::BIGINT AS months_expected, NULL::BOOLEAN AS complete"
-    " FROM (SELECT * FROM {table} WHERE {where}) o"
-    " GROUP BY o.asof_date, o.vendor, o.curve_key, o.tenor_label"
-)
-
-
-_UNITS = ("currency", "per_unit")
-_FX_KEYS = ("curve_key", "asof_date", "currency")  # what converting a row reads
-_MAD_TO_SIGMA = 1.4826
-# Decimals of a double from its shortest round-trip text (``text``): 86.433 -> 3; 1e-07 -> 15.
-_DECIMALS = (
-    "CASE WHEN text IS NULL THEN 0 WHEN contains(text, 'e') THEN 15"
-    " WHEN contains(text, '.') THEN length(split_part(text, '.', 2)) ELSE 0 END"
-)
-_DIFF_SORT = {"abs_change": "abs(change)", "pct_change": "abs(change_pct)", "z": "abs(z)"}
-
-
-def _vendor_strip_types(kinds: Sequence[strips.StripKind]) -> tuple[str, ...]:
-    """The vendor tenor types of the strip kinds asked for (its ``Bal YYYY`` is a calendar)."""
-    types = {
-        strips.StripKind.CALENDAR: ("CALENDAR", "BALANCE"),
-        strips.StripKind.QUARTER: ("QUARTER",),
-        strips.StripKind.SEASON: ("SEASON",),
-    }
-    return tuple(t for kind in kinds for t in types.get(kind, ()))
-
 
 def _partition_index(table: Table, snapshot_id: int) -> pa.Table:
     partitions = table.inspect.partitions(snapshot_id=snapshot_id)
