@@ -213,6 +213,30 @@ def test_aurum_pods_have_probes_resources_and_secret_files() -> None:
     assert "http://127.0.0.1:8095/ready" in probe["readinessProbe"]["exec"]["command"]
 
 
+def test_every_process_that_writes_lineage_shares_one_journal() -> None:
+    """AURUM_HOME is per pod (an emptyDir) or per service (a named volume): the lineage journal
+    under it is one volume for the API and the workers, and the backup reads it."""
+    journal = "/var/lib/aurum/home/lineage"
+    manifests = dict(_manifests())
+    claim = manifests["lineage.yaml:PersistentVolumeClaim/aurum-lineage"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    for key in ("api.yaml:Deployment/api", "worker.yaml:Deployment/worker",
+                "backup.yaml:CronJob/backup"):  # fmt: skip
+        document = manifests[key]
+        (container,) = _containers(document)
+        mounted = {m["name"] for m in container["volumeMounts"] if m["mountPath"] == journal}
+        spec = document["spec"].get("jobTemplate", {}).get("spec", document["spec"])
+        claims = {
+            v["name"] for v in spec["template"]["spec"]["volumes"]
+            if v.get("persistentVolumeClaim", {}).get("claimName") == "aurum-lineage"
+        }  # fmt: skip
+        assert mounted and mounted == claims, key
+    services = _compose()["services"]
+    for name in ("api", "worker"):
+        assert f"lineage:{journal}" in services[name]["volumes"], name
+    assert "mkdir -p /var/lib/aurum/home/lineage" in (DEPLOY / "Dockerfile").read_text()
+
+
 def test_trino_catalog_is_the_same_in_compose_and_kubernetes() -> None:
     catalog = (DEPLOY / "trino" / "catalog" / "aurum.properties").read_text(encoding="utf-8")
     config_map = dict(_manifests())["trino.yaml:ConfigMap/trino-catalog"]
