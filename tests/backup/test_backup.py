@@ -190,13 +190,31 @@ def test_a_second_backup_copies_only_what_is_new(small: tuple[Settings, Path], w
     assert repository.stat().st_mode & 0o777 == 0o700  # webhook secrets, key digests inside
     again = backup(source, repository)
     assert (again.copied, again.reused) == (0, len(first.manifest.files))
+    # the metadata tree was read once: the second backup found every list in the index
+    assert first.tree_read > 0 and again.tree_read == 0
+    assert again.manifest.files == first.manifest.files
     with Store.connect(source) as store:
         backfill(workbooks[2:3], lake=Lake(source), store=store, settings=source)
     third = backup(source, repository)
     assert 0 < third.copied < len(third.manifest.files)
+    def tree(made: Any) -> set[str]:
+        return {f.path for f in made.manifest.files if f.kind in ("manifest", "manifest_list")}
+
+    assert third.tree_read == len(tree(third) - tree(again)) > 0  # only the new ones were read
+    # a damaged index is only a lost shortcut: the tree is read again, the same files found
+    (repository / "index.json.gz").write_bytes(b"not gzip")
+    fourth = backup(source, repository)
+    assert fourth.tree_read > third.tree_read and fourth.manifest.files == third.manifest.files
+    saved = Repository(repository).index()  # rebuilt, and holding only the tree's files
+    files = {f"{fourth.manifest.warehouse}/{f.path}" for f in fourth.manifest.files}
+    assert saved.lists and set(saved.lists) | set(saved.manifests) <= files
     assert [m.backup_id for m in Repository(repository).backups()] == [
-        b.manifest.backup_id for b in (first, again, third)
+        b.manifest.backup_id for b in (first, again, third, fourth)
     ]
+    # a backup reads the latest backup's manifest only, not every earlier one's
+    (repository / "backups" / first.manifest.backup_id / "manifest.json").write_text("{")
+    fifth = backup(source, repository)
+    assert (fifth.copied, fifth.tree_read) == (0, 0)
 
 
 def test_a_damaged_file_fails_the_restore_before_the_catalog_sees_anything(

@@ -17,6 +17,8 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import fastavro
 import pyarrow.fs as pafs
@@ -27,7 +29,9 @@ from aurum.backup.manifest import FileKind, relocate
 from aurum.errors import BackupError
 from aurum.lake.catalog import filesystem
 
-__all__ = ["Place", "Warehouse", "rewrite_avro", "rewrite_metadata", "table_files"]
+__all__ = [
+    "Place", "TreeIndex", "Warehouse", "rewrite_avro", "rewrite_metadata", "table_files",
+]  # fmt: skip
 
 _CHUNK = 1 << 20
 
@@ -96,12 +100,48 @@ class Warehouse(Place):
         self.properties = properties
 
 
-def table_files(metadata_location: str, properties: dict[str, str]) -> list[tuple[str, FileKind]]:
+@dataclass
+class TreeIndex:
+    """What the immutable files of Iceberg's metadata tree list, as read once: each manifest
+    list's manifests, each manifest's live data and delete files. A backup repository keeps one
+    (:meth:`aurum.backup.service.Repository.index`), so a backup reads only the manifest lists
+    and manifests that are new since the last one."""
+
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    manifests: dict[str, list[tuple[str, FileKind]]] = field(default_factory=dict)
+    read: int = 0  # manifest lists and manifests read from the warehouse (not in the index)
+
+    def only(self, paths: set[str]) -> TreeIndex:
+        """This index without the lists and manifests not in ``paths`` (those of expired
+        snapshots: the index stays the size of the tree)."""
+        return TreeIndex(
+            {k: v for k, v in self.lists.items() if k in paths},
+            {k: v for k, v in self.manifests.items() if k in paths},
+            self.read,
+        )  # fmt: skip
+
+    def to_json(self) -> bytes:
+        return json.dumps({"lists": self.lists, "manifests": self.manifests}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> TreeIndex:
+        loaded = json.loads(data)
+        return cls(
+            {path: list(paths) for path, paths in loaded["lists"].items()},
+            {path: [(f, k) for f, k in files] for path, files in loaded["manifests"].items()},
+        )  # fmt: skip
+
+
+def table_files(
+    metadata_location: str, properties: dict[str, str], index: TreeIndex | None = None
+) -> list[tuple[str, FileKind]]:
     """Every file the table needs at ``metadata_location``: that metadata file, each snapshot's
-    manifest list and manifests, the live data and delete files, statistics files.
+    manifest list and manifests, the live data and delete files, statistics files. What
+    ``index`` holds is not read again; what is read is added to it.
 
     Earlier metadata files (the metadata log) are not included: no reader needs them.
     """
+    index = index if index is not None else TreeIndex()
     try:
         table = StaticTable.from_metadata(metadata_location, properties)
     except FileNotFoundError as exc:
@@ -112,24 +152,36 @@ def table_files(metadata_location: str, properties: dict[str, str]) -> list[tupl
         found[stats.statistics_path] = "statistics"
     for snapshot in metadata.snapshots:
         found[snapshot.manifest_list] = "manifest_list"
-        try:
-            manifests = snapshot.manifests(table.io)
-        except FileNotFoundError as exc:
-            raise _vanished(snapshot.manifest_list, exc) from None
-        for manifest in manifests:
-            if manifest.manifest_path in found:
-                continue  # shared by an earlier snapshot: its entries are already in
-            found[manifest.manifest_path] = "manifest"
-            try:
-                entries = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-            except FileNotFoundError as exc:
-                raise _vanished(manifest.manifest_path, exc) from None
-            for entry in entries:
-                content = entry.data_file.content
-                found[entry.data_file.file_path] = (
-                    "data" if content == DataFileContent.DATA else "delete"
-                )
+        listed = index.lists.get(snapshot.manifest_list)
+        if listed is None or any(path not in index.manifests for path in listed):
+            _read_list(table, snapshot.manifest_list, snapshot.manifests, index)
+        for path in index.lists[snapshot.manifest_list]:
+            found[path] = "manifest"
+            found.update(index.manifests[path])
     return sorted(found.items())
+
+
+def _read_list(table: StaticTable, location: str, manifests: Any, index: TreeIndex) -> None:
+    """Read a manifest list and those of its manifests ``index`` lacks into ``index``."""
+    try:
+        listed = manifests(table.io)
+    except FileNotFoundError as exc:
+        raise _vanished(location, exc) from None
+    index.read += 1
+    for manifest in listed:
+        if manifest.manifest_path in index.manifests:
+            continue  # shared with another snapshot: read already
+        try:
+            entries = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+        except FileNotFoundError as exc:
+            raise _vanished(manifest.manifest_path, exc) from None
+        index.read += 1
+        index.manifests[manifest.manifest_path] = [
+            (entry.data_file.file_path,
+             "data" if entry.data_file.content == DataFileContent.DATA else "delete")
+            for entry in entries
+        ]  # fmt: skip
+    index.lists[location] = [m.manifest_path for m in listed]
 
 
 def rewrite_avro(data: bytes, old: str, new: str, lengths: dict[str, int] | None = None) -> bytes:

@@ -5,7 +5,8 @@ its path relative to the warehouse (Iceberg data, manifest and metadata files an
 files are never rewritten in place, so a path names one content and later backups reuse what is
 there); ``backups/{id}/`` holds one backup's ``manifest.json`` (written last: a folder without
 it is an interrupted backup, ignored), its store dump and its lineage journal
-(``lineage.jsonl.gz``).
+(``lineage.jsonl.gz``); ``index.json.gz`` what the manifest lists and manifests read so far
+list (they are immutable: a later backup reads only new ones; a lost index is rebuilt).
 
 >>> relative("s3://b/w/market/t/data/x.parquet", "s3://b/w")
 'market/t/data/x.parquet'
