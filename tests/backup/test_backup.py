@@ -264,6 +264,13 @@ def test_a_damaged_lineage_journal_fails_the_restore_before_anything_changes(
     journal_path(target).write_text('{"newer": true}\n')
     assert restore(target, repository).lineage_events == made.lineage_events
     assert journal_path(target).read_bytes() == gzip.decompress(original) + b'{"newer": true}\n'
+    # a journal that survived (a shared volume) begins with the backup's lines: not put twice
+    again = Settings(home=tmp_path / "again")
+    survived = gzip.decompress(original) + b'{"after": true}\n'
+    journal_path(again).parent.mkdir(parents=True)
+    journal_path(again).write_bytes(survived)
+    restore(again, repository)
+    assert journal_path(again).read_bytes() == survived
 
 
 def test_a_missing_file_and_a_malformed_manifest_are_named(

@@ -67,7 +67,7 @@ class Manifest:
     store_rows: dict[str, int]
     files: tuple[BackupFile, ...]
     source: dict[str, str] = field(default_factory=dict)  # catalog/store URLs, passwords hidden
-    # the lineage journal's lines up to catalog_at, gzipped beside the manifest (none: no journal)
+    # the lineage journal's lines just before catalog_at, gzipped beside the manifest
     lineage_events: int = 0
     lineage_sha256: str | None = None  # of the lines, uncompressed
     format: str = FORMAT

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -69,6 +70,8 @@ __all__ = [
 
 LINEAGE = "lineage.jsonl.gz"  # a backup's lineage journal, beside its manifest
 _CHUNK = 1 << 20
+
+log = logging.getLogger("aurum.backup")
 
 # (phase, done, total): called as work advances, for a progress bar.
 Progress = Callable[[str, int, int], None]
@@ -150,13 +153,19 @@ class Repository:
         cannot be read: it is only a shortcut, rebuilt by reading the tree again)."""
         try:
             return TreeIndex.from_json(gzip.decompress(self._index.read_bytes()))
-        except (OSError, EOFError, ValueError, KeyError, TypeError):
+        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
             return TreeIndex()
 
     def save_index(self, index: TreeIndex) -> None:
-        partial = self._index.with_name(f"{self._index.name}.partial")
-        partial.write_bytes(gzip.compress(index.to_json(), compresslevel=1))
-        os.replace(partial, self._index)
+        """Keep ``index`` for the next backup; a failure only costs that backup a re-read."""
+        partial = self._index.with_name(f"{self._index.name}.{secrets.token_hex(4)}.partial")
+        try:
+            partial.write_bytes(gzip.compress(index.to_json(), compresslevel=1))
+            os.replace(partial, self._index)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            log.warning("the backup index %s was not saved (%s): the next backup reads the"
+                        " whole metadata tree again", self._index, exc)  # fmt: skip
 
     @property
     def _index(self) -> Path:
@@ -192,9 +201,11 @@ def backup(settings: Settings, root: Path, *, progress: Progress = _quiet) -> Ba
         warehouse = Warehouse(settings.warehouse, props)
         catalog = open_catalog(settings.catalog_url, warehouse.uri, props)
         namespace = settings.lake.namespace
+        # the journal just before the pointers: a run appends its COMPLETE after its publish,
+        # so every version the copy tells of is one the pointers hold
+        journal = _save_journal(journal_path(settings), partial / LINEAGE)
         tables = _pointers(catalog, namespace)
         catalog_at = datetime.now(UTC)
-        journal = _save_journal(journal_path(settings), partial / LINEAGE)
         if not tables:
             raise BackupError(
                 "nothing_to_back_up",
@@ -308,7 +319,7 @@ def restore(
         seconds["store"] = time.perf_counter() - mark
         mark = time.perf_counter()
         if staged is not None:
-            _place_journal(staged, journal)
+            _place_journal(staged, journal, str(manifest.lineage_sha256))
         lake = Lake(settings)
         settled = _recover(settings, store, lake)
         refs = _check_refs(manifest, repository, lake)
@@ -362,7 +373,7 @@ def _dump(settings: Settings, folder: Path) -> StoreDump:
 
 def _save_journal(source: Path, target: Path) -> tuple[int, str | None]:
     """The lineage journal's whole lines as they are now, gzipped to ``target``: (lines, their
-    SHA-256); (0, None) without a journal. Taken just after the catalog's pointers were read,
+    SHA-256); (0, None) without a journal. Taken just before the catalog's pointers are read,
     so every COMPLETE in it is of a version the backup holds (a run appends it after its
     publish); a line being appended now is left out."""
     try:
@@ -370,16 +381,23 @@ def _save_journal(source: Path, target: Path) -> tuple[int, str | None]:
     except FileNotFoundError:
         return 0, None
     digest, lines = hashlib.sha256(), 0
-    with source.open("rb") as journal, gzip.open(target, "wb") as out:
-        left = _last_newline(journal, size)
-        while left:
-            chunk = journal.read(min(_CHUNK, left))
-            if not chunk:  # cut short under us: keep what was read, whole lines
-                break
-            digest.update(chunk)
-            out.write(chunk)
-            lines += chunk.count(b"\n")
-            left -= len(chunk)
+    try:
+        with source.open("rb") as journal, gzip.open(target, "wb") as out:
+            left = _last_newline(journal, size)
+            while left:
+                chunk = journal.read(min(_CHUNK, left))
+                if not chunk:  # cut short under us: keep what was read, whole lines
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+                lines += chunk.count(b"\n")
+                left -= len(chunk)
+    except OSError as exc:
+        raise BackupError(
+            "lineage_journal_unreadable",
+            f"the lineage journal {source} cannot be backed up ({exc.strerror or exc}): check"
+            " its permissions and the repository's free space",
+        ) from None
     return lines, digest.hexdigest()
 
 
@@ -492,11 +510,19 @@ def _stage_journal(repository: Repository, manifest: Manifest, target: Path) -> 
     if manifest.lineage_sha256 is None:
         return None
     source = repository.folder / manifest.backup_id / LINEAGE
-    target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f"{target.name}.restoring")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        out = staged.open("wb")
+    except OSError as exc:
+        raise BackupError(
+            "lineage_journal_unreadable",
+            f"the lineage journal cannot be restored to {target} ({exc.strerror or exc}): check"
+            " the permissions of AURUM_HOME",
+        ) from None
     digest = hashlib.sha256()
     try:
-        with gzip.open(source, "rb") as saved, staged.open("wb") as out:
+        with gzip.open(source, "rb") as saved, out:
             while chunk := saved.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
@@ -516,12 +542,27 @@ def _stage_journal(repository: Repository, manifest: Manifest, target: Path) -> 
     return staged
 
 
-def _place_journal(staged: Path, target: Path) -> None:
-    """The staged journal at ``target``, ahead of any lines already there (they are newer)."""
+def _place_journal(staged: Path, target: Path, sha256: str) -> None:
+    """The staged journal at ``target``, ahead of any lines already there (they are newer);
+    nothing when ``target`` already begins with it (a journal that survived, e.g. a shared
+    volume: its lines would be there twice). Nothing may write to ``target`` meanwhile (a
+    restore goes to an installation that is stopped)."""
     if target.is_file():
+        size = staged.stat().st_size
+        if target.stat().st_size >= size and _prefix_sha256(target, size) == sha256:
+            return
         with staged.open("ab") as out, target.open("rb") as newer:
             shutil.copyfileobj(newer, out, _CHUNK)
     os.replace(staged, target)
+
+
+def _prefix_sha256(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while size > 0 and (chunk := stream.read(min(_CHUNK, size))):
+            digest.update(chunk)
+            size -= len(chunk)
+    return digest.hexdigest()
 
 
 def _register(
