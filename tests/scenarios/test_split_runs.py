@@ -15,11 +15,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from aurum.auth.access import PLATFORM, Access
 from aurum.config import LakeSettings, ScenarioLimits, Settings
 from aurum.datasets.curves import CURVE_OBSERVATION
 from aurum.domain import ensembles
+from aurum.errors import Unavailable
 from aurum.lake.catalog import Lake, io_properties
 from aurum.lake.maintenance import _s3_client
 from aurum.lake.publish import publish
@@ -327,22 +329,27 @@ def test_split_runs_on_an_s3_warehouse_leave_nothing_behind_and_run_again(s3_wor
         three = run_here(split, scenario(split, name, ensemble))
         assert three.result["path_blocks"]["blocks"] == 3
         assert_bit_identical(outputs(whole, one), outputs(split, three), FLOATS)
-    # a folder left by a run the store does not know is found and swept
+    # a folder of a run the store does not know is swept once nothing was written in it for
+    # a while (a day by default; its time as S3's listing says)
     assert blocks.scratch_runs(split.lake) == []
     filesystem, path = split.lake.filesystem(f"{blocks.scratch_dir(split.lake, 'f' * 32)}/x")
     filesystem.open_output_stream(path).close()
     assert blocks.scratch_runs(split.lake) == ["f" * 32]
-    assert split.sweep_scratch() == ["f" * 32]
+    assert split.sweep_scratch() == []  # written just now: perhaps another store's live run
+    written = blocks.last_written(split.lake, "f" * 32)
+    assert written is not None and abs(written - datetime.now(UTC)) < timedelta(minutes=1)
+    assert split.sweep_scratch(unknown_after=timedelta(0)) == ["f" * 32]
     # nothing is left under the scratch folder, as S3 lists it (markers included)
     client = _s3_client(io_properties(settings.lake))
     listed = client.list_objects_v2(Bucket="aurum", Prefix=f"{objects.name}/scratch/")
     assert [item["Key"] for item in listed.get("Contents", [])] == []
 
 
-def test_the_server_sweeps_the_scratch_of_split_runs_that_ended(scenario_lake, world):
+def test_the_server_sweeps_the_scratch_of_split_runs_that_ended(scenario_lake, world, monkeypatch):
     """A split run that ended without its combine (here cancelled in the store alone, as a run
     whose publish failed or that recovery settled) leaves its scratch folder; so does a run the
-    store does not know. The server's housekeeping removes both, and not a live run's."""
+    store does not know. The server's housekeeping removes both (the unknown one when nothing
+    was written in it for a day), and not a live run's."""
     settings, store, runs = world
     service = ScenarioService(store, scenario_lake.lake(), runs,
                               limits=ScenarioLimits(paths_per_block=1024))  # fmt: skip
@@ -352,18 +359,33 @@ def test_the_server_sweeps_the_scratch_of_split_runs_that_ended(scenario_lake, w
     assert runs.cancel(ACME, ended).status == "cancelled"  # its blocks too; the folder stays
     live = service.request_run(ACME, scenario(service, "at work", {"paths": 2048})).run.run_id
     assert (worker.run_once().run_id, current(store, live).status) == (live, "queued")
-    unknown = "f" * 32
-    filesystem, path = service.lake.filesystem(f"{blocks.scratch_dir(service.lake, unknown)}/x")
-    filesystem.create_dir(path.rsplit("/", 1)[0])
-    filesystem.open_output_stream(path).close()
-    assert {ended, live, unknown} <= set(blocks.scratch_runs(service.lake))
+    unknown, recent = "f" * 32, "e" * 32  # runs another store knows, one long gone
+    for run_id in (unknown, recent):
+        path = Path(blocks.scratch_dir(service.lake, run_id).removeprefix("file://"), "x")
+        path.parent.mkdir(parents=True)
+        path.touch()
+        if run_id == unknown:
+            os.utime(path, (time.time() - 2 * 86400,) * 2)
+    assert {ended, live, unknown, recent} <= set(blocks.scratch_runs(service.lake))
 
     with TestClient(create_app(settings)) as client:  # the server's chores run at start
         services = client.app.state.services
-        assert ended not in blocks.scratch_runs(service.lake)
-        assert unknown not in blocks.scratch_runs(service.lake)
-        assert live in blocks.scratch_runs(service.lake)
+        deadline = time.monotonic() + 60
+        while {ended, unknown} & set(blocks.scratch_runs(service.lake)):
+            assert time.monotonic() < deadline, "the server's start did not sweep them"
+            time.sleep(0.05)
+        assert {live, recent} <= set(blocks.scratch_runs(service.lake))
         assert housekeeping(services)["scenario_scratch"] == []
+        # the warehouse out of reach: the other chores are done all the same
+        def unreachable() -> list[str]:
+            raise Unavailable("lake_unreachable", "S3 is down")
+
+        monkeypatch.setattr(services.scenarios, "sweep_scratch", unreachable)
+        upload = settings.home / "uploads" / "abandoned"
+        upload.mkdir(parents=True)
+        os.utime(upload, (time.time() - 7200,) * 2)
+        done = housekeeping(services)  # no error: the sweep's failure is logged
+        assert done["scenario_scratch"] == [] and not upload.exists()
     runs.cancel(ACME, live)
     assert service.sweep_scratch() == [live]
     assert not Path(blocks.scratch_dir(service.lake, live).removeprefix("file://")).exists()

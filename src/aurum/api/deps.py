@@ -30,6 +30,7 @@ from aurum.auth.access import Access
 from aurum.auth.principal import Authenticator, Principal
 from aurum.catalog import Catalog
 from aurum.config import Settings
+from aurum.errors import AurumError
 from aurum.events.webhooks import Webhooks
 from aurum.feeds.service import Feeds
 from aurum.lake.catalog import Lake
@@ -222,7 +223,12 @@ def housekeeping(services: Services) -> dict[str, list[str]]:
     for path in services.curves.replicas.sweep() if services.curves.replicas else ():
         log.warning("removed %s, left by a replica build that died", path.name)
         done["replica_files"].append(path.name)
-    for run_id in services.scenarios.sweep_scratch():
+    try:  # the warehouse may be out of reach (S3): the uploads are cleared all the same
+        swept = services.scenarios.sweep_scratch()
+    except (AurumError, OSError) as exc:
+        log.warning("the scratch folders of split scenario runs were not swept: %s", exc)
+        swept = []
+    for run_id in swept:
         log.warning("removed the scratch folder of the split scenario run %s, which ended", run_id)
         done["scenario_scratch"].append(run_id)
     uploads = settings.home / "uploads"

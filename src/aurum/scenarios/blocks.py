@@ -16,12 +16,12 @@ executed in three moves, each a claim from the run table (the queue):
    order (:func:`read_curves`), bands them as one matrix, fills its rows' bands and publishes
    exactly as a run in one piece does, then removes its scratch folder.
 
-The scratch folder is ``{warehouse}/scratch/scenario_run/{run_id}/``: on the warehouse's own
-storage (a local folder or S3, where no folder marker is ever written), so workers on other
-machines read what a worker wrote, and never backed up (it is not in the lake's metadata or
-the raw archive). Every file is written once under a name of its own (a block retried after
-its worker died writes another file, and its record says which), so a worker taken for dead
-that still writes can never damage a file another reads.
+The scratch folder is ``{warehouse}/scratch/{namespace}/scenario_run/{run_id}/``: on the
+warehouse's own storage (a local folder or S3, where no folder marker is ever written), so
+workers on other machines read what a worker wrote, and never backed up (it is not in the
+lake's metadata or the raw archive). Every file is written once under a name of its own (a
+block retried after its worker died writes another file, and its record says which), so a
+worker taken for dead that still writes can never damage a file another reads.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,8 @@ from aurum.scenarios.bands import BandPlan, CurvePlan
 from aurum.scenarios.compute import History
 
 __all__ = [
-    "BLOCK_FORMAT", "read_curves", "read_plan", "read_rows", "remove", "scratch_dir",
-    "scratch_runs", "write_block", "write_plan", "write_rows",
+    "BLOCK_FORMAT", "last_written", "read_curves", "read_plan", "read_rows", "remove",
+    "scratch_dir", "scratch_runs", "write_block", "write_plan", "write_rows",
 ]  # fmt: skip
 
 BLOCK_FORMAT = 1
@@ -57,7 +58,13 @@ _VALUE = pa.schema([("value", pa.float64())])
 
 def scratch_dir(lake: Lake, run_id: str) -> str:
     """Where run ``run_id`` keeps its plan and its blocks' paths while they are drawn."""
-    return f"{lake.warehouse}/scratch/scenario_run/{run_id}"
+    return f"{_scratch_root(lake)}/{run_id}"
+
+
+def _scratch_root(lake: Lake) -> str:
+    """The scratch folders of this lake's runs: under its namespace, apart from another
+    installation's on the same warehouse."""
+    return f"{lake.warehouse}/scratch/{lake.namespace}/scenario_run"
 
 
 # -- the plan ----------------------------------------------------------------------------------
@@ -222,9 +229,18 @@ def read_curves(
 
 def scratch_runs(lake: Lake) -> list[str]:
     """The runs that have a scratch folder, by id."""
-    filesystem, path = lake.filesystem(f"{lake.warehouse}/scratch/scenario_run")
+    filesystem, path = lake.filesystem(_scratch_root(lake))
     listing = filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True))
     return sorted(info.base_name for info in listing if info.type == pafs.FileType.Directory)
+
+
+def last_written(lake: Lake, run_id: str) -> datetime | None:
+    """When a file of run ``run_id``'s scratch folder was last written (``None``: no file)."""
+    filesystem, path = lake.filesystem(scratch_dir(lake, run_id))
+    listing = filesystem.get_file_info(pafs.FileSelector(path, recursive=True,
+                                                         allow_not_found=True))  # fmt: skip
+    times = [i.mtime for i in listing if i.type == pafs.FileType.File and i.mtime is not None]
+    return max((t if t.tzinfo else t.replace(tzinfo=UTC) for t in times), default=None)
 
 
 def remove(lake: Lake, run_id: str) -> None:

@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -403,10 +403,12 @@ class ScenarioService:
             blocks.remove(self.lake, run_id)  # it waited for its path blocks: none will combine
         return cancelled
 
-    def sweep_scratch(self) -> list[str]:
-        """Remove the scratch folders of split runs that have ended, or that the store does not
-        know: a run whose publish failed after its blocks, or that recovery settled as failed,
-        leaves its folder behind (a run still at work keeps it: a retry combines from it). The
+    def sweep_scratch(self, *, unknown_after: timedelta = timedelta(days=1)) -> list[str]:
+        """Remove the scratch folders of split runs that have ended: a run whose publish failed
+        after its blocks, or that recovery settled as failed, leaves its folder behind (a run
+        still at work keeps it: a retry combines from it). A folder of a run the store does not
+        know goes once nothing was written in it for ``unknown_after`` (another store over
+        the same warehouse and namespace, as in a restore drill, may still be using it). The
         runs swept, by id."""
         swept = []
         for run_id in blocks.scratch_runs(self.lake):
@@ -414,7 +416,8 @@ class ScenarioService:
                 try:
                     ended = tx.get_run(run_id).status in FINAL_STATUSES
                 except NotFound:
-                    ended = True
+                    written = blocks.last_written(self.lake, run_id)
+                    ended = written is None or written < datetime.now(UTC) - unknown_after
             if ended:
                 blocks.remove(self.lake, run_id)
                 swept.append(run_id)
