@@ -327,6 +327,7 @@ class Curves:
         it is exactly converted B minus converted A); ``meta.fx`` states both sides' rates.
         """
         started = time.perf_counter()
+        _check_days(where, first, second)
         if top is not None and sort is None:
             raise QueryError(
                 "filters_contradictory", "top needs sort (abs_change, pct_change or z)"
@@ -585,10 +586,7 @@ class Curves:
     ) -> Iterator[tuple[int, Session, Where]]:
         """For a diff: the pinned snapshot, a session reading both as-of days and the filter's
         clause without them."""
-        if where.asof is not None:
-            raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
-        if first == second:
-            raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
+        _check_days(where, first, second)
         pinned = self.pin(as_at, snapshot_id)
         pushdown = replace(where, asof=(min(first, second), max(first, second)))
         with self.source(pinned, pushdown) as session:
@@ -647,6 +645,13 @@ class Curves:
                 + (f" (and {len(missing) - 1} more)" if missing[1:] else ""),
                 curve_keys=missing,
             )
+
+def _check_days(where: CurveFilter, first: date, second: date) -> None:
+    if where.asof is not None:
+        raise QueryError("filters_contradictory", "a diff takes two as-of dates, not asof")
+    if first == second:
+        raise QueryError("filters_contradictory", "a diff needs two different as-of dates")
+
 
 def _partition_index(table: Table, snapshot_id: int) -> pa.Table:
     partitions = table.inspect.partitions(snapshot_id=snapshot_id)
