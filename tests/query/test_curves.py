@@ -514,6 +514,14 @@ def test_diff_ordering_parameters_must_agree(real: Curves):
         real.diff(where, date(2025, 9, 12), date(2025, 9, 17), top=3)
     with pytest.raises(QueryError, match="per needs top"):
         real.diff(where, date(2025, 9, 12), date(2025, 9, 17), sort="z", per="asset_class")
+    # the days are checked first: a request wrong in both is told about its days
+    same = date(2025, 9, 17)
+    with pytest.raises(QueryError, match="two different as-of dates"):
+        real.diff(where, same, same, top=3)
+    with pytest.raises(QueryError, match="not asof"):
+        real.diff(CurveFilter(fields={"vendor": "RP"}, asof=same), same, same, top=3)
+    with pytest.raises(QueryError, match="two different as-of dates"):
+        real.diff_heatmap(where, same, same)
 
 
 def test_a_remainder_with_no_hours_in_the_block_is_neither_priced_nor_expected(
