@@ -7,9 +7,11 @@ on each, with the same body.
   catalog on PostgreSQL (a namespace of the session's database), the store on PostgreSQL as a
   role that owns nothing, so row-level security binds it (a fresh schema per module:
   ``postgres_app_store``), the warehouse on a real S3 server (``s3_server``: ``rclone serve
-  s3``), the cache and the rate limits on Redis, each on its own database index. No Kafka
-  broker runs here, so the relay's bootstrap is emptied (the cluster profile would otherwise name
-  ``kafka:9092``); nothing in the suite needs one.
+  s3``), the cache and the rate limits on Redis, each on its own database index. The relay's
+  bootstrap is emptied (the cluster profile would otherwise name ``kafka:9092``): the embedded
+  profile has no event bus to hold the same contract, so the suite stops at the outbox, which
+  both profiles share; the relay from the outbox to Kafka is tested against a real
+  Kafka-protocol broker (tansu) in ``tests/events/test_relay.py``.
 
 An installation is described as an operator describes one, by ``AURUM_*`` variables: the CLI
 runs with exactly those (``Installation.cli``) and ``profile_settings`` is read from the same
