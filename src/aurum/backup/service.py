@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -31,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow.fs as pafs
 import sqlalchemy as sa
@@ -212,13 +213,12 @@ def backup(settings: Settings, root: Path, *, progress: Progress = _quiet) -> Ba
                 f"the catalog at {_safe(settings.catalog_url)} has no table in {namespace!r}",
             )
         wanted: dict[str, Any] = {}
-        index, needed = repository.index(), set()
+        index = repository.index()
         for done, location in enumerate(tables.values()):
             progress("Reading metadata", done, len(tables))
             for uri, kind in table_files(location, props, index):
                 wanted[relative(uri, warehouse.uri)] = kind
-                needed.add(uri)
-        index = index.only(needed)
+        index = index.only({f"{warehouse.uri}/{path}" for path in wanted})
         raw = warehouse.files_under("raw")
         wanted.update((path, "raw") for path, _ in raw)
         held = repository.held()
@@ -380,25 +380,30 @@ def _save_journal(source: Path, target: Path) -> tuple[int, str | None]:
         size = source.stat().st_size
     except FileNotFoundError:
         return 0, None
-    digest, lines = hashlib.sha256(), 0
     try:
         with source.open("rb") as journal, gzip.open(target, "wb") as out:
-            left = _last_newline(journal, size)
-            while left:
-                chunk = journal.read(min(_CHUNK, left))
-                if not chunk:  # cut short under us: keep what was read, whole lines
-                    break
-                digest.update(chunk)
-                out.write(chunk)
-                lines += chunk.count(b"\n")
-                left -= len(chunk)
+            sha256, lines = _copy(journal, out, _last_newline(journal, size))
     except OSError as exc:
         raise BackupError(
             "lineage_journal_unreadable",
             f"the lineage journal {source} cannot be backed up ({exc.strerror or exc}): check"
             " its permissions and the repository's free space",
         ) from None
-    return lines, digest.hexdigest()
+    return lines, sha256
+
+
+def _copy(source: BinaryIO, target: BinaryIO | None, limit: int | None = None) -> tuple[str, int]:
+    """Copy ``source`` (its first ``limit`` bytes, or all) to ``target`` (none: only read it);
+    the SHA-256 of what was copied and how many lines it ends."""
+    digest, lines = hashlib.sha256(), 0
+    left = math.inf if limit is None else limit
+    while left > 0 and (chunk := source.read(int(min(_CHUNK, left)))):
+        digest.update(chunk)
+        lines += chunk.count(b"\n")
+        if target is not None:
+            target.write(chunk)
+        left -= len(chunk)
+    return digest.hexdigest(), lines
 
 
 def _last_newline(journal: Any, size: int) -> int:
@@ -520,19 +525,16 @@ def _stage_journal(repository: Repository, manifest: Manifest, target: Path) -> 
             f"the lineage journal cannot be restored to {target} ({exc.strerror or exc}): check"
             " the permissions of AURUM_HOME",
         ) from None
-    digest = hashlib.sha256()
     try:
         with gzip.open(source, "rb") as saved, out:
-            while chunk := saved.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+            sha256, _ = _copy(saved, out)
     except (OSError, EOFError) as exc:
         staged.unlink(missing_ok=True)
         raise BackupError(
             "backup_damaged",
             f"the lineage journal of backup {manifest.backup_id} ({source}) cannot be read: {exc}",
         ) from None
-    if digest.hexdigest() != manifest.lineage_sha256:
+    if sha256 != manifest.lineage_sha256:
         staged.unlink(missing_ok=True)
         raise BackupError(
             "backup_damaged",
@@ -549,20 +551,13 @@ def _place_journal(staged: Path, target: Path, sha256: str) -> None:
     restore goes to an installation that is stopped)."""
     if target.is_file():
         size = staged.stat().st_size
-        if target.stat().st_size >= size and _prefix_sha256(target, size) == sha256:
-            return
+        if target.stat().st_size >= size:
+            with target.open("rb") as existing:
+                if _copy(existing, None, size)[0] == sha256:
+                    return
         with staged.open("ab") as out, target.open("rb") as newer:
             shutil.copyfileobj(newer, out, _CHUNK)
     os.replace(staged, target)
-
-
-def _prefix_sha256(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while size > 0 and (chunk := stream.read(min(_CHUNK, size))):
-            digest.update(chunk)
-            size -= len(chunk)
-    return digest.hexdigest()
 
 
 def _register(
