@@ -236,11 +236,17 @@ def scratch_runs(lake: Lake) -> list[str]:
 
 def last_written(lake: Lake, run_id: str) -> datetime | None:
     """When a file of run ``run_id``'s scratch folder was last written (``None``: no file)."""
+    _, files = _scratch_files(lake, run_id)
+    times = [f.mtime for f in files if f.mtime is not None]
+    return max((t if t.tzinfo else t.replace(tzinfo=UTC) for t in times), default=None)
+
+
+def _scratch_files(lake: Lake, run_id: str) -> tuple[pafs.FileSystem, list[pafs.FileInfo]]:
+    """The files of run ``run_id``'s scratch folder (none when it has none)."""
     filesystem, path = lake.filesystem(scratch_dir(lake, run_id))
     listing = filesystem.get_file_info(pafs.FileSelector(path, recursive=True,
                                                          allow_not_found=True))  # fmt: skip
-    times = [i.mtime for i in listing if i.type == pafs.FileType.File and i.mtime is not None]
-    return max((t if t.tzinfo else t.replace(tzinfo=UTC) for t in times), default=None)
+    return filesystem, [info for info in listing if info.type == pafs.FileType.File]
 
 
 def remove(lake: Lake, run_id: str) -> None:
@@ -252,11 +258,9 @@ def remove(lake: Lake, run_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):  # none, or removed meanwhile by a sweep
             filesystem.delete_dir(path)
         return
-    listing = filesystem.get_file_info(pafs.FileSelector(path, recursive=True,
-                                                         allow_not_found=True))  # fmt: skip
-    found = [f"s3://{info.path}" for info in listing if info.type == pafs.FileType.File]
-    if found:
-        delete_files(found, lake.io_properties)
+    _, files = _scratch_files(lake, run_id)
+    if files:
+        delete_files([f"s3://{info.path}" for info in files], lake.io_properties)
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -414,10 +414,14 @@ class ScenarioService:
         for run_id in blocks.scratch_runs(self.lake):
             with self.store.transaction(PLATFORM, write=False) as tx:
                 try:
-                    ended = tx.get_run(run_id).status in FINAL_STATUSES
+                    status: str | None = tx.get_run(run_id).status
                 except NotFound:
-                    written = blocks.last_written(self.lake, run_id)
-                    ended = written is None or written < datetime.now(UTC) - unknown_after
+                    status = None
+            if status is None:  # the warehouse is listed outside the store's transaction
+                written = blocks.last_written(self.lake, run_id)  # none seen: not evidence
+                ended = written is not None and written < datetime.now(UTC) - unknown_after
+            else:
+                ended = status in FINAL_STATUSES
             if ended:
                 blocks.remove(self.lake, run_id)
                 swept.append(run_id)
