@@ -190,7 +190,8 @@ def backup(settings: Settings, root: Path, *, progress: Progress = _quiet) -> Ba
     began = time.perf_counter()
     repository = Repository(root)
     started_at = datetime.now(UTC)
-    backup_id = f"{started_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    # to the microsecond: ids sort as the backups started (held() takes the last)
+    backup_id = f"{started_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
     # the store dump holds tenants' documents, key digests and webhook secrets: a repository
     # made here is its owner's alone (one that exists keeps the permissions it was given)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
